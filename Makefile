@@ -1,0 +1,44 @@
+# Allixios: `make run` and `make test` set up everything on a fresh machine (Python 3.11+, make).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# dagster-dbt and the CLI find `dbt`, `dagster` and `allixios` here first
+export PATH := $(BIN):$(PATH)
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: install run test dev bench lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Allixios needs Python 3.11 or newer: set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/allixios prepare
+	touch $(STAMP)
+
+run: install
+	$(BIN)/allixios run
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+dev: install
+	$(BIN)/allixios dev
+
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+# Re-resolve pinned dependencies after changing pyproject.toml.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	-$(BIN)/allixios db stop
+	rm -rf $(VENV) .allixios dbt_project/target

@@ -1,0 +1,5 @@
+import sys
+
+from allixios.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""`allixios db`: the embedded server and schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from allixios.db import migrate as migrations
+from allixios.db import server
+
+app = typer.Typer(help="Start, stop and migrate the database.", no_args_is_help=True)
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded PostgreSQL (or check ALLIXIOS_DATABASE_URL) and create the databases."""
+    url = server.app_url()
+    server.ensure_database(url)
+    server.ensure_database(server.dagster_url(), require_pgvector=False)
+    state = server.status()
+    kind = "embedded" if state.embedded else "external"
+    typer.echo(f"database ready ({kind}): {url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL (no-op for an external server)."""
+    if not server.status().embedded:
+        typer.echo("ALLIXIOS_DATABASE_URL is set: the external server is not managed by Allixios")
+        return
+    typer.echo("stopped" if server.stop_embedded() else "not running")
+
+
+@app.command()
+def status() -> None:
+    """Show whether the database is up, where it is and the schema revision."""
+    state = server.status()
+    kind = "embedded" if state.embedded else "external"
+    if not state.running:
+        typer.echo(f"{kind}: not running" + (f" (data in {state.pgdata})" if state.pgdata else ""))
+        raise typer.Exit(1)
+    revision = migrations.current_revision(server.app_url()) if state.running else None
+    typer.echo(f"{kind}: running" + (f" pid {state.pid}" if state.pid else ""))
+    typer.echo(f"url: {state.url}")
+    if state.pgdata:
+        typer.echo(f"data: {state.pgdata}")
+    typer.echo(f"schema revision: {revision or 'none (run `allixios db migrate`)'}")
+
+
+@app.command()
+def url(
+    dagster: bool = typer.Option(False, "--dagster", help="Print the Dagster storage database URL instead."),
+    driver: str = typer.Option("psycopg", help="SQLAlchemy driver suffix: psycopg, psycopg2 or none."),
+) -> None:
+    """Print the database URL (starting the embedded server if needed)."""
+    target = server.dagster_url() if dagster else server.app_url()
+    name = "postgresql" if driver == "none" else f"postgresql+{driver}"
+    typer.echo(target.set(drivername=name).render_as_string(hide_password=False))
+
+
+@app.command()
+def migrate(
+    revision: str = typer.Argument("head", help="Target revision."),
+    down: bool = typer.Option(False, "--down", help="Downgrade to REVISION (e.g. base) instead."),
+) -> None:
+    """Apply (or revert) schema migrations."""
+    if down:
+        migrations.downgrade(revision=revision)
+    else:
+        migrations.upgrade(revision=revision)
+        server.ensure_database(server.dagster_url(), require_pgvector=False)
+    typer.echo(f"schema at {migrations.current_revision() or 'base'}")

@@ -1,0 +1,54 @@
+"""`allixios seed` and `allixios run`: the sample tenant and the main job."""
+
+from __future__ import annotations
+
+import typer
+
+from allixios.db import migrate as migrations
+from allixios.db.engine import connect
+from allixios.sample import seed_sample
+
+
+def seed(tenant: str = typer.Option("sample", "--tenant", "-t", help="Tenant slug to create.")) -> None:
+    """Migrate the schema and create the sample tenant with niches and a topic backlog (idempotent)."""
+    migrations.upgrade()
+    with connect() as conn:
+        t = seed_sample(conn, tenant)
+        niches = conn.execute("SELECT count(*) FROM niches WHERE tenant_id = %s AND active", (t.id,)).fetchone()[0]
+        topics = conn.execute("SELECT count(*) FROM topics WHERE tenant_id = %s", (t.id,)).fetchone()[0]
+    typer.echo(f"tenant {t.slug}: {niches} niches, {topics} topics in the backlog")
+
+
+def run() -> None:
+    """Seed, then materialize the main job (content graph + analytics) for today on a real Dagster instance."""
+    from allixios.runner import run_main_job
+
+    run_main_job(echo=typer.echo)
+
+
+def prepare() -> None:
+    """Build-time set-up (run by `make install`): database migrated, Dagster home written, dbt manifest built."""
+    migrations.upgrade()
+    from allixios_assets.instance import prepare_dagster_home
+
+    home = prepare_dagster_home()
+    typer.echo(f"schema migrated; Dagster home {home}")
+
+
+def dev() -> None:
+    """Serve the Dagster UI and daemon (`dagster dev`) on the Allixios code location and PostgreSQL storage."""
+    import os
+    import shutil
+
+    from allixios import settings
+    from allixios_assets.instance import prepare_dagster_home
+
+    migrations.upgrade()
+    prepare_dagster_home()
+    dagster = shutil.which("dagster")
+    if not dagster:
+        from allixios.errors import ConfigError
+
+        raise ConfigError("the `dagster` command is not on PATH", fix="run `make dev` (it puts .venv/bin first)")
+    os.chdir(settings.project_root())
+    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", os.environ.get("ALLIXIOS_UI_PORT", "3000")])

@@ -1,0 +1,1 @@
+"""Content domain: topics, drafting, scoring, embeddings, publishing, SEO reports."""

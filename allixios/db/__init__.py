@@ -1,0 +1,1 @@
+"""Database access: the server (embedded or by URL), engines, migrations."""

@@ -1,0 +1,73 @@
+"""Engines and connections, one pool per URL per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+from allixios.db import server
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _register_vector(dbapi_connection, _record) -> None:
+    """Let psycopg send and receive numpy arrays / lists as pgvector values."""
+    from pgvector.psycopg import register_vector
+
+    try:
+        register_vector(dbapi_connection)
+    except psycopg.ProgrammingError:
+        dbapi_connection.rollback()  # extension not created yet (before the first migration)
+
+
+def get_engine(url: URL | None = None) -> Engine:
+    url = url or server.app_url()
+    key = url.render_as_string(hide_password=False)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            event.listen(engine, "connect", _register_vector)
+            _engines[key] = engine
+        return engine
+
+
+@contextmanager
+def connect(url: URL | None = None) -> Iterator[psycopg.Connection]:
+    """A pooled psycopg 3 connection in a transaction (committed on success, rolled back on error).
+
+    Domain code talks SQL through psycopg directly: COPY, server-side parameters, and no ORM layer
+    between set-based queries and the database.
+    """
+    engine = get_engine(url)
+    raw = engine.raw_connection()
+    conn: psycopg.Connection = raw.driver_connection  # type: ignore[assignment]
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def fetch_dicts(conn: psycopg.Connection, sql: str, params=None) -> list[dict]:
+    """Run a query and return its rows as dicts."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, params).fetchall()

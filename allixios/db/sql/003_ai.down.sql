@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS model_selections, circuit_breakers, ai_budget_reservations, ai_budgets, ai_usage CASCADE;

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS alerts, intake_files, refresh_requests CASCADE;

@@ -1,0 +1,1 @@
+"""Dagster definitions for Allixios: assets, asset checks, partitions, jobs and schedules."""

@@ -1,0 +1,5 @@
+"""Definitions of the analytics area, merged into `allixios_assets.definitions.defs`."""
+
+import dagster as dg
+
+defs = dg.Definitions()

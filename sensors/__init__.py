@@ -1,0 +1,1 @@
+"""Sensors: niche partitions, score-drop regeneration, topic intake, run status and failure alerts."""

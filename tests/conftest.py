@@ -1,0 +1,84 @@
+"""Test fixtures: every test session gets its own fresh database on a real PostgreSQL.
+
+The server is the embedded one (or the server of ALLIXIOS_DATABASE_URL when set); the fixture
+creates `allixios_test_<random>` and its `_dagster` sibling, migrates, points ALLIXIOS_DATABASE_URL
+at them for the session (so CLI sub-processes, dbt and Dagster use them too) and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from allixios import settings
+from allixios.db import migrate, server
+from allixios.db.engine import connect, dispose_all
+
+APP_TABLES_TO_KEEP = {"alembic_version"}
+
+
+def _drop(url: URL) -> None:
+    with psycopg.connect(server.libpq_conninfo(url.set(database="postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[URL]:
+    saved = {k: os.environ.get(k) for k in (settings.DATABASE_URL_ENV, settings.DAGSTER_DATABASE_URL_ENV, settings.HOME_ENV)}
+    base = server.app_url()  # embedded server (started if needed) or the configured one
+    name = f"allixios_test_{uuid.uuid4().hex[:8]}"
+    url = base.set(database=name)
+    dagster_url = base.set(database=f"{name}_dagster")
+    os.environ[settings.DATABASE_URL_ENV] = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    os.environ[settings.DAGSTER_DATABASE_URL_ENV] = dagster_url.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+    # landing folders and the Dagster home of the session live in a temp folder
+    os.environ[settings.HOME_ENV] = str(tmp_path_factory.mktemp("allixios_home"))
+    migrate.upgrade(url)
+    server.ensure_database(dagster_url, require_pgvector=False)
+    try:
+        yield url
+    finally:
+        dispose_all()
+        _drop(url)
+        _drop(dagster_url)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def db(database_url) -> Iterator[URL]:
+    """The session database, emptied of rows before the test (schema kept)."""
+    with connect(database_url) as conn:
+        tables = conn.execute(
+            """SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+               WHERE schemaname IN ('public', 'raw') AND tablename <> ALL(%s)""",
+            (list(APP_TABLES_TO_KEEP),),
+        ).fetchall()
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(t[0] for t in tables)} RESTART IDENTITY CASCADE")
+    yield database_url
+
+
+@pytest.fixture
+def conn(db) -> Iterator[psycopg.Connection]:
+    """A connection in a transaction that commits at the end of the test."""
+    with connect(db) as c:
+        yield c
+
+
+@pytest.fixture
+def sample_tenant(db):
+    from allixios.sample import seed_sample
+
+    with connect(db) as c:
+        return seed_sample(c)
