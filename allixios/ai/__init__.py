@@ -1,0 +1,1 @@
+"""AI management: model catalogue, routing, usage ledger, budgets, failover (litellm underneath)."""
