@@ -23,7 +23,8 @@ def run() -> None:
     """Seed, then materialize the main job (content graph + analytics) for today on a real Dagster instance."""
     from allixios.runner import run_main_job
 
-    run_main_job(echo=typer.echo)
+    if not run_main_job(echo=typer.echo):
+        raise typer.Exit(1)
 
 
 def prepare() -> None:

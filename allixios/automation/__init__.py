@@ -1,0 +1,1 @@
+"""Automation domain: run tracking, alerts, topic intake, score-drop detection, maintenance."""

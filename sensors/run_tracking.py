@@ -1,0 +1,96 @@
+"""Run tracking (workflow_executions in step with Dagster runs) and run-failure alerts."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from allixios.automation.alerts import failure_message, send_alert
+from allixios.automation.executions import RunRecord, record_run
+from resources.warehouse import WarehouseResource
+
+_STATUS = {
+    dg.DagsterRunStatus.QUEUED: "queued",
+    dg.DagsterRunStatus.NOT_STARTED: "queued",
+    dg.DagsterRunStatus.STARTING: "running",
+    dg.DagsterRunStatus.STARTED: "running",
+    dg.DagsterRunStatus.CANCELING: "running",
+    dg.DagsterRunStatus.SUCCESS: "completed",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELED: "cancelled",
+}
+BATCH = 200
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+def run_record(instance: dg.DagsterInstance, record) -> RunRecord:
+    run = record.dagster_run
+    status = _STATUS.get(run.status, "queued")
+    progress = 100 if status == "completed" else 0
+    error = None
+    if status in ("running", "failed"):
+        stats = instance.get_run_stats(run.run_id)
+        done, failed = stats.steps_succeeded, stats.steps_failed
+        planned = len(run.step_keys_to_execute or []) or (done + failed) or 1
+        progress = min(99, int(100 * done / planned)) if status == "running" else int(100 * done / planned)
+    if status == "failed":
+        failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        error = {
+            "steps": [
+                {"step": e.step_key, "error": (e.dagster_event.step_failure_data.error.message or "")[:500]}
+                for e in failures[:5]
+                if e.dagster_event and e.dagster_event.step_failure_data and e.dagster_event.step_failure_data.error
+            ]
+        }
+    tags = dict(run.tags)
+    return RunRecord(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        status=status,
+        tags=tags,
+        started_at=_ts(record.start_time),
+        completed_at=_ts(record.end_time) if status in ("completed", "failed", "cancelled") else None,
+        progress=progress,
+        error=error,
+        parent_run_id=tags.get("dagster/parent_run_id"),
+        tenant_slug=tags.get("allixios/tenant") or (tags.get("dagster/partition/niche", "").split(".")[0] or None),
+    )
+
+
+@dg.sensor(
+    name="workflow_executions_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Mirrors every Dagster run into workflow_executions (status, progress, tokens, cost, duration, errors).",
+)
+def workflow_executions_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    since = float(context.cursor) if context.cursor else 0.0
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(updated_after=datetime.fromtimestamp(since, UTC)) if since else None,
+        limit=BATCH,
+        order_by="update_timestamp",
+        ascending=True,
+    )
+    if not records:
+        return dg.SkipReason("no run changed since the last tick")
+    with warehouse.connection() as conn:
+        for record in records:
+            record_run(conn, run_record(context.instance, record))
+    newest = max(r.update_timestamp.timestamp() for r in records)
+    context.update_cursor(str(newest))
+    return dg.SkipReason(f"recorded {len(records)} run(s)")
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=True,
+    description="Logs every failed run and posts it to ALLIXIOS_ALERT_WEBHOOK_URL (Slack-compatible) when set.",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
+    run = context.dagster_run
+    message = failure_message(run.job_name, run.run_id, context.failure_event.message)
+    with warehouse.connection() as conn:
+        send_alert(conn, run.run_id, run.job_name, message)
