@@ -2,4 +2,16 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from allixios_assets.maintenance.assets import (
+    internal_link_audit,
+    maintenance_job,
+    refresh_candidates,
+    soft_delete_purge,
+    weekly_maintenance_schedule,
+)
+
+defs = dg.Definitions(
+    assets=[internal_link_audit, refresh_candidates, soft_delete_purge],
+    jobs=[maintenance_job],
+    schedules=[weekly_maintenance_schedule],
+)

@@ -1,0 +1,55 @@
+"""Maintenance assets (group `maintenance`), materialized weekly by `maintenance_job`."""
+
+import dagster as dg
+
+from allixios.automation import maintenance
+from resources.warehouse import WarehouseResource
+
+
+class MaintenanceConfig(dg.Config):
+    retention_days: int = maintenance.DEFAULT_RETENTION_DAYS
+    refresh_min_age_days: int = 30
+
+
+@dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"],
+          description="Internal links of published articles checked against published slugs; broken ones recorded "
+          "in articles.workflow_state.broken_links.")
+def internal_link_audit(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connection() as conn:
+        result = maintenance.validate_internal_links(conn)
+    return dg.MaterializeResult(metadata={k: int(v) for k, v in result.items()})
+
+
+@dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_audit],
+          description="Published articles that are old and weakest on quality + SEO: candidates for a refresh.")
+def refresh_candidates(config: MaintenanceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connection() as conn:
+        rows = maintenance.refresh_candidates(conn, config.refresh_min_age_days)
+    table = "| tenant | slug | quality | SEO | age (days) |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {r['tenant']} | {r['slug']} | {r['quality']} | {r['seo']} | {r['age_days']} |" for r in rows[:20]
+    )
+    return dg.MaterializeResult(metadata={"candidates": len(rows), "top": dg.MetadataValue.md(table)})
+
+
+@dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"],
+          description="Articles soft-deleted longer than the retention are deleted with their versions and vectors.")
+def soft_delete_purge(config: MaintenanceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connection() as conn:
+        purged = maintenance.purge_soft_deleted(conn, config.retention_days)
+    return dg.MaterializeResult(metadata={"purged_articles": purged, "retention_days": config.retention_days})
+
+
+maintenance_job = dg.define_asset_job(
+    "maintenance_job",
+    selection=dg.AssetSelection.groups("maintenance"),
+    description="Weekly: link validation, refresh candidates, purge of soft-deleted rows.",
+    executor_def=dg.in_process_executor,
+)
+
+weekly_maintenance_schedule = dg.ScheduleDefinition(
+    name="weekly_maintenance_schedule",
+    job=maintenance_job,
+    cron_schedule="0 3 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
