@@ -1,0 +1,140 @@
+"""English text measures for the readability assessments: words, sentences, syllables, Flesch,
+passive voice, transition words, and the light word normalisation used for keyphrase matching.
+
+Heuristics, not NLP: documented in docs/areas/content-scoring.md with their limits.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+_ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+# Function words: not "content words" of a keyphrase (Yoast-style), and not counted as topical.
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves""".split()
+)
+
+_BE = r"(?:am|is|are|was|were|be|been|being|get|gets|got|gotten|getting)"
+_IRREGULAR_PARTICIPLES = (
+    "arisen awoken beaten become begun bent bet bid bitten blown broken brought built burnt bought caught "
+    "chosen come cost cut dealt done drawn drunk driven eaten fallen fed felt fought found flown forbidden "
+    "forgotten forgiven frozen given gone ground grown hung heard hidden hit held hurt kept known laid led "
+    "left lent let lain lit lost made meant met paid put quit read ridden rung risen run said seen sought "
+    "sold sent set shaken shed shot shown shut sung sunk sat slept slid spoken spent spun spread stood "
+    "stolen stuck stung struck sworn swept swum taken taught torn told thought thrown understood woken worn "
+    "won written"
+)
+# -ed/-en words that are not participles after "is/are" (adjectives, nouns)
+_NOT_PARTICIPLES = frozenset(
+    "need seed speed bed red shed hundred kindred sacred naked wicked often even open seven eleven garden "
+    "golden wooden kitchen chicken children women men ten then when than token listen happen heaven "
+    "oxygen citizen dozen sudden".split()
+)
+_PASSIVE = re.compile(
+    rf"\b{_BE}\s+(?:\w+ly\s+|not\s+|also\s+|often\s+|still\s+)?(\w+ed|\w+en|{'|'.join(_IRREGULAR_PARTICIPLES.split())})\b",
+    re.I,
+)
+
+# Words and phrases that tie a sentence to the one before (our list; see the scoring doc).
+TRANSITIONS = (
+    "also so then next first second third finally lastly however therefore thus hence because since "
+    "although though while instead meanwhile besides moreover furthermore consequently similarly likewise "
+    "otherwise still yet overall indeed later afterwards before after until unless once especially "
+    "specifically notably namely additionally accordingly regardless again"
+).split()
+TRANSITION_PHRASES = (
+    "for example", "for instance", "in addition", "as a result", "in fact", "in short", "in other words",
+    "on the other hand", "to begin with", "to start", "after all", "above all", "as well", "even so",
+    "of course", "in conclusion", "to sum up", "in summary", "for this reason", "that is why", "at first",
+    "at the same time", "in the end", "as long as", "so that", "in particular", "by contrast", "in turn",
+)
+_TRANSITION_RE = re.compile(
+    r"\b(?:" + "|".join(sorted((re.escape(p) for p in (*TRANSITION_PHRASES, *TRANSITIONS)), key=len, reverse=True)) + r")\b",
+    re.I,
+)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences on . ! ? followed by a capital or digit (abbreviations kept whole)."""
+    protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\u2024"), text)
+    parts = _SENTENCE_END.split(protected)
+    return [p.replace("\u2024", ".").strip() for p in parts if words(p)]
+
+
+def syllables(word: str) -> int:
+    """Vowel-group count with silent endings removed; digits count one syllable per number."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    if not w:
+        return 1
+    if len(w) <= 3:
+        return 1
+    w = re.sub(r"(?:[^laeiouy]es|[^laeiouy]ed|[^laeiouy]e)$", "", w)
+    w = re.sub(r"^y", "", w)
+    return max(1, len(re.findall(r"[aeiouy]{1,2}", w)))
+
+
+def flesch_reading_ease(sentence_list: list[str]) -> float:
+    """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100."""
+    all_words = [w for s in sentence_list for w in words(s)]
+    if not all_words or not sentence_list:
+        return 0.0
+    wps = len(all_words) / len(sentence_list)
+    spw = sum(syllables(w) for w in all_words) / len(all_words)
+    return max(0.0, min(100.0, 206.835 - 1.015 * wps - 84.6 * spw))
+
+
+def is_passive(sentence: str) -> bool:
+    m = _PASSIVE.search(sentence)
+    return bool(m) and m.group(1).lower() not in _NOT_PARTICIPLES
+
+
+def has_transition(sentence: str) -> bool:
+    return bool(_TRANSITION_RE.search(sentence))
+
+
+def first_word_key(sentence: str) -> str:
+    """The start of a sentence for the repetition check; an article/determiner takes the next word too."""
+    ws = [w.lower() for w in words(sentence)]
+    if not ws:
+        return ""
+    if ws[0] in {"the", "a", "an", "this", "that", "these", "those"} and len(ws) > 1:
+        return f"{ws[0]} {ws[1]}"
+    return ws[0]
+
+
+def normalize(word: str) -> str:
+    """Lower-case and fold plurals/possessives so 'Funds' matches 'fund'."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def normalized_words(text: str) -> list[str]:
+    return [normalize(w) for w in words(text)]
+
+
+def content_words(phrase: str) -> list[str]:
+    """The keyphrase words that carry meaning (function words dropped unless nothing else is left)."""
+    ws = [w.lower() for w in words(phrase)]
+    kept = [w for w in ws if w not in FUNCTION_WORDS]
+    return [normalize(w) for w in (kept or ws)]
