@@ -26,7 +26,7 @@ def _features(text: str) -> dict[str, float]:
     counts: dict[str, float] = {}
     for w in words:
         counts[w] = counts.get(w, 0.0) + 1.0
-    for a, b in zip(words, words[1:]):
+    for a, b in zip(words, words[1:], strict=False):
         key = f"{a} {b}"
         counts[key] = counts.get(key, 0.0) + 0.5
     return counts

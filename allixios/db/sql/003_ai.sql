@@ -19,6 +19,8 @@ CREATE TABLE ai_usage (
     status text NOT NULL CHECK (status IN ('success', 'error', 'skipped_budget', 'circuit_open')),
     error_class text,
     error_message text,
+    -- kept for successful attempts only, so a repeated request is answered without a new paid call
+    response_text text,
     created_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (request_id, deployment_id, attempt)
 );

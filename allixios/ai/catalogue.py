@@ -1,0 +1,204 @@
+"""The model catalogue (config/models.yaml): task aliases mapped to ordered deployments.
+
+Plain data, no litellm import: the CLI and model selection read it cheaply, and the litellm Router
+is built from it in `allixios.ai.router`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from allixios.ai import secrets
+from allixios.errors import ConfigError
+from allixios.settings import repo_path
+
+MODELS_FILE_ENV = "ALLIXIOS_MODELS_FILE"
+TASK_ALIASES = ("writer", "researcher", "judge", "embedder")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry, backoff and circuit settings (the catalogue's `defaults`)."""
+
+    timeout_s: float = 60.0
+    max_attempts_per_deployment: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+    max_retry_after_s: float = 60.0
+    circuit_failure_threshold: int = 5
+    circuit_cooldown_s: float = 60.0
+    min_history_articles: int = 5
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    alias: str
+    model: str  # litellm "provider/model"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    input_price_per_mtok: float | None = None  # catalogue override, USD per million tokens
+    output_price_per_mtok: float | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout_s: float = 60.0
+    quality_prior: float = 70.0
+    typical_latency_ms: int = 1000
+    stand_in: bool = False
+    dimension: int | None = None
+    responder: str | None = None  # offline chat stand-ins: "module:function" answering messages
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def has_price_override(self) -> bool:
+        return self.input_price_per_mtok is not None
+
+    def key_status(self) -> str:
+        """'not needed', 'set' or 'missing ENV' — never the key itself."""
+        if not self.api_key_env:
+            return "not needed"
+        return "set" if secrets.read_secret(self.api_key_env) else f"missing {self.api_key_env}"
+
+    @property
+    def available(self) -> bool:
+        return self.key_status() != f"missing {self.api_key_env}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    path: Path
+    policy: Policy
+    aliases: dict[str, tuple[Deployment, ...]] = field(default_factory=dict)
+
+    def deployments(self, alias: str) -> tuple[Deployment, ...]:
+        try:
+            return self.aliases[alias]
+        except KeyError:
+            raise ConfigError(
+                f"model alias {alias!r} is not in the catalogue {self.path}",
+                fix=f"use one of {', '.join(sorted(self.aliases))} or add it to {self.path.name}",
+            ) from None
+
+    def usable(self, alias: str) -> tuple[Deployment, ...]:
+        """Deployments that can be called now: real ones with their key set; stand-ins only when none is.
+
+        Offline stand-ins never serve as fallbacks for a real provider: a production outage must not
+        quietly publish stand-in text.
+        """
+        available = [d for d in self.deployments(alias) if d.available]
+        real = [d for d in available if not d.stand_in]
+        return tuple(real or available)
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        for deployments in self.aliases.values():
+            for d in deployments:
+                if d.id == deployment_id:
+                    return d
+        raise ConfigError(f"deployment {deployment_id!r} is not in the catalogue {self.path}", fix="see `allixios ai models`")
+
+    def all_deployments(self) -> list[Deployment]:
+        return [d for deployments in self.aliases.values() for d in deployments]
+
+
+def catalogue_path(path: str | os.PathLike | None = None) -> Path:
+    if path:
+        return Path(path).expanduser().resolve()
+    configured = os.environ.get(MODELS_FILE_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return repo_path("config", "models.yaml")
+
+
+_POLICY_KEYS = set(Policy.__dataclass_fields__)
+_DEPLOYMENT_KEYS = {
+    "id", "model", "api_base", "api_key_env", "price", "rpm", "tpm", "timeout_s", "quality_prior",
+    "typical_latency_ms", "stand_in", "dimension", "responder", "description",
+}
+
+
+def _bad(path: Path, what: str, fix: str) -> ConfigError:
+    return ConfigError(f"model catalogue {path}: {what}", fix=fix)
+
+
+def _deployment(path: Path, alias: str, raw: Any, policy: Policy) -> Deployment:
+    if not isinstance(raw, dict):
+        raise _bad(path, f"alias {alias!r} has an entry that is not a mapping", "give each deployment id: and model:")
+    unknown = set(raw) - _DEPLOYMENT_KEYS
+    if unknown:
+        raise _bad(path, f"deployment {raw.get('id')!r} has unknown field(s) {', '.join(sorted(unknown))}",
+                   f"use only {', '.join(sorted(_DEPLOYMENT_KEYS))}")
+    for required in ("id", "model"):
+        if not raw.get(required):
+            raise _bad(path, f"a deployment of alias {alias!r} has no {required}", f"add {required}: to it")
+    price = raw.get("price")
+    if price is not None and (not isinstance(price, dict) or "input" not in price):
+        raise _bad(path, f"deployment {raw['id']!r} price must be {{input: X, output: Y}} (USD per million tokens)",
+                   "write price: {input: 0.15, output: 0.60}")
+    try:
+        quality = float(raw.get("quality_prior", 70))
+        deployment = Deployment(
+            id=str(raw["id"]),
+            alias=alias,
+            model=str(raw["model"]),
+            api_base=raw.get("api_base"),
+            api_key_env=raw.get("api_key_env"),
+            input_price_per_mtok=float(price["input"]) if price else None,
+            output_price_per_mtok=float(price.get("output", 0)) if price else None,
+            rpm=int(raw["rpm"]) if raw.get("rpm") else None,
+            tpm=int(raw["tpm"]) if raw.get("tpm") else None,
+            timeout_s=float(raw.get("timeout_s", policy.timeout_s)),
+            quality_prior=quality,
+            typical_latency_ms=int(raw.get("typical_latency_ms", 1000)),
+            stand_in=bool(raw.get("stand_in", False)),
+            dimension=int(raw["dimension"]) if raw.get("dimension") else None,
+            responder=raw.get("responder"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise _bad(path, f"deployment {raw.get('id')!r} has a bad value ({exc})", "use numbers for prices, limits and timeouts") from None
+    if not 0 <= quality <= 100:
+        raise _bad(path, f"deployment {deployment.id!r} quality_prior {quality} is outside 0-100", "use a score from 0 to 100")
+    if deployment.api_key_env and deployment.api_key_env.startswith(("sk-", "sk_")):
+        raise _bad(path, f"deployment {deployment.id!r} api_key_env looks like a key, not a variable name",
+                   "put the key in an environment variable and write its NAME in api_key_env")
+    return deployment
+
+
+def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
+    file = catalogue_path(path)
+    if not file.is_file():
+        raise ConfigError(f"model catalogue {file} does not exist", fix=f"create it (see config/models.yaml) or unset {MODELS_FILE_ENV}")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise _bad(file, f"is not valid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax") from None
+    defaults = data.get("defaults") or {}
+    unknown = set(defaults) - _POLICY_KEYS
+    if unknown:
+        raise _bad(file, f"unknown defaults {', '.join(sorted(unknown))}", f"use only {', '.join(sorted(_POLICY_KEYS))}")
+    try:
+        policy = Policy(**{k: type(getattr(Policy, k))(v) for k, v in defaults.items()})
+    except (TypeError, ValueError) as exc:
+        raise _bad(file, f"bad defaults ({exc})", "use numbers in defaults") from None
+    raw_aliases = data.get("aliases")
+    if not isinstance(raw_aliases, dict) or not raw_aliases:
+        raise _bad(file, "has no aliases", "add aliases: writer: [- id: ..., model: ...]")
+    aliases: dict[str, tuple[Deployment, ...]] = {}
+    seen: set[str] = set()
+    for alias, entries in raw_aliases.items():
+        if not isinstance(entries, list) or not entries:
+            raise _bad(file, f"alias {alias!r} has no deployments", "list at least one deployment under it")
+        deployments = tuple(_deployment(file, str(alias), e, policy) for e in entries)
+        for d in deployments:
+            if d.id in seen:
+                raise _bad(file, f"deployment id {d.id!r} is used twice", "give every deployment its own id")
+            seen.add(d.id)
+        aliases[str(alias)] = deployments
+    return Catalogue(path=file, policy=policy, aliases=aliases)

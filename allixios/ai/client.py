@@ -1,0 +1,344 @@
+"""LLMClient: every LLM call of Allixios goes through here.
+
+For one request: answer from the ledger if the request_id already succeeded (no new paid call, no
+new row); else select the deployments (quality per cost, recorded in model_selections), and walk
+them in order. Per attempt: take the deployment's shared circuit permit, reserve the worst-case
+cost against the tenant's budget, call the litellm Router (its own retries, fallbacks and cooldowns
+are off), then write ONE ai_usage row, settle the reservation and update the circuit in one
+transaction. Retries: exponential backoff with full jitter on 429 (Retry-After honoured), 5xx,
+timeouts, connection errors and malformed responses; then the next deployment. 400 and auth
+errors stop at once. Provider failures never raise: they come back as a CompletionResult.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.engine import URL
+
+from allixios.ai import budgets, circuit, ledger, secrets
+from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
+from allixios.ai.costs import cost_usd, estimate_cost
+from allixios.ai.errors_map import ProviderFailure, classify
+from allixios.ai.selection import Candidate, ModelSelection, NoModelAvailableError, select_model
+from allixios.db.engine import connect
+from allixios.errors import ValidationError
+
+SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+
+
+@dataclass
+class CompletionRequest:
+    task: str  # catalogue alias: "writer", "researcher", "judge"
+    messages: list[dict]  # OpenAI chat messages
+    tenant_id: UUID
+    request_id: str  # stable per logical request, e.g. f"draft:{topic_id}" -> idempotent ledger
+    run_id: str | None = None
+    article_id: UUID | None = None
+    topic_id: UUID | None = None
+    niche_id: UUID | None = None
+    expected_output_tokens: int = 1500
+    json_response: bool = True
+    validate: Callable[[str], Any] | None = None  # raise ValueError -> malformed, retried, then reported
+    max_output_tokens: int | None = None  # provider max_tokens; default 2 x expected (bounds the reservation)
+    max_cost_usd: float | None = None  # selection constraints (seed: max cost per article, max latency)
+    max_latency_ms: int | None = None
+
+
+@dataclass
+class CompletionResult:
+    status: str  # success | error | skipped_budget | circuit_open
+    text: str | None
+    parsed: Any  # validate(text) when given, else the JSON value when json_response, else None
+    model: str
+    deployment_id: str
+    provider: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0  # of the successful attempt (every attempt's cost is in ai_usage)
+    latency_ms: int = 0
+    error_class: str | None = None
+    error_message: str | None = None
+    selection: dict | None = None  # modelId, provider, estimatedCost, estimatedQuality, reasoning
+    attempts: int = 0  # ai_usage rows this call added
+    replayed: bool = False  # answered from the ledger: the request_id had already succeeded
+    total_cost_usd: float = 0.0  # all attempts of this call, including failed and malformed ones
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SUCCESS
+
+
+def _parse(text: str, req: CompletionRequest) -> Any:
+    """The validated value, or ValueError when the text is malformed."""
+    if req.validate is not None:
+        return req.validate(text)
+    if req.json_response:
+        match = _FENCE.match(text)
+        return json.loads(match.group(1) if match else text)
+    return None
+
+
+@dataclass
+class _Call:
+    """Book-keeping of one complete() call."""
+
+    req: CompletionRequest
+    selection: ModelSelection | None = None
+    attempts: int = 0
+    total_cost: float = 0.0
+    last: CompletionResult | None = None
+    secret_values: list[str] = field(default_factory=list)
+
+
+class LLMClient:
+    """Quality-per-cost routing, ledger, budgets, retries, failover and circuits over a litellm Router."""
+
+    def __init__(self, catalogue: Catalogue | None = None, database_url: URL | None = None, concurrency: int = 8,
+                 sleep: Callable[[float], Any] | None = None):
+        self.catalogue = catalogue or load_catalogue()
+        self.database_url = database_url
+        self.concurrency = max(1, int(concurrency))
+        self._sleep = sleep or asyncio.sleep
+        self._history: dict[tuple, tuple[float, dict]] = {}
+        self._history_lock = threading.Lock()
+
+    # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
+
+    def _db(self, fn: Callable, *args) -> Any:
+        with connect(self.database_url) as conn:
+            return fn(conn, *args)
+
+    async def _in_db(self, fn: Callable, *args) -> Any:
+        return await asyncio.to_thread(self._db, fn, *args)
+
+    def router(self):
+        from allixios.ai.router import get_router
+
+        return get_router(self.catalogue)
+
+    # -- public API ------------------------------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest) -> CompletionResult:
+        self._check(req)
+        call = _Call(req, secret_values=secrets.known_secret_values([d.api_key_env for d in self.catalogue.all_deployments()]))
+        replay = await self._in_db(self._replay, req)
+        if replay is not None:
+            return replay
+        try:
+            call.selection = await self._in_db(self._select, req)
+        except NoModelAvailableError as exc:
+            return await self._unavailable(call, exc)
+        for candidate in call.selection.ranked:
+            result = await self._try_deployment(call, candidate)
+            if result is not None:
+                return result
+        assert call.last is not None
+        return call.last
+
+    async def complete_many(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
+        gate = asyncio.Semaphore(max(1, concurrency or self.concurrency))
+
+        async def one(r: CompletionRequest) -> CompletionResult:
+            async with gate:
+                return await self.complete(r)
+
+        return list(await asyncio.gather(*(one(r) for r in reqs)))
+
+    def complete_many_sync(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
+        return _run_sync(self.complete_many(reqs, concurrency))
+
+    def complete_sync(self, req: CompletionRequest) -> CompletionResult:
+        return _run_sync(self.complete(req))
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _check(self, req: CompletionRequest) -> None:
+        self.catalogue.deployments(req.task)  # ConfigError naming the aliases when unknown
+        if not req.request_id:
+            raise ValidationError("an LLM request has no request_id", fix="pass a stable id such as f'draft:{topic_id}'")
+        if not req.messages or not all(isinstance(m, dict) and "role" in m for m in req.messages):
+            raise ValidationError(f"request {req.request_id!r} has no valid messages", fix="pass OpenAI chat messages [{'role': ..., 'content': ...}]")
+
+    def _replay(self, conn, req: CompletionRequest) -> CompletionResult | None:
+        prior = ledger.recorded_success(conn, req.request_id)
+        if prior is None or prior["response_text"] is None:
+            return None
+        try:
+            parsed = _parse(prior["response_text"], req)
+        except ValueError:
+            return None  # the validator changed and rejects the stored answer: ask again
+        return CompletionResult(
+            SUCCESS, prior["response_text"], parsed, prior["model"], prior["deployment_id"], prior["provider"],
+            prior["tokens_in"], prior["tokens_out"], float(prior["cost_usd"]), prior["latency_ms"], replayed=True,
+        )
+
+    def _select(self, conn, req: CompletionRequest) -> ModelSelection:
+        return select_model(
+            conn, self.catalogue, req.task, req.messages, tenant_id=req.tenant_id, niche_id=req.niche_id,
+            run_id=req.run_id, expected_output_tokens=req.expected_output_tokens, max_cost_usd=req.max_cost_usd,
+            max_latency_ms=req.max_latency_ms,
+        )
+
+    async def _unavailable(self, call: _Call, exc: NoModelAvailableError) -> CompletionResult:
+        """No deployment can be tried. When circuits are the reason, that is recorded in the ledger."""
+        req = call.req
+        blocked = await self._in_db(lambda conn: circuit.blocked(conn, self.catalogue.policy.circuit_cooldown_s))
+        open_ones = [d for d in self.catalogue.usable(req.task) if d.id in blocked]
+        message = secrets.scrub(exc.one_line(), call.secret_values)
+        if open_ones:
+            d = open_ones[0]
+            await self._record(call, d, CIRCUIT_OPEN, error_class="CircuitOpen", error_message=message)
+            return self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen", error_message=message)
+        d = self.catalogue.deployments(req.task)[0]
+        return self._result(call, d, ERROR, error_class="NoModelAvailable", error_message=message)
+
+    async def _try_deployment(self, call: _Call, candidate: Candidate) -> CompletionResult | None:
+        """Attempts on one deployment; a result ends the request, None moves on to the next deployment."""
+        d, req, policy = candidate.deployment, call.req, self.catalogue.policy
+        estimate = candidate.estimate
+        if estimate.expected_tokens_out != req.expected_output_tokens or (req.max_output_tokens and estimate.max_tokens_out != req.max_output_tokens):
+            estimate = estimate_cost(d, req.messages, req.expected_output_tokens, req.max_output_tokens)
+        for n in range(policy.max_attempts_per_deployment):
+            permit = await self._in_db(circuit.acquire, d.id, policy.circuit_cooldown_s)
+            if not permit.allowed:
+                call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
+                                         error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
+                return None
+            reservation = await self._in_db(budgets.reserve, req.tenant_id, req.request_id, estimate.reserve_usd)
+            if not reservation.granted:
+                await self._record(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
+                return self._result(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
+            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit)
+            if isinstance(outcome, CompletionResult):
+                return outcome
+            failure: ProviderFailure = outcome
+            if not failure.retryable:
+                return call.last  # fail fast: 400, auth, not found
+            if failure.circuit_state == circuit.OPEN or permit.probe:
+                return None  # this deployment is down: fail over now
+            if n + 1 >= policy.max_attempts_per_deployment:
+                return None
+            delay = self._delay(n, failure)
+            if delay is None:
+                return None  # Retry-After longer than we are willing to wait: fail over
+            await self._sleep(delay)
+        return None
+
+    def _delay(self, n: int, failure: ProviderFailure) -> float | None:
+        policy = self.catalogue.policy
+        if failure.retry_after_s is not None:
+            if failure.retry_after_s > policy.max_retry_after_s:
+                return None
+            return failure.retry_after_s + random.uniform(0, 0.1)
+        return random.uniform(0, min(policy.backoff_max_s, policy.backoff_base_s * 2**n))
+
+    async def _attempt(self, call: _Call, d: Deployment, max_tokens: int, reservation: budgets.Reservation,
+                       permit: circuit.Permit) -> CompletionResult | ProviderFailure:
+        req = call.req
+        kwargs: dict[str, Any] = {"model": d.id, "messages": req.messages, "max_tokens": max_tokens, "timeout": d.timeout_s}
+        if req.json_response:
+            kwargs["response_format"] = {"type": "json_object"}
+        started = time.perf_counter()
+        try:
+            # the outer guard catches a provider that never returns even past the client timeout
+            response = await asyncio.wait_for(self.router().acompletion(**kwargs), timeout=d.timeout_s + 5)
+        except Exception as exc:  # every provider failure becomes a ledger row, never an exception
+            latency = int((time.perf_counter() - started) * 1000)
+            failure = classify(exc, d, call.secret_values)
+            failure.circuit_state = await self._record(
+                call, d, ERROR, latency_ms=latency, error_class=failure.error_class, error_message=failure.message,
+                reservation=reservation, circuit_failure=failure.counts_for_circuit,
+            )
+            call.last = self._result(call, d, ERROR, latency_ms=latency, error_class=failure.error_class,
+                                     error_message=failure.message)
+            return failure
+        latency = int((time.perf_counter() - started) * 1000)
+        usage = getattr(response, "usage", None)
+        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = cost_usd(d, tokens_in, tokens_out)
+        text = response.choices[0].message.content if response.choices else None
+        try:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("empty response")
+            parsed = _parse(text, req)
+        except ValueError as exc:
+            message = secrets.scrub(f"malformed response from {d.id}: {exc}", call.secret_values)
+            await self._record(call, d, ERROR, tokens_in, tokens_out, cost, latency, "MalformedResponse", message,
+                               reservation=reservation, circuit_success=permit.probe)
+            call.last = self._result(call, d, ERROR, latency_ms=latency, error_class="MalformedResponse", error_message=message)
+            return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
+        await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, response_text=text,
+                           reservation=reservation, circuit_success=True)
+        return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
+
+    async def _record(self, call: _Call, d: Deployment, status: str, tokens_in: int = 0, tokens_out: int = 0,
+                      cost: float = 0.0, latency_ms: int = 0, error_class: str | None = None,
+                      error_message: str | None = None, response_text: str | None = None,
+                      reservation: budgets.Reservation | None = None, circuit_failure: bool = False,
+                      circuit_success: bool = False) -> str | None:
+        """One ledger row, its budget settlement and the circuit update, in one transaction."""
+        req = call.req
+        attempt = ledger.Attempt(
+            tenant_id=req.tenant_id, request_id=req.request_id, task=req.task, model=d.model, deployment_id=d.id,
+            provider=d.provider, status=status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost,
+            latency_ms=latency_ms, error_class=error_class,
+            error_message=secrets.scrub(error_message, call.secret_values), response_text=response_text,
+            run_id=req.run_id, article_id=req.article_id, topic_id=req.topic_id,
+        )
+
+        def write(conn) -> str | None:
+            ledger.record_attempt(conn, attempt)
+            budgets.settle(conn, reservation, cost)
+            if circuit_failure:
+                return circuit.record_failure(conn, d.id, error_class or "Error", self.catalogue.policy.circuit_failure_threshold)
+            if circuit_success:
+                circuit.record_success(conn, d.id)
+            return None
+
+        state = await self._in_db(write)
+        call.attempts += 1
+        call.total_cost += cost
+        return state
+
+    def _result(self, call: _Call, d: Deployment, status: str, text: str | None = None, parsed: Any = None,
+                tokens_in: int = 0, tokens_out: int = 0, cost: float = 0.0, latency_ms: int = 0,
+                error_class: str | None = None, error_message: str | None = None) -> CompletionResult:
+        return CompletionResult(
+            status, text, parsed, d.model, d.id, d.provider, tokens_in, tokens_out, cost, latency_ms, error_class,
+            secrets.scrub(error_message, call.secret_values),
+            call.selection.as_record() if call.selection else None, call.attempts, False, round(call.total_cost, 8),
+        )
+
+
+def _run_sync(coro):
+    """Run a coroutine from sync code (Dagster assets), also when an event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="allixios-llm")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

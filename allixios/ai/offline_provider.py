@@ -1,0 +1,123 @@
+"""The `offline/...` litellm custom provider: OFFLINE STAND-INS for a writer, researcher, judge and embedder.
+
+Registered in litellm's ``custom_provider_map`` so offline calls travel the same Router, ledger,
+budget and circuit code path as real providers. Chat models answer with a responder function
+(default ``allixios.content.offline_writer.respond(messages) -> str``); ``offline/hashing-384``
+embeds with ``allixios.ai.offline_embedder``. Token counts are real tokenizer counts (cl100k), so
+nominal catalogue prices give meaningful costs. Imported only by ``allixios.ai.router`` (it
+imports litellm).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+
+import litellm
+from litellm import CustomLLM
+from litellm.types.utils import EmbeddingResponse, ModelResponse, Usage
+
+from allixios.ai import offline_embedder
+
+PROVIDER = "offline"
+DEFAULT_RESPONDER = "allixios.content.offline_writer:respond"
+
+_responders: dict[str, str | Callable[[list[dict]], str]] = {}
+_lock = threading.Lock()
+
+
+class OfflineProviderError(Exception):
+    """The offline stand-in could not answer (e.g. its responder is not importable)."""
+
+    def __init__(self, message: str, status_code: int = 500):
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def set_responder(model: str, responder: str | Callable[[list[dict]], str] | None) -> None:
+    """Which function answers ``offline/<model>``: a callable or "module:function" (None = default)."""
+    with _lock:
+        if responder is None:
+            _responders.pop(model, None)
+        else:
+            _responders[model] = responder
+
+
+def _resolve(model: str) -> Callable[[list[dict]], str]:
+    target = _responders.get(model, DEFAULT_RESPONDER)
+    if callable(target):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr or "respond")
+    except (ImportError, AttributeError) as exc:
+        raise OfflineProviderError(f"offline responder {target!r} for offline/{model} is not importable: {exc}") from None
+
+
+def count_tokens(text: str) -> int:
+    return litellm.token_counter(text=text) if text else 0
+
+
+def _messages_text(messages: list[dict]) -> str:
+    parts = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):  # multi-part content: keep the text parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        parts.append(str(content or ""))
+    return "\n".join(parts)
+
+
+def _answer(model: str, messages: list[dict]) -> ModelResponse:
+    started = time.perf_counter()
+    text = _resolve(model)(messages)
+    if not isinstance(text, str):
+        raise OfflineProviderError(f"offline responder for offline/{model} returned {type(text).__name__}, not str")
+    prompt_tokens = count_tokens(_messages_text(messages))
+    completion_tokens = count_tokens(text)
+    response = ModelResponse(
+        model=f"{PROVIDER}/{model}",
+        choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    total_tokens=prompt_tokens + completion_tokens),
+    )
+    response._response_ms = (time.perf_counter() - started) * 1000
+    return response
+
+
+def _embed(model: str, texts: list, model_response: EmbeddingResponse) -> EmbeddingResponse:
+    dimension = offline_embedder.OFFLINE_EMBEDDING_DIMENSION
+    if model != offline_embedder.OFFLINE_EMBEDDING_MODEL.split("/", 1)[1]:
+        raise OfflineProviderError(f"offline/{model} is not an offline embedding model; use {offline_embedder.OFFLINE_EMBEDDING_MODEL}", 400)
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    vectors = offline_embedder.embed_texts(texts, dimension)
+    model_response.data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+    model_response.model = offline_embedder.OFFLINE_EMBEDDING_MODEL
+    tokens = sum(count_tokens(t) for t in texts)
+    model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+    return model_response
+
+
+class OfflineProvider(CustomLLM):
+    """litellm handler for ``offline/<model>``."""
+
+    def completion(self, model, messages, *args, **kwargs) -> ModelResponse:
+        return _answer(model, messages)
+
+    async def acompletion(self, model, messages, *args, **kwargs) -> ModelResponse:
+        return _answer(model, messages)
+
+    def embedding(self, model, input, model_response, *args, **kwargs) -> EmbeddingResponse:
+        return _embed(model, input, model_response)
+
+    async def aembedding(self, model, input, model_response, *args, **kwargs) -> EmbeddingResponse:
+        return _embed(model, input, model_response)
+
+
+def register() -> None:
+    """Add the provider to litellm's custom provider map (idempotent; call under the router lock)."""
+    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": OfflineProvider()}]
