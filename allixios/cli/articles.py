@@ -1,7 +1,245 @@
-"""`allixios articles`."""
+"""`allixios articles`: content management for editors (search, history, edits, locks, delete/restore)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
-app = typer.Typer(help="(being built)", no_args_is_help=True)
+from allixios.cli._common import JsonOption, TenantOption, print_json, print_table
+from allixios.db.engine import connect
+from allixios.editorial import articles as arts
+from allixios.editorial import history, locks
+from allixios.editorial.analysis import analyze_article
+from allixios.editorial.search import SEARCH_MODES, embedder_label, search_articles
+from allixios.errors import ValidationError
+from allixios.tenants import get_tenant
+
+app = typer.Typer(help="Find, read, edit, lock, revert, delete and restore articles.", no_args_is_help=True)
+
+UserOption = typer.Option(None, "--user", "-u", help="Who makes the change (default: $ALLIXIOS_USER or the OS user).")
+ExpectedVersionOption = typer.Option(
+    None, "--expected-version", help="Refuse unless the article is still at this version (default: the version read at start)."
+)
+
+
+def _user(user: str | None) -> str:
+    return (user or arts.default_actor()).strip()
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"--updated-since {text!r} is not a date", fix="use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _change_line(result: arts.ChangeResult, slug: str, done: str, unchanged: str) -> str:
+    if not result.changed:
+        return f"{slug}: {unchanged} (version {result.after_version})"
+    if result.before_version == result.after_version:
+        return f"{slug}: {done} (version {result.after_version})"
+    return f"{slug}: {done}: version {result.before_version} -> {result.after_version}"
+
+
+@app.command("list")
+def list_(
+    niche: str = typer.Option(None, help="Niche slug."),
+    status: str = typer.Option(None, help="draft, scored, needs_revision, published, archived or failed."),
+    min_quality: int = typer.Option(None, "--min-quality"),
+    max_quality: int = typer.Option(None, "--max-quality"),
+    min_seo: int = typer.Option(None, "--min-seo"),
+    max_seo: int = typer.Option(None, "--max-seo"),
+    updated_since: str = typer.Option(None, "--updated-since", help="YYYY-MM-DD[THH:MM] (UTC when no zone)."),
+    deleted: bool = typer.Option(False, "--deleted", help="Include soft-deleted articles."),
+    limit: int = typer.Option(50, help="Rows at most."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List articles, most recently changed first."""
+    with connect() as conn:
+        rows = arts.list_articles(
+            conn, get_tenant(conn, tenant), niche=niche, status=status, min_quality=min_quality, max_quality=max_quality,
+            min_seo=min_seo, max_seo=max_seo, updated_since=_since(updated_since), include_deleted=deleted, limit=limit,
+        )
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "slug", "niche", "status", "quality", "seo", "version", "published_version", "updated_at", "deleted"])
+
+
+@app.command("show")
+def show(article: str = typer.Argument(..., help="Article id or slug."), tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
+    """Metadata, scores, failing assessments, current and published version, lock and recent changes."""
+    with connect() as conn:
+        data = arts.show_article(conn, get_tenant(conn, tenant), article)
+    if as_json:
+        print_json(data)
+        return
+    skip = {"failing_assessments", "recent_changes", "optimization_suggestions", "lock"}
+    print_table([{"field": k, "value": v} for k, v in data.items() if k not in skip])
+    lock = data["lock"]
+    typer.echo("\nlock: " + ("none" if lock is None else f"held by {lock['locked_by']} until {lock['expires_at']}"))
+    typer.echo(f"\nfailing assessments ({len(data['failing_assessments'])} of {data['assessment_count']}):")
+    print_table(data["failing_assessments"])
+    typer.echo("\nrecent changes:")
+    print_table(data["recent_changes"], ["created_at", "actor", "action", "before_version", "after_version"])
+
+
+@app.command("search")
+def search(
+    query: str = typer.Argument(..., help='Words, "quoted phrases", -excluded, or OR (web-search syntax).'),
+    mode: str = typer.Option("hybrid", help=f"One of {', '.join(SEARCH_MODES)}."),
+    niche: str = typer.Option(None, help="Niche slug."),
+    status: str = typer.Option(None, help="Only articles with this status."),
+    limit: int = typer.Option(10, help="Results at most (1-100)."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Hybrid search: full-text and semantic ranks fused by reciprocal rank fusion (k=60)."""
+    with connect() as conn:
+        hits = search_articles(conn, get_tenant(conn, tenant), query, mode=mode, niche=niche, status=status, limit=limit)  # type: ignore[arg-type]
+    label = embedder_label() if mode != "text" else None
+    if as_json:
+        print_json([h.as_dict() for h in hits])
+        return
+    rows = [{"#": i, "slug": h.slug, "niche": h.niche, "status": h.status, "score": h.score, "why": h.reason} for i, h in enumerate(hits, 1)]
+    print_table(rows)
+    for i, h in enumerate(hits, 1):
+        typer.echo(f"  {i}. {h.headline}")
+    if label:
+        typer.echo(f"(semantic leg: {label})")
+
+
+@app.command("history")
+def history_(article: str = typer.Argument(..., help="Article id or slug."), tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
+    """Every stored version, oldest first (current and published marked)."""
+    with connect() as conn:
+        rows = history.list_versions(conn, get_tenant(conn, tenant), article)
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["version", "marks", "reason", "created_by", "created_at", "quality", "seo", "body_chars", "content_hash", "title"])
+
+
+@app.command("diff")
+def diff(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    from_version: int = typer.Argument(..., help="Older version."),
+    to_version: int = typer.Argument(..., help="Newer version."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Unified diff of the body and the changed fields between two versions."""
+    with connect() as conn:
+        result = history.diff_versions(conn, get_tenant(conn, tenant), article, from_version, to_version)
+    if as_json:
+        print_json({"from_version": result.from_version, "to_version": result.to_version,
+                    "changed_fields": result.changed_fields, "body_diff": result.body_diff})
+        return
+    if result.identical:
+        typer.echo(f"versions {from_version} and {to_version} are identical")
+        return
+    if result.changed_fields:
+        print_table(result.changed_fields, ["field", "from", "to"])
+    typer.echo(result.body_diff or "(body unchanged)", nl=not result.body_diff)
+
+
+@app.command("revert")
+def revert(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    version: int = typer.Argument(..., help="The version to bring back."),
+    user: str = UserOption,
+    expected_version: int = ExpectedVersionOption,
+    tenant: str = TenantOption,
+) -> None:
+    """Create a new version equal to VERSION (history is never rewritten)."""
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        result = history.revert_article(conn, t, article, version, actor=_user(user), expected_version=expected_version)
+    typer.echo(_change_line(result, article, f"reverted to version {version}", f"already equal to version {version}, nothing to do"))
+
+
+@app.command("edit")
+def edit(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    file: str = typer.Option(..., "--file", "-f", help="Markdown file; optional YAML front matter for title, slug, meta fields, tags, keyphrase."),
+    user: str = UserOption,
+    expected_version: int = ExpectedVersionOption,
+    tenant: str = TenantOption,
+) -> None:
+    """Save an editor's change as a new version (reason 'edit'); refused if someone else holds the lock."""
+    change = arts.read_edit_file(file)  # validate the file before touching the database
+    with connect() as conn:
+        result = arts.edit_article(conn, get_tenant(conn, tenant), article, change, actor=_user(user), expected_version=expected_version)
+    fields = ", ".join(result.details.get("changed_fields", []))
+    typer.echo(_change_line(result, article, f"saved ({fields})", "no changes, nothing saved"))
+
+
+@app.command("lock")
+def lock(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    ttl: str = typer.Option("30m", help="How long the lock lasts: 90s, 30m, 2h, 1d (max 7d)."),
+    tenant: str = TenantOption,
+) -> None:
+    """Lock an article for editing (or extend your own lock); regeneration and refresh skip it."""
+    duration = locks.parse_ttl(ttl)
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        ref = arts.resolve_article(conn, t, article)
+        held = locks.acquire_lock(conn, t.id, ref.id, _user(user), duration)
+    typer.echo(f"{ref.slug}: locked by {held.locked_by} until {held.expires_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@app.command("unlock")
+def unlock(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    force: bool = typer.Option(False, "--force", help="Break another user's lock."),
+    tenant: str = TenantOption,
+) -> None:
+    """Release your lock (or another user's with --force)."""
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        ref = arts.resolve_article(conn, t, article)
+        released = locks.release_lock(conn, t.id, ref.id, _user(user), force=force)
+    typer.echo(f"{ref.slug}: unlocked (was held by {released.locked_by})")
+
+
+@app.command("delete")
+def delete(article: str = typer.Argument(..., help="Article id or slug."), user: str = UserOption, tenant: str = TenantOption) -> None:
+    """Soft delete: the article leaves search, duplicate checks and sensors; history stays."""
+    with connect() as conn:
+        result = arts.delete_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
+    typer.echo(_change_line(result, article, "deleted (restore with `allixios articles restore`)", "already deleted"))
+
+
+@app.command("restore")
+def restore(article: str = typer.Argument(..., help="Article id or slug."), user: str = UserOption, tenant: str = TenantOption) -> None:
+    """Undo a soft delete."""
+    with connect() as conn:
+        result = arts.restore_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
+    typer.echo(_change_line(result, article, "restored", "not deleted, nothing to do"))
+
+
+@app.command("analyze")
+def analyze(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    version: int = typer.Option(None, "--version", help="A stored version (default: the current text)."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """SEO and readability assessments with suggestions, for the current text or any stored version."""
+    with connect() as conn:
+        report = analyze_article(conn, get_tenant(conn, tenant), article, version)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(f"{report['slug']} version {report['version']}: quality {report['quality']}, SEO {report['seo']}")
+    print_table(report["assessments"])
+    typer.echo("\nsuggestions:")
+    print_table(report["suggestions"])
