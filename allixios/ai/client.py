@@ -82,7 +82,12 @@ class CompletionResult:
 def _parse(text: str, req: CompletionRequest) -> Any:
     """The validated value, or ValueError when the text is malformed."""
     if req.validate is not None:
-        return req.validate(text)
+        try:
+            return req.validate(text)
+        except ValueError:
+            raise
+        except Exception as exc:  # a validator's KeyError/TypeError on bad input means the same thing
+            raise ValueError(f"{type(exc).__name__}: {exc}") from exc
     if req.json_response:
         match = _FENCE.match(text)
         return json.loads(match.group(1) if match else text)
@@ -110,8 +115,6 @@ class LLMClient:
         self.database_url = database_url
         self.concurrency = max(1, int(concurrency))
         self._sleep = sleep or asyncio.sleep
-        self._history: dict[tuple, tuple[float, dict]] = {}
-        self._history_lock = threading.Lock()
 
     # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
 

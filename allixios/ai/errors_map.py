@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from allixios.ai import secrets
@@ -16,6 +17,17 @@ class ProviderFailure:
     counts_for_circuit: bool  # the deployment looks down (5xx, timeout, connection, unreadable body)
     retry_after_s: float | None = None
     circuit_state: str | None = None  # filled in after the failure is recorded
+
+
+# what json / the OpenAI SDK say when a provider's response body cannot be parsed
+_UNREADABLE_BODY = ("expecting value", "expecting property name", "expecting ',' delimiter", "unterminated string",
+                    "extra data", "jsondecodeerror", "invalid json", "invalid control character")
+_NOISE = re.compile(r"litellm\.\w+:\s*|\s*LiteLLM: model group '[^']*' failed with the error above\.|\s*No fallback was attempted\.|"
+                    r"\s*Received Model Group=\S+|\s*Available Model Group Fallbacks=\S+")
+
+
+def _without_litellm_noise(text: str) -> str:
+    return _NOISE.sub(" ", text).strip()
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -53,7 +65,8 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 def classify(exc: BaseException, d: Deployment, secret_values: list[str]) -> ProviderFailure:
     import litellm
 
-    raw = f"{type(exc).__name__}: {exc}"
+    text = _without_litellm_noise(str(exc))
+    raw = text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
     message = secrets.scrub(raw, secret_values) or type(exc).__name__
     code = _status_code(exc)
     lowered = raw.lower()
@@ -71,7 +84,7 @@ def classify(exc: BaseException, d: Deployment, secret_values: list[str]) -> Pro
         return ProviderFailure("Timeout", message, True, True)
     if isinstance(exc, (litellm.BadRequestError, litellm.NotFoundError, litellm.UnprocessableEntityError)) or code in (400, 404, 422):
         return ProviderFailure("BadRequest", f"{d.id}: request rejected ({code or 400}), not retried ({message})", False, False)
-    if "json" in lowered and ("decode" in lowered or "expecting" in lowered or "invalid" in lowered):
+    if any(marker in lowered for marker in _UNREADABLE_BODY):
         return ProviderFailure("MalformedResponse", message, True, True)
     if isinstance(exc, litellm.APIConnectionError) and (code is None or code >= 500):
         return ProviderFailure("ConnectionError", message, True, True)

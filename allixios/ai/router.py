@@ -8,6 +8,7 @@ itself so that the ai_usage ledger gets exactly one row per HTTP attempt.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -32,6 +33,9 @@ def litellm_module():
             litellm.telemetry = False
             litellm.drop_params = True  # e.g. response_format on providers without JSON mode
             litellm.num_retries = 0
+            # every failure is already a row in ai_usage; litellm's own warnings would repeat it (and
+            # its loop-change notices are expected: sync callers run each batch in a fresh loop)
+            logging.getLogger("LiteLLM").setLevel(logging.ERROR)
             from allixios.ai import offline_provider
 
             offline_provider.register()

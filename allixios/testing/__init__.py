@@ -1,0 +1,1 @@
+"""Test and benchmark helpers that run real things (a local OpenAI-compatible server)."""
