@@ -1,0 +1,18 @@
+"""Allixios benchmarks: every hot path measured as a ratio against a baseline run in the same process.
+
+`python -m benchmarks [--quick] [NAME ...]` (or `make bench`) runs them; see BENCHMARKS.md.
+Each benchmark is a module here with `DESCRIPTION`, `SIZES` ({"quick": ..., "full": ...}),
+`missing_dependencies() -> str | None` and `run(ctx: BenchContext) -> None`.
+"""
+
+# Run order: what depends on fewer areas first.
+BENCHMARKS: tuple[str, ...] = (
+    "vector_search",
+    "hybrid_search",
+    "score_drop_sensor",
+    "event_ingest",
+    "dbt_marts",
+    "generation_throughput",
+    "provider_faults",
+    "pipeline_overhead",
+)

@@ -1,0 +1,148 @@
+"""`python -m benchmarks [--quick] [NAME ...]`: run benchmarks, print tables, write benchmarks/results.json.
+
+Each benchmark runs in a child process (`--child`, internal) with its own fresh database, so its peak
+memory is its own and a crash or leak cannot affect the next one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import BENCHMARKS
+from benchmarks import harness as h
+
+
+@dataclass
+class BenchContext:
+    """What a benchmark's `run` gets: its database, sizes, a report to fill and a scratch folder."""
+
+    name: str
+    size: str
+    params: dict[str, Any]
+    url: Any  # sqlalchemy URL of the benchmark's own database (migrated, empty)
+    report: h.Report
+    workdir: Path
+
+
+def load(name: str):
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes that finish in seconds (CI smoke)")
+    parser.add_argument("--output", type=Path, default=h.RESULTS_PATH, help="results file (merged by benchmark name)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and whether they can run here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.child:
+        return _run_child(args.child, "quick" if args.quick else "full", args.database, args.result_file)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        print(f"error: unknown benchmark {', '.join(unknown)} — fix: pick from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    names = args.names or list(BENCHMARKS)
+    if args.list:
+        for name in BENCHMARKS:
+            module = load(name)
+            missing = module.missing_dependencies()
+            print(f"{name:24} {'ready' if not missing else 'waiting: ' + missing}\n    {module.DESCRIPTION}")
+        return 0
+    size = "quick" if args.quick else "full"
+    from allixios.db import server
+
+    machine = h.machine_info(server.app_url())
+    print(f"machine: {machine['cores']} cores, {machine['ram_gb']} GB RAM, {machine['cpu']}; PostgreSQL "
+          f"{machine.get('postgres')} (shared_buffers {machine.get('shared_buffers')}), pgvector {machine.get('pgvector')}")
+    reports = []
+    for name in names:
+        report = _run_in_child(name, size)
+        print(h.render_report(report) + "\n", flush=True)
+        reports.append(report)
+        h.merge_results(args.output, machine, [report])
+    print(h.render_summary(reports))
+    print(f"\nresults: {args.output}")
+    return 0 if all(r["status"] in ("ok", "skipped") for r in reports) else 1
+
+
+def _run_in_child(name: str, size: str) -> dict[str, Any]:
+    module = load(name)
+    missing = module.missing_dependencies()
+    if missing:
+        report = h.Report(name=name, size=size, status="skipped", error=f"waiting for: {missing}")
+        return report.as_dict()
+    db_name = h.new_database_name(name)
+    with tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--database", db_name, "--result-file", str(result_file)]
+        if size == "quick":
+            cmd.append("--quick")
+        print(f"# {name} ({size}) in a child process, database {db_name}", flush=True)
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)
+        try:
+            # wait4 gives this child's own rusage: ru_maxrss is the peak of the child and every descendant it reaped
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+        finally:
+            h.drop_database(h.database_url(db_name))
+        elapsed = time.perf_counter() - started
+        if result_file.exists():
+            report = json.loads(result_file.read_text())
+        else:
+            report = h.Report(name=name, size=size, status="error", error=f"child exited with {proc.returncode} and wrote no result").as_dict()
+        report["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports kilobytes
+        report["elapsed_s"] = round(elapsed, 1)
+        return report
+
+
+def _run_child(name: str, size: str, db_name: str, result_file: Path) -> int:
+    module = load(name)
+    params = dict(module.SIZES[size])
+    report = h.Report(name=name, size=size, params=params)
+    url = h.database_url(db_name)
+    with tempfile.TemporaryDirectory(prefix=f"bench_{name}_home_") as home:
+        h.point_environment_at(url, Path(home))
+        try:
+            h.create_database(url)
+            ctx = BenchContext(name, size, params, url, report, Path(home))
+            with h.PostgresMemorySampler(url) as sampler:
+                module.run(ctx)
+            report.pg = sampler.summary()
+        except Exception as exc:  # the report says what broke; the parent carries on with the next benchmark
+            traceback.print_exc()
+            report.status = "error"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            report.error = f"{type(exc).__name__}: {first}"
+        finally:
+            from allixios.db.engine import dispose_all
+
+            dispose_all()
+    result_file.write_text(json.dumps(report.as_dict(), default=str))
+    return 0 if report.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
