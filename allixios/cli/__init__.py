@@ -13,6 +13,9 @@ import typer
 
 from allixios.errors import AllixiosError
 
+# typer vendors its own click: usage errors are instances of its ClickException, not click's
+_USAGE_ERRORS = (click.ClickException, typer._click.exceptions.ClickException)
+
 app = typer.Typer(
     help="Allixios: AI content operations on Dagster. Run `allixios COMMAND --help` for details.",
     no_args_is_help=True,
@@ -46,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     except AllixiosError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 2
+    except _USAGE_ERRORS as exc:  # bad arguments: one line naming the command's --help
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "allixios"
+        message = " ".join(exc.format_message().split())
+        if not message:  # no arguments: the help text was printed already
+            return exc.exit_code
+        print(f"error: {message} — fix: see `{where} --help`", file=sys.stderr)
+        return 2
     except Exception as exc:
         from allixios.errors import explain_database_error
 
@@ -59,9 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SystemExit as exc:  # typer/click exits for --help and usage errors
         return int(exc.code or 0)
-    except click.ClickException as exc:  # usage errors
-        exc.show()
-        return exc.exit_code
     return 0
 
 
