@@ -63,14 +63,14 @@ def deferred_indexes(conn: psycopg.Connection, table: str, keep: tuple[str, ...]
     Yields a dict that receives each rebuilt index's build time in seconds.
     """
     rows = conn.execute(
-        """SELECT i.relname, pg_get_indexdef(i.oid)
+        """SELECT i.oid::regclass::text, pg_get_indexdef(i.oid)
            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
            WHERE t.oid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)""",
         (table,),
     ).fetchall()
     rows = [(name, ddl) for name, ddl in rows if name not in keep]
     for name, _ in rows:
-        conn.execute(f'DROP INDEX "{name}"')
+        conn.execute(f"DROP INDEX {name}")  # regclass text: quoted and schema-qualified as needed
     timings: dict[str, float] = {}
     yield timings
     for name, ddl in rows:
@@ -224,8 +224,9 @@ def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int,
         raise errors[0]
 
 
-def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, workers: int = 2) -> dict[str, float]:
-    """Tenants, niches, articles and their vectors, with indexes built after the load.
+def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, with_vectors: bool = True,
+                 workers: int = 2) -> dict[str, float]:
+    """Tenants, niches, articles and (optionally) their vectors, with indexes built after the load.
 
     Returns timings (seconds) for each phase and each rebuilt index, including the HNSW index.
     """
@@ -247,6 +248,9 @@ def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, workers: int 
             timings["articles_load_s"] = sw.seconds
             log(f"articles loaded in {sw.seconds:.1f} s; building their indexes")
         timings["articles_indexes_s"] = sum(article_indexes.values())
+        if not with_vectors:
+            conn.execute("VACUUM (ANALYZE) articles")
+            return timings
         with deferred_indexes(conn, "embeddings", keep=(HNSW_INDEX,)):
             hnsw_ddl = index_definition(conn, HNSW_INDEX)
             conn.execute(f"DROP INDEX {HNSW_INDEX}")
