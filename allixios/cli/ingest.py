@@ -1,7 +1,52 @@
-"""`allixios ingest`."""
+"""`allixios ingest events`: load a day of event files by hand (the Dagster assets do it on schedule)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import typer
 
-app = typer.Typer(help="(being built)", no_args_is_help=True)
+from allixios.cli._common import JsonOption, print_json, print_table
+from allixios.errors import ValidationError
+
+app = typer.Typer(help="Load landed event files into the raw tables.", no_args_is_help=True)
+KindOption = typer.Option(["page", "revenue"], "--kind", help="page, revenue (repeatable).")
+
+
+def parse_day(text: str, option: str = "--date") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{option} {text!r} is not a date", fix=f"use YYYY-MM-DD, e.g. {option} 2026-11-20") from None
+
+
+@app.command("events")
+def events(
+    day: str = typer.Option(..., "--date", "-d", help="Partition day (UTC), YYYY-MM-DD: loads landing/events/<day>/."),
+    kind: list[str] = KindOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Replace the day's raw page/revenue events with its landing folder; prints per-file reconciliation."""
+    from allixios.analytics.ingest import ingest_day
+    from allixios.db.engine import connect
+
+    when = parse_day(day)
+    with connect() as conn:
+        summary = ingest_day(conn, when, kinds=tuple(kind))
+    if as_json:
+        print_json(summary)
+        return
+    if not summary["folder_found"]:
+        typer.echo(f"no folder {summary['folder']}: nothing loaded, nothing changed")
+        return
+    print_table(
+        summary["files"],
+        ["kind", "source_file", "file_format", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "status", "error"],
+    )
+    for k, totals in summary["kinds"].items():
+        typer.echo(
+            f"{k}: {totals['rows_loaded']} loaded, {totals['rows_rejected']} rejected, "
+            f"{totals['rows_duplicate']} duplicate of {totals['rows_read']} read in {totals['files']} file(s)"
+        )
+        for reason, count in list(totals["rejection_reasons"].items())[:8]:
+            typer.echo(f"  {count:>6}  {reason}")

@@ -1,1 +1,3 @@
+DROP SCHEMA IF EXISTS marts, intermediate, staging CASCADE;
+DROP TABLE IF EXISTS analyst_roles CASCADE;
 DROP SCHEMA IF EXISTS raw CASCADE;

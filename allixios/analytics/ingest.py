@@ -1,0 +1,212 @@
+"""Load a day of event files into ``raw.*`` with PostgreSQL COPY.
+
+``ingest_day`` replaces the partition: inside the caller's transaction it deletes the day's rows
+(events, rejections, file records) of the kinds it loads, then COPYs what the day's folder holds
+now. Re-running is therefore idempotent, and a duplicate event id within the day is loaded once
+(the first occurrence by file name and line wins; later ones are counted as duplicates).
+
+Every file is reconciled in ``raw.ingested_files``: rows_read = rows_loaded + rows_rejected +
+rows_duplicate. A file that cannot be read at all is recorded with status ``rejected``, its
+reason in ``error``, and one row in ``raw.rejected_events`` without a line number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from allixios import settings
+from allixios.analytics import schemas
+from allixios.analytics.reading import LINE, UnreadableFile, read_event_file
+from allixios.analytics.validation import LOAD_COLUMNS, Lookups, validate
+from allixios.errors import ValidationError
+
+RAW_TABLES = {schemas.PAGE: "page_events", schemas.REVENUE: "revenue_events"}
+REJECTED_COLUMNS = ("kind", "event_date", "source_file", "line_number", "raw_record", "reason")
+COPY_CHUNK_ROWS = 200_000
+
+
+@dataclass
+class FileReport:
+    kind: str
+    source_file: str
+    file_format: str
+    sha256: str
+    bytes: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    status: str = "loaded"
+    error: str | None = None
+
+
+def events_root() -> Path:
+    return settings.landing_dir("events")
+
+
+def day_folder(day: date, root: Path | None = None) -> Path:
+    return (root or events_root()) / day.isoformat()
+
+
+def _landing_files(folder: Path) -> list[Path]:
+    """The day's files in name order; hidden and in-flight files (.tmp, .part, ~) are not ours yet."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(("~", ".tmp", ".part"))
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_day(
+    conn: psycopg.Connection,
+    day: date | str,
+    kinds: tuple[str, ...] | list[str] = schemas.KINDS,
+    root: Path | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Replace the day's raw events with the contents of its landing folder; returns the counts.
+
+    The caller owns the transaction (``with connect() as conn``): nothing is visible until it
+    commits, and a failure leaves the previous load in place. A day without a folder changes
+    nothing and reports ``folder_found: False``.
+    """
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    unknown = [k for k in kinds if k not in schemas.KINDS]
+    if unknown:
+        raise ValidationError(f"unknown event kind(s) {unknown}", fix=f"use {' or '.join(schemas.KINDS)}")
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    folder = day_folder(day, root)
+    summary: dict[str, Any] = {"day": day.isoformat(), "folder": str(folder), "folder_found": folder.is_dir(), "kinds": {}}
+    if not folder.is_dir():
+        return summary
+    files = _landing_files(folder)
+    lookups = Lookups.load(conn)
+    reports: list[FileReport] = []
+    for kind in kinds:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"allixios.ingest:{kind}:{day.isoformat()}",))
+        # files whose name says neither kind are reported (rejected) by the page-event load
+        mine = [p for p in files if (schemas.kind_of(p) or schemas.PAGE) == kind]
+        kind_reports, reasons = _load_kind(conn, kind, day, mine, folder, now, lookups)
+        reports += kind_reports
+        summary["kinds"][kind] = {
+            "files": len(kind_reports),
+            "files_rejected": sum(r.status == "rejected" for r in kind_reports),
+            "rows_read": sum(r.rows_read for r in kind_reports),
+            "rows_loaded": sum(r.rows_loaded for r in kind_reports),
+            "rows_rejected": sum(r.rows_rejected for r in kind_reports),
+            "rows_duplicate": sum(r.rows_duplicate for r in kind_reports),
+            "rejection_reasons": dict(reasons.most_common()),
+        }
+    summary["files"] = [asdict(r) for r in reports]
+    return summary
+
+
+def _load_kind(
+    conn: psycopg.Connection, kind: str, day: date, paths: list[Path], folder: Path, now: datetime, lookups: Lookups
+) -> tuple[list[FileReport], Counter]:
+    table = RAW_TABLES[kind]
+    conn.execute(sql.SQL("DELETE FROM raw.{} WHERE event_date = %s").format(sql.Identifier(table)), (day,))
+    conn.execute("DELETE FROM raw.rejected_events WHERE kind = %s AND event_date = %s", (kind, day))
+    conn.execute("DELETE FROM raw.ingested_files WHERE kind = %s AND event_date = %s", (kind, day))
+
+    reports: list[FileReport] = []
+    valid_frames: list[pl.DataFrame] = []
+    rejected_frames: list[pl.DataFrame] = []
+    reasons: Counter = Counter()
+    schema = schemas.SCHEMAS[kind]
+    for order, path in enumerate(paths):
+        source_file = f"{folder.name}/{path.name}"
+        fmt = schemas.format_of(path)
+        report = FileReport(kind, source_file, fmt or path.suffix.lstrip(".") or "unknown", _sha256(path), path.stat().st_size)
+        reports.append(report)
+        try:
+            if schemas.kind_of(path) is None:
+                raise UnreadableFile("file name must start with page_ or revenue_ to say what it holds")
+            if fmt is None:
+                raise UnreadableFile(f"unsupported file type {path.suffix or '(none)'}: use .jsonl, .csv or .parquet")
+            parsed = read_event_file(path, fmt, schema)
+        except UnreadableFile as exc:
+            report.status, report.error = "rejected", str(exc)
+            reasons[str(exc)] += 1
+            rejected_frames.append(_file_rejection(kind, day, source_file, str(exc)))
+            continue
+        valid, rejected = validate(parsed.frame, kind, day, now, lookups, source_file, parsed.missing)
+        report.rows_read = parsed.frame.height
+        report.rows_rejected = rejected.height
+        if rejected.height:
+            reasons.update(dict(rejected.group_by("reason").len().iter_rows()))
+            rejected_frames.append(rejected)
+        valid_frames.append(valid.with_columns(pl.lit(order).alias("_file_order")))
+
+    loaded = pl.DataFrame()
+    if valid_frames:
+        everything = pl.concat(valid_frames, how="vertical_relaxed").sort("_file_order", LINE)
+        first = everything.select(pl.col("event_id").is_first_distinct()).to_series()
+        duplicates = everything.filter(~first).group_by("_file_order").len()
+        for order, count in duplicates.iter_rows():  # `order` indexes paths, and so reports
+            reports[order].rows_duplicate = count
+        loaded = everything.filter(first)
+        per_file = loaded.group_by("_file_order").len()
+        for order, count in per_file.iter_rows():
+            reports[order].rows_loaded = count
+    for report in reports:
+        if report.status != "rejected" and report.rows_rejected:
+            report.status = "partial"
+
+    if loaded.height:
+        copy_frame(conn, f"raw.{table}", LOAD_COLUMNS[kind], loaded.select(LOAD_COLUMNS[kind]))
+    if rejected_frames:
+        rejected = pl.concat(rejected_frames, how="vertical_relaxed")
+        copy_frame(conn, "raw.rejected_events", REJECTED_COLUMNS, rejected.select(REJECTED_COLUMNS))
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO raw.ingested_files (kind, event_date, source_file, file_format, sha256, bytes,
+                   rows_read, rows_loaded, rows_rejected, rows_duplicate, status, error)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [
+                (r.kind, day, r.source_file, r.file_format, r.sha256, r.bytes, r.rows_read, r.rows_loaded,
+                 r.rows_rejected, r.rows_duplicate, r.status, r.error)
+                for r in reports
+            ],
+        )
+    return reports, reasons
+
+
+def _file_rejection(kind: str, day: date, source_file: str, reason: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"kind": [kind], "event_date": [day], "source_file": [source_file], "line_number": [None],
+         "raw_record": [None], "reason": [reason]},
+        schema={"kind": pl.String, "event_date": pl.Date, "source_file": pl.String, "line_number": pl.Int64,
+                "raw_record": pl.String, "reason": pl.String},
+    )
+
+
+def copy_frame(conn: psycopg.Connection, table: str, columns: tuple[str, ...], frame: pl.DataFrame) -> int:
+    """COPY a frame into ``table`` as CSV in large chunks: polars writes the text, PostgreSQL parses it."""
+    schema_name, table_name = table.split(".")
+    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(schema_name), sql.Identifier(table_name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for chunk in frame.iter_slices(COPY_CHUNK_ROWS):
+            buffer = io.BytesIO()
+            chunk.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f%:z")
+            copy.write(buffer.getbuffer())
+    return frame.height

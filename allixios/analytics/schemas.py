@@ -1,0 +1,69 @@
+"""The documented event-file contract: names, formats, columns and the limits rows are checked against.
+
+Files for a day land in ``landing_dir("events") / "YYYY-MM-DD" /``. The file name says what it holds:
+``page_*`` page views, ``revenue_*`` revenue events; the extension says the format: ``.jsonl`` /
+``.ndjson`` / ``.json`` (one JSON object per line), ``.csv`` (header row, comma separated, UTF-8),
+``.parquet``. Any mix of formats may sit in one folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGE = "page"
+REVENUE = "revenue"
+KINDS = (PAGE, REVENUE)
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    kind: str
+    # every column the file may carry, in load order; values are read as text and then typed
+    columns: tuple[str, ...]
+    # a row without one of these is rejected
+    required: tuple[str, ...]
+    # at least one of these must be present (page views: an article id or its URL)
+    one_of: tuple[str, ...] = ()
+
+
+PAGE_SCHEMA = EventSchema(
+    kind=PAGE,
+    columns=(
+        "event_id", "timestamp", "tenant", "article_id", "url", "session_id", "visitor_hash",
+        "referrer", "device", "country", "time_on_page", "scroll_depth",
+    ),
+    required=("event_id", "timestamp", "tenant"),
+    one_of=("article_id", "url"),
+)
+
+REVENUE_SCHEMA = EventSchema(
+    kind=REVENUE,
+    columns=("event_id", "timestamp", "tenant", "article_id", "source", "amount", "currency"),
+    required=("event_id", "timestamp", "tenant", "article_id", "source", "amount", "currency"),
+)
+
+SCHEMAS = {PAGE: PAGE_SCHEMA, REVENUE: REVENUE_SCHEMA}
+
+REVENUE_SOURCES = ("ads", "affiliate", "sponsorship")
+DEVICES = ("desktop", "mobile", "tablet", "other")
+
+# Limits a row is checked against (documented in docs/areas/analytics.md).
+MAX_TIME_ON_PAGE_S = 4 * 3600  # a tab left open for longer is not reading
+MAX_EVENT_USD = 10_000.0  # one ad/affiliate/sponsorship event above this is a unit or decimal error
+FUTURE_TOLERANCE_S = 300  # clock skew allowed for events stamped "now"
+
+
+def kind_of(path: Path) -> str | None:
+    """``page`` / ``revenue`` from the file name prefix, or None when the name says neither."""
+    name = path.name.lower()
+    for kind in KINDS:
+        if name.startswith(f"{kind}_"):
+            return kind
+    return None
+
+
+def format_of(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())

@@ -1,0 +1,65 @@
+"""Shared set-up for the analytics tests: published articles to send traffic to, event files to land."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+from allixios.tenants import Tenant, add_niche, ensure_tenant
+
+
+def publish_articles(
+    conn: psycopg.Connection, tenant: Tenant, count: int, published: date, prefix: str = "article"
+) -> list[dict]:
+    """Insert ``count`` published articles spread over the tenant's niches (creating two if none)."""
+    niches = conn.execute("SELECT id FROM niches WHERE tenant_id = %s ORDER BY slug", (tenant.id,)).fetchall()
+    if not niches:
+        niches = [(add_niche(conn, tenant, f"{prefix}_niche_{i}").id,) for i in range(2)]
+    rows = conn.execute(
+        """INSERT INTO articles (tenant_id, niche_id, title, slug, content, status, published_at,
+                                content_quality_score, seo_score, ai_generated, ai_model_used, generation_cost)
+           SELECT %(tenant)s, (%(niches)s::uuid[])[1 + (i %% cardinality(%(niches)s::uuid[]))],
+                  'Article ' || i, %(prefix)s || '-' || i, 'body', 'published',
+                  %(published)s::timestamptz + (i || ' minutes')::interval,
+                  70 + (i %% 30), 60 + (i %% 40), true,
+                  CASE WHEN i %% 2 = 0 THEN 'offline/writer-large' ELSE 'offline/writer-small' END,
+                  0.01 * (1 + i %% 5)
+           FROM generate_series(1, %(count)s) AS i
+           RETURNING id, slug, niche_id""",
+        {"tenant": tenant.id, "niches": [n[0] for n in niches], "prefix": prefix,
+         "published": datetime(published.year, published.month, published.day, 6, tzinfo=UTC), "count": count},
+    ).fetchall()
+    return [{"id": r[0], "slug": r[1], "niche_id": r[2]} for r in rows]
+
+
+def tenant_with_articles(conn: psycopg.Connection, slug: str, count: int, published: date) -> tuple[Tenant, list[dict]]:
+    tenant = ensure_tenant(conn, slug)
+    return tenant, publish_articles(conn, tenant, count, published, prefix=slug)
+
+
+def ts(day: date, hour: int = 12, minute: int = 0) -> str:
+    return (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour, minutes=minute)).isoformat()
+
+
+def write_jsonl(path: Path, records: list[dict], extra_lines: list[str] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r) for r in records] + list(extra_lines)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_csv(path: Path, records: list[dict], extra_lines: list[str] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = pl.DataFrame(records).write_csv()
+    path.write_text(text + "".join(line + "\n" for line in extra_lines))
+    return path
+
+
+def write_parquet(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(records).write_parquet(path)
+    return path
