@@ -12,6 +12,7 @@ from uuid import UUID
 import psycopg
 
 from allixios.ai.offline_embedder import OFFLINE_EMBEDDING_DIMENSION, OFFLINE_EMBEDDING_MODEL, embed_text
+from allixios.content.versions import record_first_version
 from allixios.tenants import Tenant
 
 
@@ -42,20 +43,9 @@ def create_article(
         (tenant.id, niche_id, title, body, slug, title[:60], f"{title}. A practical guide.", excerpt, keyphrase,
          status, quality, seo, _hash(body)),
     ).fetchone()[0]
-    version_id = conn.execute(
-        """INSERT INTO article_versions (article_id, tenant_id, version_number, reason, title, content, slug, meta_title,
-                                         meta_description, excerpt, primary_keyphrase, content_hash, quality_score,
-                                         seo_score, created_by)
-           SELECT id, tenant_id, 1, 'generated', title, content, slug, meta_title, meta_description, excerpt,
-                  primary_keyphrase, content_hash, content_quality_score, seo_score, 'fixture'
-           FROM articles WHERE id = %s RETURNING id""",
-        (article_id,),
-    ).fetchone()[0]
-    published = 1 if status == "published" else None
-    conn.execute(
-        "UPDATE articles SET parent_version_id = %s, published_version_number = %s WHERE id = %s",
-        (version_id, published, article_id),
-    )
+    record_first_version(conn, article_id, actor="fixture")
+    if status == "published":
+        conn.execute("UPDATE articles SET published_version_number = 1, published_at = now() WHERE id = %s", (article_id,))
     if embed:
         vector = "[" + ",".join(repr(v) for v in embed_text(f"{title}\n{body}")) + "]"
         conn.execute(

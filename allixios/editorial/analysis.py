@@ -6,14 +6,12 @@ from typing import Any
 
 import psycopg
 
-from allixios.editorial.articles import current_fields, resolve_article
+from allixios.content.scoring import ArticleDoc, ScoreReport, score_article
 from allixios.tenants import Tenant
 
 
-def score_fields(fields: dict[str, Any]):
+def score_fields(fields: dict[str, Any]) -> ScoreReport:
     """Score article fields (column names) with the content area's documented assessments."""
-    from allixios.content.scoring import ArticleDoc, score_article
-
     return score_article(
         ArticleDoc(
             title=fields.get("title") or "",
@@ -28,6 +26,8 @@ def score_fields(fields: dict[str, Any]):
 
 def analyze_article(conn: psycopg.Connection, tenant: Tenant, ref: str, version: int | None = None) -> dict[str, Any]:
     """Assessments and suggestions for the current text, or for stored version `version`."""
+    # imported here: articles.py scores edits with score_fields above
+    from allixios.editorial.articles import current_fields, resolve_article
     from allixios.editorial.history import get_version
 
     article = resolve_article(conn, tenant, ref)
@@ -43,6 +43,8 @@ def analyze_article(conn: psycopg.Connection, tenant: Tenant, ref: str, version:
         "current_version": article.version_number,
         "quality": report.quality,
         "seo": report.seo,
-        "assessments": list(report.assessments),
+        "word_count": report.word_count,
+        "body_chars": report.body_chars,
+        "assessments": report.assessments_json(),
         "suggestions": list(report.suggestions),
     }

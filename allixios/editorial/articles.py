@@ -20,14 +20,16 @@ from uuid import UUID
 import psycopg
 import yaml
 
+from allixios.content.versions import CONTENT_FIELDS, append_version
 from allixios.db.engine import fetch_dicts
-from allixios.editorial.audit import audit_entries, record_audit
+from allixios.editorial.analysis import score_fields
+from allixios.editorial.audit import annotate_version_audit, audit_entries, record_audit
 from allixios.editorial.locks import active_lock, ensure_not_locked_by_other
 from allixios.errors import ConflictError, NotFoundError, ValidationError
 from allixios.tenants import Tenant
 
 # The article fields a version carries and an editor may change (column names of `articles`).
-VERSIONED_FIELDS = ("title", "content", "slug", "meta_title", "meta_description", "excerpt", "tags", "primary_keyphrase")
+VERSIONED_FIELDS = CONTENT_FIELDS
 # Front-matter keys an edit file may set; `keyphrase` is accepted as a short alias.
 FRONT_MATTER_KEYS = {
     "title": "title",
@@ -311,9 +313,7 @@ def write_version(
     details: dict[str, Any] | None = None,
     scores: dict[str, Any] | None = None,
 ) -> ChangeResult:
-    """Shared path of edit and revert: lock check, no-op detection, CAS version write, audit row."""
-    from allixios.content.versions import append_version  # the single version writer (content area)
-
+    """Shared path of edit and revert: lock check, no-op detection, CAS version write, audit details."""
     if article.deleted_at is not None:
         raise ValidationError(f"article {article.slug!r} is deleted", fix=f"restore it first: `allixios articles restore {article.id}`")
     ensure_not_locked_by_other(conn, article.id, actor)
@@ -327,18 +327,11 @@ def write_version(
     if merged["slug"] != before["slug"] and _slug_taken(conn, tenant, merged["slug"], article.id):
         raise ValidationError(f"slug {merged['slug']!r} is already used by another article", fix="choose a different slug")
     changed = sorted(k for k in VERSIONED_FIELDS if merged[k] != before[k])
-    after = append_version(conn, article.id, reason=reason, fields=merged, expected_version=expected, actor=actor, **(scores or {}))
+    changes = {k: merged[k] for k in changed}
+    after = append_version(conn, article.id, reason=reason, fields=changes, expected_version=expected, actor=actor, **(scores or {}))
+    # append_version wrote the audit row (who, when, before/after version); add what only we know
     info = {"changed_fields": changed, **(details or {})}
-    record_audit(
-        conn,
-        tenant_id=tenant.id,
-        actor=actor,
-        action=f"article.{reason}",
-        entity_id=article.id,
-        before_version=expected,
-        after_version=after,
-        details=info,
-    )
+    annotate_version_audit(conn, article.id, after, info)
     return ChangeResult(article.id, reason, expected, after, True, info)
 
 
@@ -361,10 +354,8 @@ def edit_article(
 
 def _scores_for(new_fields: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     """Quality and SEO of the edited text, so the new version carries its own scores."""
-    from allixios.editorial.analysis import score_fields
-
     report = score_fields({**before, **new_fields})
-    return {"quality": report.quality, "seo": report.seo, "assessments": report.assessments}
+    return {"quality": report.quality, "seo": report.seo, "assessments": report.assessments_json()}
 
 
 # ---- soft delete and restore ----------------------------------------------------------------

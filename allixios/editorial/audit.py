@@ -32,6 +32,16 @@ def record_audit(
     return row[0]
 
 
+def annotate_version_audit(conn: psycopg.Connection, article_id: UUID, after_version: int, details: dict[str, Any]) -> None:
+    """Add details to the audit row the version writer just wrote for `after_version` (same transaction)."""
+    conn.execute(
+        """UPDATE audit_log SET details = details || %s
+           WHERE id = (SELECT max(id) FROM audit_log
+                       WHERE entity_type = 'article' AND entity_id = %s AND after_version = %s)""",
+        (Jsonb(details), str(article_id), after_version),
+    )
+
+
 def audit_entries(
     conn: psycopg.Connection, tenant_id: UUID, entity_id: UUID | str, *, entity_type: str = "article", limit: int = 50
 ) -> list[dict]:

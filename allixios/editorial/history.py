@@ -86,15 +86,15 @@ def diff_versions(conn: psycopg.Connection, tenant: Tenant, ref: str, from_versi
         for name in (*(f for f in VERSIONED_FIELDS if f != "content"), "quality_score", "seo_score")
         if old[name] != new[name]
     ]
-    body = "".join(
-        difflib.unified_diff(
-            (old["content"] or "").splitlines(keepends=True),
-            (new["content"] or "").splitlines(keepends=True),
-            fromfile=f"{old['slug']}@v{from_version}",
-            tofile=f"{new['slug']}@v{to_version}",
-        )
+    lines = difflib.unified_diff(
+        (old["content"] or "").splitlines(),
+        (new["content"] or "").splitlines(),
+        fromfile=f"{old['slug']}@v{from_version}",
+        tofile=f"{new['slug']}@v{to_version}",
+        lineterm="",
     )
-    if body and not body.endswith("\n"):
+    body = "\n".join(lines)
+    if body:
         body += "\n"
     return VersionDiff(from_version, to_version, changed, body)
 

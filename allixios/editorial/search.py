@@ -65,17 +65,24 @@ class SearchHit:
 
 
 def embed_query(text: str) -> QueryEmbedding:
-    """The query vector from the configured embedder (the offline stand-in unless a real model is set)."""
-    from allixios.ai.offline_embedder import OFFLINE_EMBEDDING_DIMENSION, OFFLINE_EMBEDDING_MODEL, embed_text
+    """The query vector from the configured embedder (the OFFLINE EMBEDDER stand-in unless a real model is set).
 
-    return QueryEmbedding(OFFLINE_EMBEDDING_MODEL, OFFLINE_EMBEDDING_DIMENSION, embed_text(text))
+    Not recorded in ai_usage: a search is a read, and one short query costs a fraction of a cent.
+    """
+    from allixios.ai.embeddings import get_embedder
+
+    embedder = get_embedder()
+    return QueryEmbedding(embedder.model, embedder.dimension, embedder.embed([text])[0])
 
 
 def embedder_label() -> str:
     """How the semantic leg embeds queries, for CLI output (names the offline stand-in as such)."""
-    from allixios.ai.offline_embedder import OFFLINE_EMBEDDING_MODEL
+    from allixios.ai.embeddings import get_embedder
 
-    return f"{OFFLINE_EMBEDDING_MODEL}, the OFFLINE EMBEDDER stand-in (lexical overlap, not meaning)"
+    embedder = get_embedder()
+    if embedder.is_offline_stand_in:
+        return f"{embedder.model}, the OFFLINE EMBEDDER stand-in (lexical overlap, not meaning)"
+    return f"{embedder.model} ({embedder.dimension} dimensions)"
 
 
 def semantic_text(query: str) -> str:
@@ -173,6 +180,8 @@ def search_articles(
     """Search a tenant's live articles. `mode` picks the legs: text, semantic or both (hybrid)."""
     statement, params = _prepare(conn, tenant, query, mode, niche, status, limit, min_similarity, query_embedding)
     rows = fetch_dicts(conn, statement, params)
+    for row in rows:
+        row["headline"] = " ".join((row["headline"] or "").split())  # one line per hit in a terminal
     return [SearchHit(**row, reason=_reason(row)) for row in rows]
 
 
