@@ -27,6 +27,7 @@ _NOISE = re.compile(r"litellm\.\w+:\s*|\s*LiteLLM: model group '[^']*' failed wi
 
 
 def _without_litellm_noise(text: str) -> str:
+    text = text.split("Traceback (most recent call last)", 1)[0]
     return _NOISE.sub(" ", text).strip()
 
 

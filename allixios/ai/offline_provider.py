@@ -73,7 +73,15 @@ def _messages_text(messages: list[dict]) -> str:
 
 def _answer(model: str, messages: list[dict]) -> ModelResponse:
     started = time.perf_counter()
-    text = _resolve(model)(messages)
+    responder = _resolve(model)
+    try:
+        text = responder(messages)
+    except OfflineProviderError:
+        raise
+    except ValueError as exc:  # the prompt is not one the stand-in understands: a 400, not an outage
+        raise OfflineProviderError(f"offline/{model} cannot answer this prompt: {exc}", 400) from None
+    except Exception as exc:
+        raise OfflineProviderError(f"offline/{model} failed: {type(exc).__name__}: {exc}", 500) from None
     if not isinstance(text, str):
         raise OfflineProviderError(f"offline responder for offline/{model} returned {type(text).__name__}, not str")
     prompt_tokens = count_tokens(_messages_text(messages))

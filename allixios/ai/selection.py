@@ -102,7 +102,7 @@ def rank(catalogue: Catalogue, task: str, messages: list[dict], *, expected_outp
         else:
             quality, source = d.quality_prior, "prior"
         if max_cost_usd is not None and est.expected_usd > max_cost_usd:
-            excluded[d.id] = f"estimated ${est.expected_usd:.6f} > max ${max_cost_usd:.6f}"
+            excluded[d.id] = f"estimated ${est.expected_usd:.6g} > max ${max_cost_usd:.6g}"
         elif max_latency_ms is not None and d.typical_latency_ms > max_latency_ms:
             excluded[d.id] = f"typical latency {d.typical_latency_ms} ms > max {max_latency_ms} ms"
         elif min_quality is not None and quality < min_quality:

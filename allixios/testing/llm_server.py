@@ -98,6 +98,8 @@ class LocalLLMServer:
         # like some real providers, repeat the presented key in 401 messages (tests prove it is scrubbed)
         self.echo_key_in_errors = echo_key_in_errors
         self.requests: list[LoggedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests served at the same moment (proves concurrency)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -253,7 +255,14 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint is None:
             self._error(404, f"no route {self.path}", "not_found")
             return
-        self._serve(endpoint, body)
+        with self.owner._lock:
+            self.owner.in_flight += 1
+            self.owner.max_in_flight = max(self.owner.max_in_flight, self.owner.in_flight)
+        try:
+            self._serve(endpoint, body)
+        finally:
+            with self.owner._lock:
+                self.owner.in_flight -= 1
 
     def _serve(self, endpoint: str, body: dict) -> None:
         owner = self.owner

@@ -1,0 +1,71 @@
+"""Reports over the ledger: usage by tenant/model/day and the catalogue with each deployment's health."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import psycopg
+
+from allixios.ai.catalogue import Catalogue
+from allixios.db.engine import fetch_dicts
+
+
+def usage_report(conn: psycopg.Connection, tenant_id: UUID | None = None, days: int = 7) -> list[dict]:
+    """Calls, tokens, cost and failures per tenant, deployment and UTC day, newest first."""
+    return fetch_dicts(
+        conn,
+        """SELECT t.slug AS tenant, (u.created_at AT TIME ZONE 'UTC')::date AS day, u.deployment_id, u.model,
+                  count(*) AS calls,
+                  count(*) FILTER (WHERE u.status = 'success') AS ok,
+                  count(*) FILTER (WHERE u.status = 'error') AS failures,
+                  count(*) FILTER (WHERE u.status = 'skipped_budget') AS skipped_budget,
+                  count(*) FILTER (WHERE u.status = 'circuit_open') AS circuit_open,
+                  sum(u.tokens_in) AS tokens_in, sum(u.tokens_out) AS tokens_out,
+                  sum(u.cost_usd) AS cost_usd,
+                  round(avg(u.latency_ms) FILTER (WHERE u.status = 'success')) AS avg_latency_ms
+           FROM ai_usage u LEFT JOIN tenants t ON t.id = u.tenant_id
+           WHERE u.created_at >= date_trunc('day', now(), 'UTC') - make_interval(days => %s)
+             AND (%s::uuid IS NULL OR u.tenant_id = %s)
+           GROUP BY 1, 2, 3, 4 ORDER BY day DESC, tenant, cost_usd DESC""",
+        (max(0, days - 1), tenant_id, tenant_id),
+    )
+
+
+def models_health(conn: psycopg.Connection, catalogue: Catalogue) -> list[dict]:
+    """Every deployment with its key status, price, prior, circuit and last-24h record."""
+    from allixios.ai.costs import price_of
+    from allixios.errors import ConfigError
+
+    circuits = {r["deployment_id"]: r for r in fetch_dicts(
+        conn, "SELECT deployment_id, state, consecutive_failures, last_error_class FROM circuit_breakers")}
+    recent = {r["deployment_id"]: r for r in fetch_dicts(
+        conn,
+        """SELECT deployment_id, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS failures,
+                  round(avg(latency_ms) FILTER (WHERE status = 'success')) AS avg_latency_ms
+           FROM ai_usage WHERE created_at > now() - interval '24 hours' GROUP BY 1""")}
+    rows = []
+    for d in catalogue.all_deployments():
+        try:
+            price = price_of(d)
+            price_text = f"{price.input_per_token * 1e6:g}/{price.output_per_token * 1e6:g} ({price.source})"
+        except ConfigError:
+            price_text = "unknown: add price:"
+        circuit = circuits.get(d.id, {})
+        last = recent.get(d.id, {})
+        key = d.key_status()
+        if key.startswith("missing"):
+            health = "unavailable (no key)"
+        elif circuit.get("state", "closed") != "closed":
+            health = f"circuit {circuit['state'].replace('_', '-')} ({circuit.get('last_error_class')})"
+        elif d.stand_in and d not in catalogue.usable(d.alias):
+            health = "standby (a real deployment is available)"
+        else:
+            health = "ok"
+        rows.append({
+            "alias": d.alias, "deployment": d.id, "model": d.model, "key": key,
+            "usd_per_mtok_in_out": price_text, "quality_prior": d.quality_prior,
+            "stand_in": d.stand_in, "health": health,
+            "calls_24h": last.get("calls", 0), "failures_24h": last.get("failures", 0),
+            "avg_latency_ms": last.get("avg_latency_ms"),
+        })
+    return rows
