@@ -125,3 +125,18 @@ def test_offline_embedder_through_litellm_matches_the_stand_in(sample_tenant, da
     with connect(database_url) as conn:
         rows = fetch_dicts(conn, "SELECT task, model, tokens_in, cost_usd FROM ai_usage WHERE request_id = 'embed:a1'")
     assert len(rows) == 1 and rows[0]["model"] == "offline/hashing-384" and rows[0]["tokens_in"] > 0
+
+
+def test_estimate_and_batch_summary_for_asset_metadata(sample_tenant, offline_writer, database_url):
+    from allixios.ai.client import summarize_results
+
+    client = LLMClient(database_url=database_url)
+    estimate = client.estimate_cost(_request(sample_tenant, "est"))
+    assert estimate.deployment_id == "offline-writer" and 0 < estimate.expected_usd < estimate.reserve_usd
+    first = client.complete_many_sync([_request(sample_tenant, f"sum:{i}") for i in range(3)])
+    again = client.complete_many_sync([_request(sample_tenant, f"sum:{i}") for i in range(4)])  # 3 replayed + 1 new
+    summary = summarize_results(again)
+    assert (summary["requests"], summary["succeeded"], summary["replayed"]) == (4, 4, 3)
+    assert summary["cost_usd"] == pytest.approx(again[3].cost_usd)
+    assert summarize_results(first)["cost_usd"] == pytest.approx(sum(r.cost_usd for r in first))
+    assert "| offline-writer | 4 | 4 |" in summary["by_model_markdown"]

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 
 from allixios.ai import budgets, circuit, ledger, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
-from allixios.ai.costs import cost_usd, estimate_cost
+from allixios.ai.costs import CostEstimate, cost_usd, estimate_cost
 from allixios.ai.errors_map import ProviderFailure, classify
 from allixios.ai.selection import Candidate, ModelSelection, NoModelAvailableError, select_model
 from allixios.db.engine import connect
@@ -163,6 +163,15 @@ class LLMClient:
 
     def complete_sync(self, req: CompletionRequest) -> CompletionResult:
         return _run_sync(self.complete(req))
+
+    def estimate_cost(self, req: CompletionRequest) -> CostEstimate:
+        """The seed's estimateCost: what the request would cost on the deployment it would get now."""
+        from allixios.ai.selection import rank
+
+        selection = rank(self.catalogue, req.task, req.messages, expected_output_tokens=req.expected_output_tokens,
+                         max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
+                         max_latency_ms=req.max_latency_ms)
+        return selection.chosen.estimate
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -345,3 +354,31 @@ def _run_sync(coro):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def summarize_results(results: list[CompletionResult]) -> dict[str, Any]:
+    """Counts, tokens and cost of a batch for asset metadata (replayed answers cost nothing new)."""
+    by_status: dict[str, int] = {}
+    by_model: dict[str, dict[str, float]] = {}
+    for r in results:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+        m = by_model.setdefault(r.deployment_id, {"calls": 0, "ok": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0})
+        m["calls"] += 1
+        m["ok"] += int(r.ok)
+        if not r.replayed:
+            m["tokens_in"] += r.tokens_in
+            m["tokens_out"] += r.tokens_out
+            m["cost_usd"] += r.total_cost_usd
+    lines = ["| deployment | calls | ok | tokens in | tokens out | cost USD |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {k} | {v['calls']} | {v['ok']} | {v['tokens_in']} | {v['tokens_out']} | {v['cost_usd']:.6f} |"
+              for k, v in sorted(by_model.items())]
+    return {
+        "requests": len(results),
+        "succeeded": by_status.get(SUCCESS, 0),
+        "failed": by_status.get(ERROR, 0),
+        "skipped_budget": by_status.get(SKIPPED_BUDGET, 0),
+        "circuit_open": by_status.get(CIRCUIT_OPEN, 0),
+        "replayed": sum(r.replayed for r in results),
+        "cost_usd": round(sum(r.total_cost_usd for r in results if not r.replayed), 8),
+        "by_model_markdown": "\n".join(lines),
+    }

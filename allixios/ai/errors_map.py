@@ -74,7 +74,8 @@ def classify(exc: BaseException, d: Deployment, secret_values: list[str]) -> Pro
 
     if isinstance(exc, litellm.RateLimitError) or code == 429:
         return ProviderFailure("RateLimit", message, True, False, retry_after_seconds(exc))
-    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)) or code in (401, 403):
+    if (isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)) or code in (401, 403)
+            or "missing credentials" in lowered or "api_key client option must be set" in lowered):
         env = d.api_key_env or "the provider key"
         return ProviderFailure(
             "AuthError", f"{d.id}: authentication failed ({code or 'auth'}) — check {env} ({message})", False, False

@@ -51,6 +51,9 @@ def _litellm_params(d: Deployment) -> dict[str, Any]:
         key = secrets.read_secret(d.api_key_env)
         if key:
             params["api_key"] = key
+    elif d.api_base:
+        # a keyless OpenAI-compatible server (local server, vLLM, Ollama): the SDK still wants a value
+        params["api_key"] = "no-key-needed"
     if d.rpm:
         params["rpm"] = d.rpm
     if d.tpm:
