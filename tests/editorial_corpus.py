@@ -35,23 +35,49 @@ def create_article(
     excerpt: str | None = None,
     embed: bool = True,
 ) -> UUID:
-    niche_id = conn.execute("SELECT id FROM niches WHERE tenant_id = %s AND slug = %s", (tenant.id, niche_slug)).fetchone()[0]
+    niche_id = conn.execute(
+        "SELECT id FROM niches WHERE tenant_id = %s AND slug = %s", (tenant.id, niche_slug)
+    ).fetchone()[0]
     article_id = conn.execute(
         """INSERT INTO articles (tenant_id, niche_id, title, content, slug, meta_title, meta_description, excerpt,
                                  primary_keyphrase, status, content_quality_score, seo_score, content_hash, created_by)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'fixture') RETURNING id""",
-        (tenant.id, niche_id, title, body, slug, title[:60], f"{title}. A practical guide.", excerpt, keyphrase,
-         status, quality, seo, _hash(body)),
+        (
+            tenant.id,
+            niche_id,
+            title,
+            body,
+            slug,
+            title[:60],
+            f"{title}. A practical guide.",
+            excerpt,
+            keyphrase,
+            status,
+            quality,
+            seo,
+            _hash(body),
+        ),
     ).fetchone()[0]
     record_first_version(conn, article_id, actor="fixture")
     if status == "published":
-        conn.execute("UPDATE articles SET published_version_number = 1, published_at = now() WHERE id = %s", (article_id,))
+        conn.execute(
+            "UPDATE articles SET published_version_number = 1, published_at = now() WHERE id = %s",
+            (article_id,),
+        )
     if embed:
         vector = "[" + ",".join(repr(v) for v in embed_text(f"{title}\n{body}")) + "]"
         conn.execute(
             """INSERT INTO embeddings (article_id, tenant_id, niche_id, model, dimension, content_hash, embedding)
                VALUES (%s, %s, %s, %s, %s, %s, %s::vector)""",
-            (article_id, tenant.id, niche_id, OFFLINE_EMBEDDING_MODEL, OFFLINE_EMBEDDING_DIMENSION, _hash(body), vector),
+            (
+                article_id,
+                tenant.id,
+                niche_id,
+                OFFLINE_EMBEDDING_MODEL,
+                OFFLINE_EMBEDDING_DIMENSION,
+                _hash(body),
+                vector,
+            ),
         )
     return article_id
 
@@ -149,7 +175,13 @@ def create_filler(conn: psycopg.Connection, tenant: Tenant, niche_slug: str, cou
                   -- correlated (via content_hash) so every row gets its own random vector
                   (SELECT array_agg(random() - 0.5) FROM generate_series(1, %(dim)s + 0 * length(new.content_hash)))::vector
            FROM new""",
-        {"tenant": tenant.id, "niche": niche_slug, "count": count, "model": OFFLINE_EMBEDDING_MODEL, "dim": OFFLINE_EMBEDDING_DIMENSION},
+        {
+            "tenant": tenant.id,
+            "niche": niche_slug,
+            "count": count,
+            "model": OFFLINE_EMBEDDING_MODEL,
+            "dim": OFFLINE_EMBEDDING_DIMENSION,
+        },
     )
     # a bulk load leaves rows in the GIN pending list, which makes the planner shun the index until
     # (auto)vacuum merges it; merge it now as autovacuum would on a live system

@@ -51,18 +51,28 @@ def _counts() -> tuple[int, int, int]:
 
 def test_list_filters(corpus, capsys):
     with connect() as conn:
-        conn.execute("UPDATE articles SET content_quality_score = 60, status = 'needs_revision' WHERE slug = 'index-funds-explained'")
-        conn.execute("UPDATE articles SET updated_at = now() - interval '30 days' WHERE slug <> 'index-funds-explained'")
+        conn.execute(
+            "UPDATE articles SET content_quality_score = 60, status = 'needs_revision' WHERE slug = 'index-funds-explained'"
+        )
+        conn.execute(
+            "UPDATE articles SET updated_at = now() - interval '30 days' WHERE slug <> 'index-funds-explained'"
+        )
     assert len(run_json(capsys, "list")) == len(corpus)
-    assert {r["slug"] for r in run_json(capsys, "list", "--niche", "remote_work")} == {"ergonomic-home-office"}
-    assert [r["slug"] for r in run_json(capsys, "list", "--status", "needs_revision")] == ["index-funds-explained"]
+    assert {r["slug"] for r in run_json(capsys, "list", "--niche", "remote_work")} == {
+        "ergonomic-home-office"
+    }
+    assert [r["slug"] for r in run_json(capsys, "list", "--status", "needs_revision")] == [
+        "index-funds-explained"
+    ]
     assert [r["slug"] for r in run_json(capsys, "list", "--max-quality", "70")] == ["index-funds-explained"]
     assert "index-funds-explained" not in {r["slug"] for r in run_json(capsys, "list", "--min-quality", "80")}
     since = run_json(capsys, "list", "--updated-since", "2000-01-01")
     assert len(since) == len(corpus)
     with connect() as conn:
         today = conn.execute("SELECT (now() - interval '1 day')::date").fetchone()[0]
-    assert [r["slug"] for r in run_json(capsys, "list", "--updated-since", today.isoformat())] == ["index-funds-explained"]
+    assert [r["slug"] for r in run_json(capsys, "list", "--updated-since", today.isoformat())] == [
+        "index-funds-explained"
+    ]
     assert len(run_json(capsys, "list", "--limit", "3")) == 3
     assert main(["articles", "list"]) == 0
     table = capsys.readouterr().out
@@ -71,9 +81,13 @@ def test_list_filters(corpus, capsys):
 
 @pytest.mark.parametrize(
     ("args", "needle"),
-    [(["--status", "nope"], "unknown status"), (["--min-quality", "101"], "out of range"),
-     (["--updated-since", "yesterday"], "not a date"), (["--niche", "nope"], "niche 'nope' not found"),
-     (["--limit", "0"], "limit 0")],
+    [
+        (["--status", "nope"], "unknown status"),
+        (["--min-quality", "101"], "out of range"),
+        (["--updated-since", "yesterday"], "not a date"),
+        (["--niche", "nope"], "niche 'nope' not found"),
+        (["--limit", "0"], "limit 0"),
+    ],
 )
 def test_list_bad_filters(corpus, capsys, args, needle):
     assert needle in run_error(capsys, "list", *args)
@@ -92,7 +106,11 @@ def test_show_by_id_or_slug_with_failing_assessments(corpus, capsys):
     assert by_slug["id"] == by_id["id"] == str(corpus[SLUG])
     assert by_slug["current_version"] == 1 and by_slug["published_version"] == 1
     assert [a["id"] for a in by_slug["failing_assessments"]] == ["keyphrase_in_title"]
-    assert by_slug["assessment_count"] == 2 and by_slug["lock"] is None and by_slug["niche"] == "personal_finance"
+    assert (
+        by_slug["assessment_count"] == 2
+        and by_slug["lock"] is None
+        and by_slug["niche"] == "personal_finance"
+    )
     assert main(["articles", "show", SLUG]) == 0
     out = capsys.readouterr().out
     assert "failing assessments (1 of 2)" in out and "lock: none" in out
@@ -102,7 +120,9 @@ def test_unknown_foreign_and_hostile_references_all_read_not_found(corpus, capsy
     with connect() as conn:
         other = ensure_tenant(conn, "other_pub")
         add_niche(conn, other, "home_gardening")
-        foreign = create_article(conn, other, "home_gardening", "their-article", "Their Article", "Body text here.")
+        foreign = create_article(
+            conn, other, "home_gardening", "their-article", "Their Article", "Body text here."
+        )
     before = _counts()
     unknown = str(uuid.uuid4())
     for ref in (unknown, str(foreign), "no-such-slug", "x'; DROP TABLE articles; --", "%s %(q)s \\"):
@@ -110,7 +130,9 @@ def test_unknown_foreign_and_hostile_references_all_read_not_found(corpus, capsy
             err = run_error(capsys, *command)
             assert "not found for tenant 'sample'" in err
     # another tenant's id reads exactly like an id that does not exist
-    assert run_error(capsys, "show", str(foreign)).replace(str(foreign), "ID") == run_error(capsys, "show", unknown).replace(unknown, "ID")
+    assert run_error(capsys, "show", str(foreign)).replace(str(foreign), "ID") == run_error(
+        capsys, "show", unknown
+    ).replace(unknown, "ID")
     assert _counts() == before
 
 
@@ -148,16 +170,20 @@ def test_edit_makes_a_version_with_scores_and_audit_and_is_idempotent(corpus, ca
             (corpus[SLUG],),
         ).fetchone()
         audit = conn.execute(
-            "SELECT actor, action, before_version, after_version, details FROM audit_log WHERE entity_id = %s", (str(corpus[SLUG]),)
+            "SELECT actor, action, before_version, after_version, details FROM audit_log WHERE entity_id = %s",
+            (str(corpus[SLUG]),),
         ).fetchall()
-    assert article[0] == "Build an Emergency Fund, Even on a Tight Budget" and article[1] == ["savings", "budgeting"]
+    assert article[0] == "Build an Emergency Fund, Even on a Tight Budget" and article[1] == [
+        "savings",
+        "budgeting",
+    ]
     assert article[2].startswith("## Why an emergency fund") and article[3] == 2 and article[4] == "alice"
     assert article[6] and article[5] == version[3]  # the edited text was scored and the version carries it
     assert version[:3] == ("edit", "alice", article[0])
     assert len(audit) == 1
     actor, action, before, after, details = audit[0]
     assert (actor, action, before, after) == ("alice", "article.edit", 1, 2)
-    assert details["changed_fields"] == ["content", "tags", "title"]
+    assert details["changed"] == ["content", "tags", "title"]
     # the same file again: nothing to save, no new version, no new audit row
     counts = _counts()
     assert main(["articles", "edit", SLUG, "--file", path, "--user", "alice"]) == 0
@@ -210,7 +236,9 @@ def test_soft_delete_and_restore(corpus, capsys, tmp_path):
     # deleting again changes nothing; editing a deleted article is refused
     assert main(["articles", "delete", SLUG, "--user", "alice"]) == 0
     assert "already deleted" in capsys.readouterr().out
-    assert "restore it first" in run_error(capsys, "edit", SLUG, "--file", write(tmp_path, "New body."), "--user", "alice")
+    assert "restore it first" in run_error(
+        capsys, "edit", SLUG, "--file", write(tmp_path, "New body."), "--user", "alice"
+    )
     assert main(["articles", "restore", SLUG, "--user", "bob"]) == 0
     assert "restored" in capsys.readouterr().out
     assert [h["slug"] for h in run_json(capsys, "search", "emergency fund", "--mode", "text")] == [SLUG]

@@ -61,7 +61,9 @@ def test_diff_shows_changed_fields_and_a_unified_body_diff(edited, capsys):
     assert fields["primary_keyphrase"] == (None, "compost bin smell")
     body = result["body_diff"].splitlines()
     assert body[:2] == [f"--- {SLUG}@v1", f"+++ {SLUG}@v2"]
-    assert "+## Why a compost bin smells" in body and any(line.startswith("-A compost bin smells when") for line in body)
+    assert "+## Why a compost bin smells" in body and any(
+        line.startswith("-A compost bin smells when") for line in body
+    )
     assert main(["articles", "diff", SLUG, "2", "2"]) == 0
     assert "identical" in capsys.readouterr().out
 
@@ -80,7 +82,9 @@ def test_revert_appends_a_copy_of_the_old_version(edited, capsys):
     v1, v3 = after[0], after[2]
     assert v3[1] == "revert" and v3[2:] == v1[2:]  # same title, body and content hash as version 1
     with connect() as conn:
-        article = conn.execute("SELECT title, version_number FROM articles WHERE id = %s", (edited,)).fetchone()
+        article = conn.execute(
+            "SELECT title, version_number FROM articles WHERE id = %s", (edited,)
+        ).fetchone()
         audit = conn.execute(
             "SELECT actor, before_version, after_version, details FROM audit_log WHERE action = 'article.revert'"
         ).fetchall()
@@ -105,9 +109,13 @@ def test_analyze_any_stored_version(edited, capsys):
     # version 2 sets a keyphrase, version 1 has none: the keyphrase assessments differ accordingly
     assert "no focus keyphrase" in {a["id"]: a for a in first["assessments"]}["keyphrase_length"]["detail"]
     assert by_id["keyphrase_length"]["passed"] is True
-    assert current["suggestions"] and all({"type", "priority", "suggestion"} <= set(s) for s in current["suggestions"])
+    assert current["suggestions"] and all(
+        {"type", "priority", "suggestion"} <= set(s) for s in current["suggestions"]
+    )
     with connect() as conn:
-        stored = conn.execute("SELECT seo_score, content_quality_score FROM articles WHERE slug = %s", (SLUG,)).fetchone()
+        stored = conn.execute(
+            "SELECT seo_score, content_quality_score FROM articles WHERE slug = %s", (SLUG,)
+        ).fetchone()
     assert stored == (current["seo"], current["quality"])  # the edit stored the same scores analyze reports
     assert main(["articles", "analyze", SLUG]) == 0
     assert f"{SLUG} version 2: quality {current['quality']}, SEO {current['seo']}" in capsys.readouterr().out

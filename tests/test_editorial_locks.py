@@ -64,8 +64,11 @@ def test_lock_keeps_other_editors_out_until_unlocked(corpus, capsys, tmp_path):
             "SELECT actor, action FROM audit_log WHERE entity_id = %s ORDER BY id", (str(article_id),)
         ).fetchall()
     assert actions == [
-        ("alice", "article.lock"), ("alice", "article.edit"), ("alice", "article.lock_extend"),
-        ("alice", "article.unlock"), ("bob", "article.edit"),
+        ("alice", "article.lock"),
+        ("alice", "article.edit"),
+        ("alice", "article.lock_extend"),
+        ("alice", "article.unlock"),
+        ("bob", "article.edit"),
     ]
 
 
@@ -75,7 +78,9 @@ def test_force_unlock_breaks_a_forgotten_lock(corpus, capsys):
     capsys.readouterr()
     with connect() as conn:
         assert not locks.is_locked(conn, corpus[SLUG])
-        row = conn.execute("SELECT actor, details FROM audit_log WHERE action = 'article.unlock_forced'").fetchone()
+        row = conn.execute(
+            "SELECT actor, details FROM audit_log WHERE action = 'article.unlock_forced'"
+        ).fetchone()
     assert row[0] == "admin" and row[1]["holder"] == "alice"
 
 
@@ -97,7 +102,9 @@ def test_jobs_skip_locked_articles_set_based(corpus, sample_tenant):
             "INSERT INTO edit_locks (article_id, tenant_id, locked_by, expires_at) VALUES (%s, %s, 'bob', now() - interval '1 minute')",
             (corpus["container-tomatoes"], sample_tenant.id),
         )
-        refreshable = conn.execute(f"SELECT a.slug FROM articles a WHERE {locks.UNLOCKED_ARTICLE_SQL}").fetchall()
+        refreshable = conn.execute(
+            f"SELECT a.slug FROM articles a WHERE {locks.UNLOCKED_ARTICLE_SQL}"
+        ).fetchall()
     assert SLUG not in {r[0] for r in refreshable} and len(refreshable) == len(corpus) - 1
 
 
@@ -127,8 +134,15 @@ def test_two_editors_racing_one_wins_one_is_refused(corpus, sample_tenant):
                 article = resolve_article(conn, sample_tenant, SLUG)  # the version read at start
                 both_read.wait(timeout=10)
                 change = EditInput(content=f"{name} rewrote the raised bed guide.\n", fields={})
-                outcomes[name] = write_version(conn, sample_tenant, article, change.as_fields(), reason="edit",
-                                               actor=name, expected_version=None)
+                outcomes[name] = write_version(
+                    conn,
+                    sample_tenant,
+                    article,
+                    change.as_fields(),
+                    reason="edit",
+                    actor=name,
+                    expected_version=None,
+                )
         except ConflictError as exc:
             outcomes[name] = exc
 
@@ -143,9 +157,12 @@ def test_two_editors_racing_one_wins_one_is_refused(corpus, sample_tenant):
     assert "not 1" in str(outcomes[refused[0]])
     with connect() as conn:
         rows = conn.execute(
-            "SELECT version_number, created_by, content FROM article_versions WHERE article_id = %s ORDER BY 1", (corpus[SLUG],)
+            "SELECT version_number, created_by, content FROM article_versions WHERE article_id = %s ORDER BY 1",
+            (corpus[SLUG],),
         ).fetchall()
-        current = conn.execute("SELECT version_number, content FROM articles WHERE id = %s", (corpus[SLUG],)).fetchone()
+        current = conn.execute(
+            "SELECT version_number, content FROM articles WHERE id = %s", (corpus[SLUG],)
+        ).fetchone()
     assert [(v, who) for v, who, _ in rows] == [(1, "fixture"), (2, won[0])]
     assert current == (2, f"{won[0]} rewrote the raised bed guide.\n")
 
@@ -156,9 +173,24 @@ def test_two_cli_processes_editing_the_same_version(corpus, tmp_path):
     env = {**os.environ}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "allixios.cli", "articles", "edit", SLUG, "--expected-version", "1",
-             "--file", write(tmp_path, f"Process {n} body.", f"p{n}.md"), "--user", f"proc{n}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "allixios.cli",
+                "articles",
+                "edit",
+                SLUG,
+                "--expected-version",
+                "1",
+                "--file",
+                write(tmp_path, f"Process {n} body.", f"p{n}.md"),
+                "--user",
+                f"proc{n}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for n in (1, 2)
     ]

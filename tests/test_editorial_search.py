@@ -28,9 +28,15 @@ def _slugs(tenant, query, **options):
 
 def test_each_mode_puts_the_known_best_article_first(sample_tenant, corpus):
     # text: all words must match; the title match of the (not yet embedded) quick-fix article ranks first
-    assert _slugs(sample_tenant, "compost bin smell", mode="text") == ["compost-bin-smell-quick-fix", "composting-without-smell"]
+    assert _slugs(sample_tenant, "compost bin smell", mode="text") == [
+        "compost-bin-smell-quick-fix",
+        "composting-without-smell",
+    ]
     # semantic: the dense "compost bin" article wins although it never says "smell"
-    assert _slugs(sample_tenant, "compost bin smell", mode="semantic")[:2] == ["kitchen-compost-bin", "composting-without-smell"]
+    assert _slugs(sample_tenant, "compost bin smell", mode="semantic")[:2] == [
+        "kitchen-compost-bin",
+        "composting-without-smell",
+    ]
     # hybrid: second in both legs beats first in only one (1/62 + 1/62 > 1/61)
     hybrid = _slugs(sample_tenant, "compost bin smell", mode="hybrid")
     assert hybrid[0] == "composting-without-smell"
@@ -58,8 +64,14 @@ def test_hits_explain_why_they_matched(sample_tenant, corpus):
 def test_web_search_syntax_phrases_and_exclusions(sample_tenant, corpus):
     assert _slugs(sample_tenant, '"raised bed"', mode="text") == ["raised-garden-beds"]
     assert _slugs(sample_tenant, '"bed raised"', mode="text") == []  # phrase order matters
-    assert _slugs(sample_tenant, "compost -smell", mode="text") == ["kitchen-compost-bin", "raised-garden-beds"]
-    assert set(_slugs(sample_tenant, "tomatoes or monitor", mode="text")) == {"container-tomatoes", "ergonomic-home-office"}
+    assert _slugs(sample_tenant, "compost -smell", mode="text") == [
+        "kitchen-compost-bin",
+        "raised-garden-beds",
+    ]
+    assert set(_slugs(sample_tenant, "tomatoes or monitor", mode="text")) == {
+        "container-tomatoes",
+        "ergonomic-home-office",
+    }
 
 
 def test_filters_by_niche_and_status(sample_tenant, corpus):
@@ -76,8 +88,14 @@ def test_deleted_articles_and_other_tenants_stay_out(sample_tenant, corpus):
     with connect() as conn:
         other = ensure_tenant(conn, "other_pub")
         add_niche(conn, other, "home_gardening")
-        create_article(conn, other, "home_gardening", "compost-bin-smell-guide", "Compost Bin Smell Guide",
-                       "Why a compost bin can smell, and what fixes the smell.")
+        create_article(
+            conn,
+            other,
+            "home_gardening",
+            "compost-bin-smell-guide",
+            "Compost Bin Smell Guide",
+            "Why a compost bin can smell, and what fixes the smell.",
+        )
         delete_article(conn, sample_tenant, "composting-without-smell", actor="test")
     for mode in ("text", "semantic", "hybrid"):
         slugs = _slugs(sample_tenant, "compost bin smell", mode=mode)
@@ -87,7 +105,12 @@ def test_deleted_articles_and_other_tenants_stay_out(sample_tenant, corpus):
 
 
 def test_sql_metacharacters_are_searched_not_executed(sample_tenant, corpus):
-    for query in ("'; DROP TABLE articles; --", "fund' OR '1'='1", "emergency) | (fund", "100% \\ _ %s %(q)s"):
+    for query in (
+        "'; DROP TABLE articles; --",
+        "fund' OR '1'='1",
+        "emergency) | (fund",
+        "100% \\ _ %s %(q)s",
+    ):
         for mode in ("text", "hybrid"):
             with connect() as conn:
                 search_articles(conn, sample_tenant, query, mode=mode)
@@ -97,8 +120,14 @@ def test_sql_metacharacters_are_searched_not_executed(sample_tenant, corpus):
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("", "empty"), ("   ", "empty"), ("the and of", "no searchable words"), ("!!! && ||", "no searchable words"),
-     ("x" * 501, "501 characters"), ("fund\x00", "control characters")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("the and of", "no searchable words"),
+        ("!!! && ||", "no searchable words"),
+        ("x" * 501, "501 characters"),
+        ("fund\x00", "control characters"),
+    ],
 )
 def test_unusable_queries_are_refused_with_a_fix(sample_tenant, query, message):
     with connect() as conn, pytest.raises(ValidationError, match=message) as err:

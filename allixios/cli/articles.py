@@ -17,9 +17,13 @@ from allixios.tenants import get_tenant
 
 app = typer.Typer(help="Find, read, edit, lock, revert, delete and restore articles.", no_args_is_help=True)
 
-UserOption = typer.Option(None, "--user", "-u", help="Who makes the change (default: $ALLIXIOS_USER or the OS user).")
+UserOption = typer.Option(
+    None, "--user", "-u", help="Who makes the change (default: $ALLIXIOS_USER or the OS user)."
+)
 ExpectedVersionOption = typer.Option(
-    None, "--expected-version", help="Refuse unless the article is still at this version (default: the version read at start)."
+    None,
+    "--expected-version",
+    help="Refuse unless the article is still at this version (default: the version read at start).",
 )
 
 
@@ -33,7 +37,9 @@ def _since(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise ValidationError(f"--updated-since {text!r} is not a date", fix="use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+        raise ValidationError(
+            f"--updated-since {text!r} is not a date", fix="use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -62,17 +68,44 @@ def list_(
     """List articles, most recently changed first."""
     with connect() as conn:
         rows = arts.list_articles(
-            conn, get_tenant(conn, tenant), niche=niche, status=status, min_quality=min_quality, max_quality=max_quality,
-            min_seo=min_seo, max_seo=max_seo, updated_since=_since(updated_since), include_deleted=deleted, limit=limit,
+            conn,
+            get_tenant(conn, tenant),
+            niche=niche,
+            status=status,
+            min_quality=min_quality,
+            max_quality=max_quality,
+            min_seo=min_seo,
+            max_seo=max_seo,
+            updated_since=_since(updated_since),
+            include_deleted=deleted,
+            limit=limit,
         )
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "slug", "niche", "status", "quality", "seo", "version", "published_version", "updated_at", "deleted"])
+        print_table(
+            rows,
+            [
+                "id",
+                "slug",
+                "niche",
+                "status",
+                "quality",
+                "seo",
+                "version",
+                "published_version",
+                "updated_at",
+                "deleted",
+            ],
+        )
 
 
 @app.command("show")
-def show(article: str = typer.Argument(..., help="Article id or slug."), tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
+def show(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Metadata, scores, failing assessments, current and published version, lock and recent changes."""
     with connect() as conn:
         data = arts.show_article(conn, get_tenant(conn, tenant), article)
@@ -82,7 +115,9 @@ def show(article: str = typer.Argument(..., help="Article id or slug."), tenant:
     skip = {"failing_assessments", "recent_changes", "optimization_suggestions", "lock"}
     print_table([{"field": k, "value": v} for k, v in data.items() if k not in skip])
     lock = data["lock"]
-    typer.echo("\nlock: " + ("none" if lock is None else f"held by {lock['locked_by']} until {lock['expires_at']}"))
+    typer.echo(
+        "\nlock: " + ("none" if lock is None else f"held by {lock['locked_by']} until {lock['expires_at']}")
+    )
     typer.echo(f"\nfailing assessments ({len(data['failing_assessments'])} of {data['assessment_count']}):")
     print_table(data["failing_assessments"])
     typer.echo("\nrecent changes:")
@@ -101,12 +136,17 @@ def search(
 ) -> None:
     """Hybrid search: full-text and semantic ranks fused by reciprocal rank fusion (k=60)."""
     with connect() as conn:
-        hits = search_articles(conn, get_tenant(conn, tenant), query, mode=mode, niche=niche, status=status, limit=limit)  # type: ignore[arg-type]
+        hits = search_articles(
+            conn, get_tenant(conn, tenant), query, mode=mode, niche=niche, status=status, limit=limit
+        )  # type: ignore[arg-type]
     label = embedder_label() if mode != "text" else None
     if as_json:
         print_json([h.as_dict() for h in hits])
         return
-    rows = [{"#": i, "slug": h.slug, "niche": h.niche, "status": h.status, "score": h.score, "why": h.reason} for i, h in enumerate(hits, 1)]
+    rows = [
+        {"#": i, "slug": h.slug, "niche": h.niche, "status": h.status, "score": h.score, "why": h.reason}
+        for i, h in enumerate(hits, 1)
+    ]
     print_table(rows)
     for i, h in enumerate(hits, 1):
         typer.echo(f"  {i}. {h.headline}")
@@ -115,14 +155,32 @@ def search(
 
 
 @app.command("history")
-def history_(article: str = typer.Argument(..., help="Article id or slug."), tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
+def history_(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Every stored version, oldest first (current and published marked)."""
     with connect() as conn:
         rows = history.list_versions(conn, get_tenant(conn, tenant), article)
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["version", "marks", "reason", "created_by", "created_at", "quality", "seo", "body_chars", "content_hash", "title"])
+        print_table(
+            rows,
+            [
+                "version",
+                "marks",
+                "reason",
+                "created_by",
+                "created_at",
+                "quality",
+                "seo",
+                "body_chars",
+                "content_hash",
+                "title",
+            ],
+        )
 
 
 @app.command("diff")
@@ -137,8 +195,14 @@ def diff(
     with connect() as conn:
         result = history.diff_versions(conn, get_tenant(conn, tenant), article, from_version, to_version)
     if as_json:
-        print_json({"from_version": result.from_version, "to_version": result.to_version,
-                    "changed_fields": result.changed_fields, "body_diff": result.body_diff})
+        print_json(
+            {
+                "from_version": result.from_version,
+                "to_version": result.to_version,
+                "changed_fields": result.changed_fields,
+                "body_diff": result.body_diff,
+            }
+        )
         return
     if result.identical:
         typer.echo(f"versions {from_version} and {to_version} are identical")
@@ -159,14 +223,28 @@ def revert(
     """Create a new version equal to VERSION (history is never rewritten)."""
     with connect() as conn:
         t = get_tenant(conn, tenant)
-        result = history.revert_article(conn, t, article, version, actor=_user(user), expected_version=expected_version)
-    typer.echo(_change_line(result, article, f"reverted to version {version}", f"already equal to version {version}, nothing to do"))
+        result = history.revert_article(
+            conn, t, article, version, actor=_user(user), expected_version=expected_version
+        )
+    typer.echo(
+        _change_line(
+            result,
+            article,
+            f"reverted to version {version}",
+            f"already equal to version {version}, nothing to do",
+        )
+    )
 
 
 @app.command("edit")
 def edit(
     article: str = typer.Argument(..., help="Article id or slug."),
-    file: str = typer.Option(..., "--file", "-f", help="Markdown file; optional YAML front matter for title, slug, meta fields, tags, keyphrase."),
+    file: str = typer.Option(
+        ...,
+        "--file",
+        "-f",
+        help="Markdown file; optional YAML front matter for title, slug, meta fields, tags, keyphrase.",
+    ),
     user: str = UserOption,
     expected_version: int = ExpectedVersionOption,
     tenant: str = TenantOption,
@@ -174,7 +252,14 @@ def edit(
     """Save an editor's change as a new version (reason 'edit'); refused if someone else holds the lock."""
     change = arts.read_edit_file(file)  # validate the file before touching the database
     with connect() as conn:
-        result = arts.edit_article(conn, get_tenant(conn, tenant), article, change, actor=_user(user), expected_version=expected_version)
+        result = arts.edit_article(
+            conn,
+            get_tenant(conn, tenant),
+            article,
+            change,
+            actor=_user(user),
+            expected_version=expected_version,
+        )
     fields = ", ".join(result.details.get("changed_fields", []))
     typer.echo(_change_line(result, article, f"saved ({fields})", "no changes, nothing saved"))
 
@@ -211,15 +296,25 @@ def unlock(
 
 
 @app.command("delete")
-def delete(article: str = typer.Argument(..., help="Article id or slug."), user: str = UserOption, tenant: str = TenantOption) -> None:
+def delete(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    tenant: str = TenantOption,
+) -> None:
     """Soft delete: the article leaves search, duplicate checks and sensors; history stays."""
     with connect() as conn:
         result = arts.delete_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
-    typer.echo(_change_line(result, article, "deleted (restore with `allixios articles restore`)", "already deleted"))
+    typer.echo(
+        _change_line(result, article, "deleted (restore with `allixios articles restore`)", "already deleted")
+    )
 
 
 @app.command("restore")
-def restore(article: str = typer.Argument(..., help="Article id or slug."), user: str = UserOption, tenant: str = TenantOption) -> None:
+def restore(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    tenant: str = TenantOption,
+) -> None:
     """Undo a soft delete."""
     with connect() as conn:
         result = arts.restore_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
@@ -239,7 +334,9 @@ def analyze(
     if as_json:
         print_json(report)
         return
-    typer.echo(f"{report['slug']} version {report['version']}: quality {report['quality']}, SEO {report['seo']}")
+    typer.echo(
+        f"{report['slug']} version {report['version']}: quality {report['quality']}, SEO {report['seo']}"
+    )
     print_table(report["assessments"])
     typer.echo("\nsuggestions:")
     print_table(report["suggestions"])

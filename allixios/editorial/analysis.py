@@ -24,7 +24,9 @@ def score_fields(fields: dict[str, Any]) -> ScoreReport:
     )
 
 
-def analyze_article(conn: psycopg.Connection, tenant: Tenant, ref: str, version: int | None = None) -> dict[str, Any]:
+def analyze_article(
+    conn: psycopg.Connection, tenant: Tenant, ref: str, version: int | None = None
+) -> dict[str, Any]:
     """Assessments and suggestions for the current text, or for stored version `version`."""
     # imported here: articles.py scores edits with score_fields above
     from allixios.editorial.articles import current_fields, resolve_article

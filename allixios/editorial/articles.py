@@ -84,7 +84,9 @@ def _not_found(ref: str, tenant: Tenant) -> NotFoundError:
     )
 
 
-def resolve_article(conn: psycopg.Connection, tenant: Tenant, ref: str, *, for_update: bool = False) -> ArticleRef:
+def resolve_article(
+    conn: psycopg.Connection, tenant: Tenant, ref: str, *, for_update: bool = False
+) -> ArticleRef:
     """An article of `tenant` by id or slug (deleted ones included: they can be shown and restored)."""
     ref = (ref or "").strip()
     if not ref or len(ref) > 300:
@@ -126,7 +128,12 @@ def list_articles(
     """Articles of a tenant, newest change first, filtered in SQL (one indexed query, LIMITed)."""
     if status is not None and status not in ARTICLE_STATUSES:
         raise ValidationError(f"unknown status {status!r}", fix=f"use one of {', '.join(ARTICLE_STATUSES)}")
-    for name, value in (("min quality", min_quality), ("max quality", max_quality), ("min SEO", min_seo), ("max SEO", max_seo)):
+    for name, value in (
+        ("min quality", min_quality),
+        ("max quality", max_quality),
+        ("min SEO", min_seo),
+        ("max SEO", max_seo),
+    ):
         _check_score(name, value)
     if not 1 <= limit <= 10_000:
         raise ValidationError(f"limit {limit} is out of range", fix="use a limit from 1 to 10000")
@@ -164,9 +171,13 @@ def list_articles(
 
 
 def _niche_id(conn: psycopg.Connection, tenant: Tenant, slug: str) -> UUID:
-    row = conn.execute("SELECT id FROM niches WHERE tenant_id = %s AND slug = %s", (tenant.id, slug)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM niches WHERE tenant_id = %s AND slug = %s", (tenant.id, slug)
+    ).fetchone()
     if row is None:
-        raise NotFoundError(f"niche {slug!r} not found for tenant {tenant.slug!r}", fix="see `allixios niches list`")
+        raise NotFoundError(
+            f"niche {slug!r} not found for tenant {tenant.slug!r}", fix="see `allixios niches list`"
+        )
     return row[0]
 
 
@@ -217,20 +228,28 @@ def parse_edit_text(text: str, source: str = "edit file") -> EditInput:
     if lines and lines[0].strip() == "---":
         end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
         if end is None:
-            raise ValidationError(f"{source}: front matter starts with '---' but never ends", fix="close it with a '---' line")
+            raise ValidationError(
+                f"{source}: front matter starts with '---' but never ends", fix="close it with a '---' line"
+            )
         try:
             meta = yaml.safe_load("".join(lines[1:end])) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 2})" if mark else ""
-            raise ValidationError(f"{source}: front matter is not valid YAML{where}", fix="use `key: value` lines") from None
+            raise ValidationError(
+                f"{source}: front matter is not valid YAML{where}", fix="use `key: value` lines"
+            ) from None
         if not isinstance(meta, dict):
-            raise ValidationError(f"{source}: front matter must be `key: value` lines", fix="use `key: value` lines")
+            raise ValidationError(
+                f"{source}: front matter must be `key: value` lines", fix="use `key: value` lines"
+            )
         fields = _front_matter_fields(meta, source)
         body = "".join(lines[end + 1 :])
     body = body.strip("\n")
     if not body.strip():
-        raise ValidationError(f"{source} has no article body", fix="put the Markdown body in the file (after any front matter)")
+        raise ValidationError(
+            f"{source} has no article body", fix="put the Markdown body in the file (after any front matter)"
+        )
     return EditInput(content=body + "\n", fields=fields)
 
 
@@ -238,7 +257,8 @@ def _front_matter_fields(meta: dict, source: str) -> dict[str, Any]:
     unknown = sorted(str(k) for k in meta if k not in FRONT_MATTER_KEYS)
     if unknown:
         raise ValidationError(
-            f"{source}: unknown front-matter key(s) {', '.join(unknown)}", fix=f"use only {', '.join(FRONT_MATTER_KEYS)}"
+            f"{source}: unknown front-matter key(s) {', '.join(unknown)}",
+            fix=f"use only {', '.join(FRONT_MATTER_KEYS)}",
         )
     fields: dict[str, Any] = {}
     for key, value in meta.items():
@@ -256,8 +276,12 @@ def _front_matter_fields(meta: dict, source: str) -> dict[str, Any]:
         fields[column] = value
     if "title" in fields and not (fields["title"] and len(fields["title"]) <= 300):
         raise ValidationError(f"{source}: title must be 1-300 characters", fix="set a non-empty title")
-    if "slug" in fields and not (fields["slug"] and ARTICLE_SLUG_RE.match(fields["slug"]) and len(fields["slug"]) <= 200):
-        raise ValidationError(f"{source}: slug {fields['slug']!r} is not valid", fix="use lower-case words joined by hyphens")
+    if "slug" in fields and not (
+        fields["slug"] and ARTICLE_SLUG_RE.match(fields["slug"]) and len(fields["slug"]) <= 200
+    ):
+        raise ValidationError(
+            f"{source}: slug {fields['slug']!r} is not valid", fix="use lower-case words joined by hyphens"
+        )
     return fields
 
 
@@ -265,12 +289,18 @@ def read_edit_file(path: str | Path) -> EditInput:
     """Read an edit file: must exist, be non-empty UTF-8 text, and contain a body."""
     path = Path(path)
     if not path.is_file():
-        raise ValidationError(f"edit file {str(path)!r} does not exist", fix="pass the path of a Markdown file with --file")
+        raise ValidationError(
+            f"edit file {str(path)!r} does not exist", fix="pass the path of a Markdown file with --file"
+        )
     data = path.read_bytes()
     if len(data) > MAX_EDIT_BYTES:
-        raise ValidationError(f"edit file {path.name} is larger than {MAX_EDIT_BYTES} bytes", fix="split or shorten the article")
+        raise ValidationError(
+            f"edit file {path.name} is larger than {MAX_EDIT_BYTES} bytes", fix="split or shorten the article"
+        )
     if not data.strip():
-        raise ValidationError(f"edit file {path.name} is empty", fix="write the article's Markdown body into the file")
+        raise ValidationError(
+            f"edit file {path.name} is empty", fix="write the article's Markdown body into the file"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -282,7 +312,9 @@ def read_edit_file(path: str | Path) -> EditInput:
 
 
 def current_fields(conn: psycopg.Connection, article_id: UUID) -> dict[str, Any]:
-    row = fetch_dicts(conn, f"SELECT {', '.join(VERSIONED_FIELDS)} FROM articles WHERE id = %s", (article_id,))[0]
+    row = fetch_dicts(
+        conn, f"SELECT {', '.join(VERSIONED_FIELDS)} FROM articles WHERE id = %s", (article_id,)
+    )[0]
     row["tags"] = list(row["tags"] or [])
     return row
 
@@ -296,7 +328,10 @@ def stale_version_error(article: ArticleRef, expected: int) -> ConflictError:
 
 def _slug_taken(conn: psycopg.Connection, tenant: Tenant, slug: str, article_id: UUID) -> bool:
     return (
-        conn.execute("SELECT 1 FROM articles WHERE tenant_id = %s AND slug = %s AND id <> %s", (tenant.id, slug, article_id)).fetchone()
+        conn.execute(
+            "SELECT 1 FROM articles WHERE tenant_id = %s AND slug = %s AND id <> %s",
+            (tenant.id, slug, article_id),
+        ).fetchone()
         is not None
     )
 
@@ -315,7 +350,10 @@ def write_version(
 ) -> ChangeResult:
     """Shared path of edit and revert: lock check, no-op detection, CAS version write, audit details."""
     if article.deleted_at is not None:
-        raise ValidationError(f"article {article.slug!r} is deleted", fix=f"restore it first: `allixios articles restore {article.id}`")
+        raise ValidationError(
+            f"article {article.slug!r} is deleted",
+            fix=f"restore it first: `allixios articles restore {article.id}`",
+        )
     ensure_not_locked_by_other(conn, article.id, actor)
     if expected_version is not None and expected_version != article.version_number:
         raise stale_version_error(article, expected_version)
@@ -323,16 +361,29 @@ def write_version(
     before = current_fields(conn, article.id)
     merged = {**before, **new_fields}
     if merged == before:
-        return ChangeResult(article.id, reason, article.version_number, article.version_number, False, details or {})
+        return ChangeResult(
+            article.id, reason, article.version_number, article.version_number, False, details or {}
+        )
     if merged["slug"] != before["slug"] and _slug_taken(conn, tenant, merged["slug"], article.id):
-        raise ValidationError(f"slug {merged['slug']!r} is already used by another article", fix="choose a different slug")
+        raise ValidationError(
+            f"slug {merged['slug']!r} is already used by another article", fix="choose a different slug"
+        )
     changed = sorted(k for k in VERSIONED_FIELDS if merged[k] != before[k])
     changes = {k: merged[k] for k in changed}
-    after = append_version(conn, article.id, reason=reason, fields=changes, expected_version=expected, actor=actor, **(scores or {}))
-    # append_version wrote the audit row (who, when, before/after version); add what only we know
-    info = {"changed_fields": changed, **(details or {})}
-    annotate_version_audit(conn, article.id, after, info)
-    return ChangeResult(article.id, reason, expected, after, True, info)
+    after = append_version(
+        conn,
+        article.id,
+        reason=reason,
+        fields=changes,
+        expected_version=expected,
+        actor=actor,
+        **(scores or {}),
+    )
+    # append_version wrote the audit row (who, when, before/after version, changed fields);
+    # add what only this caller knows (e.g. which version a revert brought back)
+    if details:
+        annotate_version_audit(conn, article.id, after, details)
+    return ChangeResult(article.id, reason, expected, after, True, {"changed_fields": changed, **(details or {})})
 
 
 def edit_article(
@@ -347,7 +398,13 @@ def edit_article(
     """An editor's change becomes a new version with reason 'edit' (refused on a stale version or a held lock)."""
     article = resolve_article(conn, tenant, ref)
     return write_version(
-        conn, tenant, article, edit.as_fields(), reason="edit", actor=actor, expected_version=expected_version,
+        conn,
+        tenant,
+        article,
+        edit.as_fields(),
+        reason="edit",
+        actor=actor,
+        expected_version=expected_version,
         scores=_scores_for(edit.as_fields(), current_fields(conn, article.id)),
     )
 
@@ -367,10 +424,19 @@ def delete_article(conn: psycopg.Connection, tenant: Tenant, ref: str, *, actor:
     if article.deleted_at is not None:
         return ChangeResult(article.id, "delete", article.version_number, article.version_number, False)
     ensure_not_locked_by_other(conn, article.id, actor)
-    conn.execute("UPDATE articles SET deleted_at = now(), updated_at = now(), updated_by = %s WHERE id = %s", (actor, article.id))
+    conn.execute(
+        "UPDATE articles SET deleted_at = now(), updated_at = now(), updated_by = %s WHERE id = %s",
+        (actor, article.id),
+    )
     record_audit(
-        conn, tenant_id=tenant.id, actor=actor, action="article.delete", entity_id=article.id,
-        before_version=article.version_number, after_version=article.version_number, details={"slug": article.slug},
+        conn,
+        tenant_id=tenant.id,
+        actor=actor,
+        action="article.delete",
+        entity_id=article.id,
+        before_version=article.version_number,
+        after_version=article.version_number,
+        details={"slug": article.slug},
     )
     return ChangeResult(article.id, "delete", article.version_number, article.version_number, True)
 
@@ -381,10 +447,18 @@ def restore_article(conn: psycopg.Connection, tenant: Tenant, ref: str, *, actor
     if article.deleted_at is None:
         return ChangeResult(article.id, "restore", article.version_number, article.version_number, False)
     ensure_not_locked_by_other(conn, article.id, actor)
-    conn.execute("UPDATE articles SET deleted_at = NULL, updated_at = now(), updated_by = %s WHERE id = %s", (actor, article.id))
+    conn.execute(
+        "UPDATE articles SET deleted_at = NULL, updated_at = now(), updated_by = %s WHERE id = %s",
+        (actor, article.id),
+    )
     record_audit(
-        conn, tenant_id=tenant.id, actor=actor, action="article.restore", entity_id=article.id,
-        before_version=article.version_number, after_version=article.version_number,
+        conn,
+        tenant_id=tenant.id,
+        actor=actor,
+        action="article.restore",
+        entity_id=article.id,
+        before_version=article.version_number,
+        after_version=article.version_number,
         details={"slug": article.slug, "deleted_at": article.deleted_at.isoformat()},
     )
     return ChangeResult(article.id, "restore", article.version_number, article.version_number, True)

@@ -27,12 +27,23 @@ def record_audit(
     row = conn.execute(
         """INSERT INTO audit_log (tenant_id, actor, action, entity_type, entity_id, before_version, after_version, details)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (tenant_id, actor, action, entity_type, str(entity_id), before_version, after_version, Jsonb(details or {})),
+        (
+            tenant_id,
+            actor,
+            action,
+            entity_type,
+            str(entity_id),
+            before_version,
+            after_version,
+            Jsonb(details or {}),
+        ),
     ).fetchone()
     return row[0]
 
 
-def annotate_version_audit(conn: psycopg.Connection, article_id: UUID, after_version: int, details: dict[str, Any]) -> None:
+def annotate_version_audit(
+    conn: psycopg.Connection, article_id: UUID, after_version: int, details: dict[str, Any]
+) -> None:
     """Add details to the audit row the version writer just wrote for `after_version` (same transaction)."""
     conn.execute(
         """UPDATE audit_log SET details = details || %s
@@ -43,7 +54,12 @@ def annotate_version_audit(conn: psycopg.Connection, article_id: UUID, after_ver
 
 
 def audit_entries(
-    conn: psycopg.Connection, tenant_id: UUID, entity_id: UUID | str, *, entity_type: str = "article", limit: int = 50
+    conn: psycopg.Connection,
+    tenant_id: UUID,
+    entity_id: UUID | str,
+    *,
+    entity_type: str = "article",
+    limit: int = 50,
 ) -> list[dict]:
     """The newest audit rows of one entity first."""
     return fetch_dicts(

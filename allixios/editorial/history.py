@@ -48,7 +48,9 @@ def get_version(conn: psycopg.Connection, tenant: Tenant, ref: str, version: int
     """One stored version of an article (NotFoundError naming the versions that exist)."""
     article = resolve_article(conn, tenant, ref)
     rows = fetch_dicts(
-        conn, f"SELECT {_VERSION_COLUMNS} FROM article_versions WHERE article_id = %s AND version_number = %s", (article.id, version)
+        conn,
+        f"SELECT {_VERSION_COLUMNS} FROM article_versions WHERE article_id = %s AND version_number = %s",
+        (article.id, version),
     )
     if not rows:
         raise _missing_version(conn, article.id, article.slug, version)
@@ -59,10 +61,13 @@ def get_version(conn: psycopg.Connection, tenant: Tenant, ref: str, version: int
 
 def _missing_version(conn: psycopg.Connection, article_id, slug: str, version: int) -> NotFoundError:
     low, high, count = conn.execute(
-        "SELECT min(version_number), max(version_number), count(*) FROM article_versions WHERE article_id = %s", (article_id,)
+        "SELECT min(version_number), max(version_number), count(*) FROM article_versions WHERE article_id = %s",
+        (article_id,),
     ).fetchone()
     have = f"it has versions {low}-{high}" if count else "it has no stored versions yet"
-    return NotFoundError(f"article {slug!r} has no version {version} ({have})", fix=f"see `allixios articles history {slug}`")
+    return NotFoundError(
+        f"article {slug!r} has no version {version} ({have})", fix=f"see `allixios articles history {slug}`"
+    )
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ class VersionDiff:
         return not self.changed_fields and not self.body_diff
 
 
-def diff_versions(conn: psycopg.Connection, tenant: Tenant, ref: str, from_version: int, to_version: int) -> VersionDiff:
+def diff_versions(
+    conn: psycopg.Connection, tenant: Tenant, ref: str, from_version: int, to_version: int
+) -> VersionDiff:
     """Unified diff of the body and the list of changed fields between two stored versions."""
     old = get_version(conn, tenant, ref, from_version)
     new = get_version(conn, tenant, ref, to_version)
@@ -112,10 +119,24 @@ def revert_article(
     article = resolve_article(conn, tenant, ref)
     target = get_version(conn, tenant, ref, version)
     if version == article.version_number:
-        raise ValidationError(f"version {version} is already the current version of {article.slug!r}", fix="pick an older version from `articles history`")
+        raise ValidationError(
+            f"version {version} is already the current version of {article.slug!r}",
+            fix="pick an older version from `articles history`",
+        )
     fields = {name: target[name] for name in VERSIONED_FIELDS}
-    scores = {"quality": target["quality_score"], "seo": target["seo_score"], "assessments": target["assessments"]}
+    scores = {
+        "quality": target["quality_score"],
+        "seo": target["seo_score"],
+        "assessments": target["assessments"],
+    }
     return write_version(
-        conn, tenant, article, fields, reason="revert", actor=actor, expected_version=expected_version,
-        details={"reverted_to": version}, scores=scores,
+        conn,
+        tenant,
+        article,
+        fields,
+        reason="revert",
+        actor=actor,
+        expected_version=expected_version,
+        details={"reverted_to": version},
+        scores=scores,
     )

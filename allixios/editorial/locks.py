@@ -18,7 +18,9 @@ from allixios.editorial.audit import record_audit
 from allixios.errors import ConflictError, NotFoundError, ValidationError
 
 # Use inside a query over `articles a`: true when nobody holds an active lock on the article.
-UNLOCKED_ARTICLE_SQL = "NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = a.id AND l.expires_at > now())"
+UNLOCKED_ARTICLE_SQL = (
+    "NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = a.id AND l.expires_at > now())"
+)
 
 MAX_TTL = timedelta(days=7)
 _TTL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -37,10 +39,14 @@ def parse_ttl(text: str) -> timedelta:
     """'30m', '2h', '90s', '1d' (a bare number means minutes)."""
     match = _TTL_RE.match(text or "")
     if not match:
-        raise ValidationError(f"lock duration {text!r} is not valid", fix="use a number with s, m, h or d, e.g. --ttl 30m")
+        raise ValidationError(
+            f"lock duration {text!r} is not valid", fix="use a number with s, m, h or d, e.g. --ttl 30m"
+        )
     ttl = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     if ttl <= timedelta(0) or ttl > MAX_TTL:
-        raise ValidationError(f"lock duration {text!r} is out of range", fix="use a duration between 1s and 7d")
+        raise ValidationError(
+            f"lock duration {text!r} is out of range", fix="use a duration between 1s and 7d"
+        )
     return ttl
 
 
@@ -75,7 +81,9 @@ def _check_user(user: str) -> str:
     return user
 
 
-def acquire_lock(conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, user: str, ttl: timedelta) -> EditLock:
+def acquire_lock(
+    conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, user: str, ttl: timedelta
+) -> EditLock:
     """Lock an article for `user`, or extend the user's own lock. Refused while another user's lock counts.
 
     One statement decides it (upsert guarded by the holder and the expiry), so two editors racing for
@@ -111,7 +119,9 @@ def acquire_lock(conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, us
     return lock
 
 
-def release_lock(conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, user: str, *, force: bool = False) -> EditLock:
+def release_lock(
+    conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, user: str, *, force: bool = False
+) -> EditLock:
     """Release a lock: only its holder may, unless `force` (an admin breaking a forgotten lock)."""
     user = _check_user(user)
     current = conn.execute(
@@ -119,7 +129,9 @@ def release_lock(conn: psycopg.Connection, tenant_id: UUID, article_id: UUID, us
         (article_id,),
     ).fetchone()
     if current is None:
-        raise NotFoundError(f"article {article_id} is not locked", fix="nothing to unlock; see `allixios articles show`")
+        raise NotFoundError(
+            f"article {article_id} is not locked", fix="nothing to unlock; see `allixios articles show`"
+        )
     lock = EditLock(*current)
     still_counts = conn.execute("SELECT %s > now()", (lock.expires_at,)).fetchone()[0]
     if lock.locked_by != user and still_counts and not force:

@@ -95,9 +95,14 @@ def semantic_text(query: str) -> str:
 def _check_query(query: str) -> str:
     query = " ".join((query or "").split())
     if not query:
-        raise ValidationError("the search query is empty", fix='pass some words, e.g. allixios articles search "emergency fund"')
+        raise ValidationError(
+            "the search query is empty", fix='pass some words, e.g. allixios articles search "emergency fund"'
+        )
     if len(query) > MAX_QUERY_CHARS:
-        raise ValidationError(f"the search query is {len(query)} characters long", fix=f"use at most {MAX_QUERY_CHARS} characters")
+        raise ValidationError(
+            f"the search query is {len(query)} characters long",
+            fix=f"use at most {MAX_QUERY_CHARS} characters",
+        )
     if any(ord(c) < 32 for c in query):
         raise ValidationError("the search query contains control characters", fix="search for plain words")
     return query
@@ -120,7 +125,9 @@ sem_ranked AS (
            row_number() OVER (ORDER BY min(distance), article_id) AS sem_rank
     FROM sem_chunks WHERE distance <= 1 - %(min_similarity)s GROUP BY article_id
 )"""
-_NO_SEMANTIC_LEG = "sem_ranked AS (SELECT NULL::uuid AS id, NULL::float8 AS distance, NULL::bigint AS sem_rank WHERE false)"
+_NO_SEMANTIC_LEG = (
+    "sem_ranked AS (SELECT NULL::uuid AS id, NULL::float8 AS distance, NULL::bigint AS sem_rank WHERE false)"
+)
 
 _TEXT_LEG = """
 text_hits AS MATERIALIZED (
@@ -178,18 +185,29 @@ def search_articles(
     query_embedding: QueryEmbedding | None = None,
 ) -> list[SearchHit]:
     """Search a tenant's live articles. `mode` picks the legs: text, semantic or both (hybrid)."""
-    statement, params = _prepare(conn, tenant, query, mode, niche, status, limit, min_similarity, query_embedding)
+    statement, params = _prepare(
+        conn, tenant, query, mode, niche, status, limit, min_similarity, query_embedding
+    )
     rows = fetch_dicts(conn, statement, params)
     for row in rows:
         row["headline"] = " ".join((row["headline"] or "").split())  # one line per hit in a terminal
     return [SearchHit(**row, reason=_reason(row)) for row in rows]
 
 
-def explain_search(conn: psycopg.Connection, tenant: Tenant, query: str, *, mode: SearchMode = "hybrid", **options: Any) -> str:
+def explain_search(
+    conn: psycopg.Connection, tenant: Tenant, query: str, *, mode: SearchMode = "hybrid", **options: Any
+) -> str:
     """EXPLAIN of the search statement, to check (tests, benchmarks) that each leg uses its index."""
     statement, params = _prepare(
-        conn, tenant, query, mode, options.get("niche"), options.get("status"), options.get("limit", 10),
-        options.get("min_similarity", DEFAULT_MIN_SIMILARITY), options.get("query_embedding"),
+        conn,
+        tenant,
+        query,
+        mode,
+        options.get("niche"),
+        options.get("status"),
+        options.get("limit", 10),
+        options.get("min_similarity", DEFAULT_MIN_SIMILARITY),
+        options.get("query_embedding"),
     )
     rows = conn.execute(sql.SQL("EXPLAIN ") + statement, params).fetchall()
     return "\n".join(r[0] for r in rows)
@@ -213,9 +231,13 @@ def _prepare(
     if not 1 <= limit <= MAX_RESULTS:
         raise ValidationError(f"limit {limit} is out of range", fix=f"use a limit from 1 to {MAX_RESULTS}")
     if not -1.0 <= min_similarity <= 1.0:
-        raise ValidationError(f"minimum similarity {min_similarity} is out of range", fix="use a cosine similarity from -1 to 1")
+        raise ValidationError(
+            f"minimum similarity {min_similarity} is out of range", fix="use a cosine similarity from -1 to 1"
+        )
     query = _check_query(query)
-    searchable = conn.execute("SELECT numnode(websearch_to_tsquery('english', %s)) > 0", (query,)).fetchone()[0]
+    searchable = conn.execute("SELECT numnode(websearch_to_tsquery('english', %s)) > 0", (query,)).fetchone()[
+        0
+    ]
     if not searchable:
         raise ValidationError(
             f"the search query {query!r} has no searchable words (only stop words or punctuation)",
@@ -223,8 +245,14 @@ def _prepare(
         )
     niche_id = _niche_id(conn, tenant, niche) if niche else None
     params: dict[str, Any] = {
-        "q": query, "tenant": tenant.id, "niche": niche_id, "status": status,
-        "leg_limit": LEG_LIMIT, "limit": limit, "k": RRF_K, "min_similarity": min_similarity,
+        "q": query,
+        "tenant": tenant.id,
+        "niche": niche_id,
+        "status": status,
+        "leg_limit": LEG_LIMIT,
+        "limit": limit,
+        "k": RRF_K,
+        "min_similarity": min_similarity,
     }
     # the tsquery is written inline (not in a CTE) so the planner sees a constant it can match to the GIN index
     legs = [sql.SQL(_TEXT_LEG if mode in ("text", "hybrid") else _NO_TEXT_LEG)]
