@@ -59,7 +59,7 @@ CREATE TABLE articles (
     ai_generated boolean NOT NULL DEFAULT false,
     ai_model_used text,
     prompt_version text,
-    generation_cost numeric(14, 6) NOT NULL DEFAULT 0,
+    generation_cost numeric(14, 8) NOT NULL DEFAULT 0,  -- same scale as ai_usage.cost_usd
     optimization_suggestions jsonb NOT NULL DEFAULT '[]',
     -- every assessment's result: [{id, group, score, rating, passed, detail}]
     assessments jsonb NOT NULL DEFAULT '[]',

@@ -1,0 +1,181 @@
+"""The `article_drafts` step: one draft per selected topic through the LLM client.
+
+Three phases so no database transaction stays open while models write:
+``pending_drafts`` (read), ``request_drafts`` (concurrent, bounded LLM calls; malformed output is
+retried by the LLM layer) and ``store_drafts`` (write). A topic that already has an article is
+never drafted again; the request id ``draft:<topic id>`` lets the ledger answer a repeated request
+without a new paid call, so a re-run never double-counts cost.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import psycopg
+
+from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
+from allixios.content.partition import PartitionRef
+from allixios.content.slugs import unique_slug
+from allixios.content.versions import record_first_version
+from allixios.db.engine import fetch_dicts
+
+MAX_REASON_CHARS = 500
+
+
+@dataclass
+class DraftJob:
+    topic_id: UUID
+    title: str
+    keyphrase: str
+    messages: list[dict]
+    prompt_version: str
+
+    @property
+    def request_id(self) -> str:
+        return f"draft:{self.topic_id}"
+
+
+@dataclass
+class DraftingResult:
+    drafted: list[dict] = field(default_factory=list)  # {article_id, topic_id, slug, title, model, cost_usd}
+    failed: list[dict] = field(default_factory=list)  # {topic_id, title, reason}
+    already_drafted: int = 0
+    cost_usd: float = 0.0  # new spend in this call (replayed answers cost nothing)
+    models: Counter = field(default_factory=Counter)
+
+
+def pending_drafts(conn: psycopg.Connection, part: PartitionRef) -> list[DraftJob]:
+    """Selected (or previously failed) topics of the partition that have no article yet."""
+    topics = fetch_dicts(
+        conn,
+        """SELECT t.id, t.title, coalesce(t.target_keyphrase, '') AS keyphrase, t.keywords
+           FROM topics t
+           WHERE t.niche_id = %s AND t.partition_date = %s AND t.status IN ('selected', 'failed')
+             AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.topic_id = t.id)
+           ORDER BY t.priority DESC, t.id""",
+        (part.niche.id, part.day),
+    )
+    if not topics:
+        return []
+    # recently published articles of the niche, offered to the writer as internal links
+    links = fetch_dicts(
+        conn,
+        """SELECT slug, title FROM articles
+           WHERE niche_id = %s AND status = 'published' AND deleted_at IS NULL
+           ORDER BY published_at DESC, slug LIMIT 3""",
+        (part.niche.id,),
+    )
+    jobs = []
+    for t in topics:
+        brief = DraftBrief(t["title"], t["keyphrase"], tuple(t["keywords"] or ()), part.niche.name, tuple(links))
+        messages, version = build_draft_messages(brief)
+        jobs.append(DraftJob(t["id"], t["title"], t["keyphrase"], messages, version))
+    return jobs
+
+
+def already_drafted(conn: psycopg.Connection, part: PartitionRef) -> int:
+    return conn.execute(
+        """SELECT count(*) FROM topics t JOIN articles a ON a.topic_id = t.id
+           WHERE t.niche_id = %s AND t.partition_date = %s""",
+        (part.niche.id, part.day),
+    ).fetchone()[0]
+
+
+def request_drafts(llm, part: PartitionRef, jobs: list[DraftJob], *, run_id: str | None = None,
+                   concurrency: int = 8) -> list:
+    """The LLM results for the jobs, in order (never raises for provider failures)."""
+    from allixios.ai.client import CompletionRequest
+
+    reqs = [
+        CompletionRequest(
+            task="writer", messages=job.messages, tenant_id=part.tenant.id, request_id=job.request_id, run_id=run_id,
+            topic_id=job.topic_id, niche_id=part.niche.id, expected_output_tokens=1500,
+            validate=functools.partial(parse_draft, default_keyphrase=job.keyphrase),
+        )
+        for job in jobs
+    ]
+    return llm.complete_many_sync(reqs, concurrency=concurrency) if reqs else []
+
+
+def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID | None, draft: Draft, *,
+                   model: str | None, prompt_version: str | None, cost_usd: float, actor: str,
+                   run_id: str | None = None) -> tuple[UUID, str] | None:
+    """Insert a generated article (status draft) with version 1; None when the topic already has one.
+
+    The slug gets a numeric suffix when another article of the tenant has it; a concurrent insert
+    that wins the same slug makes this retry with the next suffix, never overwrite.
+    """
+    fields = draft.article_fields()
+    for _ in range(5):
+        slug = unique_slug(conn, part.tenant.id, fields["slug"])
+        try:
+            with conn.transaction():  # savepoint: a slug race rolls back only this attempt
+                row = conn.execute(
+                    """INSERT INTO articles (tenant_id, niche_id, topic_id, title, content, slug, meta_title,
+                                             meta_description, excerpt, tags, primary_keyphrase, status, ai_generated,
+                                             ai_model_used, prompt_version, generation_cost, partition_date,
+                                             created_by, updated_by, workflow_state)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'draft', true, %s, %s, %s, %s, %s, %s,
+                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text))
+                       ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING
+                       RETURNING id""",
+                    (part.tenant.id, part.niche.id, topic_id, fields["title"], fields["content"], slug,
+                     fields["meta_title"], fields["meta_description"], fields["excerpt"], fields["tags"],
+                     fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id),
+                ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            continue
+        if row is None:
+            return None
+        record_first_version(conn, row[0], reason="generated", actor=actor, run_id=run_id, model=model,
+                             prompt_version=prompt_version)
+        return row[0], slug
+    raise RuntimeError(f"could not find a free slug for {fields['slug']!r} after 5 attempts")
+
+
+def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJob], results: list, *,
+                 run_id: str | None = None, actor: str = "pipeline") -> DraftingResult:
+    """Write articles for successful results and mark failed topics with the reason."""
+    out = DraftingResult()
+    for job, res in zip(jobs, results, strict=True):
+        if not res.replayed:
+            out.cost_usd += float(res.total_cost_usd or 0.0)
+        if not res.ok:
+            reason = f"{res.status}: {res.error_class or 'error'}: {res.error_message or ''}".strip()[:MAX_REASON_CHARS]
+            conn.execute(
+                "UPDATE topics SET status = 'failed', failure_reason = %s, updated_at = now() WHERE id = %s",
+                (reason, job.topic_id),
+            )
+            out.failed.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
+            continue
+        created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model, prompt_version=job.prompt_version,
+                                 cost_usd=float(res.cost_usd), actor=actor, run_id=run_id)
+        conn.execute(
+            "UPDATE topics SET status = 'drafted', failure_reason = NULL, updated_at = now() WHERE id = %s", (job.topic_id,)
+        )
+        if created is None:
+            out.already_drafted += 1
+            continue
+        article_id, slug = created
+        # link the ledger rows of this request to the article they produced (cost per article)
+        conn.execute("UPDATE ai_usage SET article_id = %s WHERE request_id = %s AND article_id IS NULL",
+                     (article_id, job.request_id))
+        out.drafted.append({"article_id": str(article_id), "topic_id": str(job.topic_id), "slug": slug,
+                            "title": res.parsed.title, "model": res.model, "cost_usd": float(res.cost_usd)})
+        out.models[res.model] += 1
+    return out
+
+
+def draft_articles(conn: psycopg.Connection, part: PartitionRef, llm, *, run_id: str | None = None,
+                   concurrency: int = 8, actor: str = "pipeline") -> DraftingResult:
+    """All three phases on one connection (for scripts and tests; the asset keeps them apart)."""
+    jobs = pending_drafts(conn, part)
+    existing = already_drafted(conn, part)
+    conn.commit()
+    results = request_drafts(llm, part, jobs, run_id=run_id, concurrency=concurrency)
+    out = store_drafts(conn, part, jobs, results, run_id=run_id, actor=actor)
+    out.already_drafted += existing
+    return out
