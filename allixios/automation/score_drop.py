@@ -1,0 +1,141 @@
+"""Score-drop detection over the content-health mart: which published articles are due for refresh.
+
+One set-based query over the newest day of ``marts.mart_content_health`` (indexed on day): for
+each article it compares today's composite score with the composite of its trailing baseline.
+
+    composite  = (we*engagement + wq*quality + ws*seo + wr*revenue_index) / (we+wq+ws+wr)
+    baseline   = (we*baseline_engagement + wq*quality + ws*seo + wr*100) / (...)
+    revenue_index = 100 * min(1, revenue_usd / baseline_revenue_usd)   (100 when there is no baseline)
+
+An article is due when composite < floor, or when it fell by at least drop_pct against the
+baseline. Locked, deleted, unpublished articles, articles refreshed within the cooldown and
+tenants whose AI budget is exhausted are left out, all in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from allixios.db.engine import fetch_dicts
+
+MART = "marts.mart_content_health"
+
+
+@dataclass(frozen=True)
+class DropPolicy:
+    weight_engagement: float = 0.4
+    weight_quality: float = 0.2
+    weight_seo: float = 0.2
+    weight_revenue: float = 0.2
+    floor: float = 35.0
+    drop_pct: float = 25.0
+    cooldown_days: int = 7
+    max_articles: int = 500
+
+
+def latest_mart_day(conn: psycopg.Connection) -> date | None:
+    if conn.execute("SELECT to_regclass(%s)", (MART,)).fetchone()[0] is None:
+        return None
+    return conn.execute(f"SELECT max(day) FROM {MART}").fetchone()[0]
+
+
+def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = DropPolicy()) -> list[dict[str, Any]]:
+    """Articles due for refresh on ``day``, with the reason (which score dropped, from what to what)."""
+    return fetch_dicts(
+        conn,
+        f"""
+        WITH scored AS (
+            SELECT h.tenant_id, h.niche_id, h.article_id, h.day,
+                   h.engagement_score, h.baseline_engagement, h.revenue_usd, h.baseline_revenue_usd,
+                   a.content_quality_score AS quality, a.seo_score AS seo,
+                   CASE WHEN coalesce(h.baseline_revenue_usd, 0) > 0
+                        THEN 100 * least(1, h.revenue_usd / h.baseline_revenue_usd) ELSE 100 END AS revenue_index
+            FROM {MART} h
+            JOIN articles a ON a.id = h.article_id
+            WHERE h.day = %(day)s AND a.status = 'published' AND a.deleted_at IS NULL
+        ), composite AS (
+            SELECT s.*,
+                   (%(we)s * s.engagement_score + %(wq)s * s.quality + %(ws)s * s.seo + %(wr)s * s.revenue_index)
+                       / (%(we)s + %(wq)s + %(ws)s + %(wr)s) AS composite,
+                   (%(we)s * coalesce(s.baseline_engagement, s.engagement_score) + %(wq)s * s.quality
+                       + %(ws)s * s.seo + %(wr)s * 100) / (%(we)s + %(wq)s + %(ws)s + %(wr)s) AS baseline_composite
+            FROM scored s
+        ), exhausted AS (
+            SELECT b.tenant_id
+            FROM ai_budgets b
+            JOIN LATERAL (
+                SELECT coalesce(sum(u.cost_usd), 0) AS spent FROM ai_usage u
+                WHERE u.tenant_id = b.tenant_id
+                  AND u.created_at >= CASE b.period WHEN 'daily' THEN date_trunc('day', now(), 'UTC')
+                                                    ELSE date_trunc('month', now(), 'UTC') END
+            ) s ON true
+            WHERE s.spent >= b.limit_usd
+        )
+        SELECT c.tenant_id, t.slug AS tenant, c.niche_id, n.partition_key AS niche_key, c.article_id, c.day,
+               round(c.composite::numeric, 1)::float AS composite,
+               round(c.baseline_composite::numeric, 1)::float AS baseline_composite,
+               round((100 * (c.baseline_composite - c.composite) / nullif(c.baseline_composite, 0))::numeric, 1)::float
+                   AS drop_pct,
+               round(c.engagement_score::numeric, 1)::float AS engagement,
+               round(c.baseline_engagement::numeric, 1)::float AS baseline_engagement,
+               round(c.revenue_usd::numeric, 4)::float AS revenue_usd,
+               round(c.baseline_revenue_usd::numeric, 4)::float AS baseline_revenue_usd,
+               c.quality, c.seo
+        FROM composite c
+        JOIN tenants t ON t.id = c.tenant_id AND t.deleted_at IS NULL
+        JOIN niches n ON n.id = c.niche_id
+        WHERE (c.composite < %(floor)s
+               OR c.baseline_composite > 0
+                  AND 100 * (c.baseline_composite - c.composite) / c.baseline_composite >= %(drop)s)
+          AND c.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
+          AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = c.article_id AND l.expires_at > now())
+          AND NOT EXISTS (SELECT 1 FROM refresh_requests r WHERE r.article_id = c.article_id
+                          AND r.requested_at > now() - make_interval(days => %(cooldown)s))
+        ORDER BY c.tenant_id, c.niche_id, c.composite
+        LIMIT %(limit)s
+        """,
+        {
+            "day": day,
+            "we": policy.weight_engagement,
+            "wq": policy.weight_quality,
+            "ws": policy.weight_seo,
+            "wr": policy.weight_revenue,
+            "floor": policy.floor,
+            "drop": policy.drop_pct,
+            "cooldown": policy.cooldown_days,
+            "limit": policy.max_articles,
+        },
+    )
+
+
+def describe_drop(row: dict[str, Any]) -> str:
+    """Which score dropped, from what to what: the reason that travels in run tags."""
+    parts = [f"composite {row['baseline_composite']} -> {row['composite']} (-{row['drop_pct']}%)"]
+    if row.get("baseline_engagement") is not None and row["engagement"] < row["baseline_engagement"]:
+        parts.append(f"engagement {row['baseline_engagement']} -> {row['engagement']}")
+    if row.get("baseline_revenue_usd") and row["revenue_usd"] < row["baseline_revenue_usd"]:
+        parts.append(f"revenue ${row['baseline_revenue_usd']} -> ${row['revenue_usd']}")
+    return "; ".join(parts)
+
+
+def record_requests(conn: psycopg.Connection, run_key: str, rows: list[dict[str, Any]]) -> int:
+    """Remember the request per article (cooldown); the same run key and article is stored once."""
+    if not rows:
+        return 0
+    from psycopg.types.json import Jsonb
+
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO refresh_requests (tenant_id, article_id, run_key, reason)
+               VALUES (%s, %s, %s, %s) ON CONFLICT (run_key, article_id) DO NOTHING""",
+            [(r["tenant_id"], r["article_id"], run_key, Jsonb({k: _plain(v) for k, v in r.items()})) for r in rows],
+        )
+    return len(rows)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if not isinstance(value, (int, float, str, type(None))) else value
