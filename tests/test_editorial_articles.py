@@ -251,3 +251,19 @@ def test_soft_delete_and_restore(corpus, capsys, tmp_path):
         ).fetchall()
     assert rows == [("alice", "article.delete", 1, 1), ("bob", "article.restore", 1, 1)]
     assert _counts()[2] == audit_before + 2 and _version(SLUG) == 1
+
+
+def test_changes_report_json_for_scripts(corpus, capsys, tmp_path):
+    edit = run_json(capsys, "edit", SLUG, "--file", write(tmp_path, EDIT), "--user", "alice")
+    assert (edit["action"], edit["before_version"], edit["after_version"], edit["changed"]) == (
+        "edit",
+        1,
+        2,
+        True,
+    )
+    lock = run_json(capsys, "lock", SLUG, "--user", "alice", "--ttl", "1h")
+    assert lock["locked_by"] == "alice" and lock["article_id"] == str(corpus[SLUG])
+    assert run_json(capsys, "unlock", SLUG, "--user", "alice")["locked_by"] == "alice"
+    assert run_json(capsys, "delete", SLUG, "--user", "alice")["changed"] is True
+    assert run_json(capsys, "restore", SLUG, "--user", "alice")["after_version"] == 2
+    assert run_json(capsys, "revert", SLUG, "1", "--user", "alice")["details"]["reverted_to"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import typer
@@ -43,12 +44,15 @@ def _since(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _change_line(result: arts.ChangeResult, slug: str, done: str, unchanged: str) -> str:
-    if not result.changed:
-        return f"{slug}: {unchanged} (version {result.after_version})"
-    if result.before_version == result.after_version:
-        return f"{slug}: {done} (version {result.after_version})"
-    return f"{slug}: {done}: version {result.before_version} -> {result.after_version}"
+def _report_change(result: arts.ChangeResult, as_json: bool, slug: str, done: str, unchanged: str) -> None:
+    if as_json:
+        print_json(asdict(result))
+    elif not result.changed:
+        typer.echo(f"{slug}: {unchanged} (version {result.after_version})")
+    elif result.before_version == result.after_version:
+        typer.echo(f"{slug}: {done} (version {result.after_version})")
+    else:
+        typer.echo(f"{slug}: {done}: version {result.before_version} -> {result.after_version}")
 
 
 @app.command("list")
@@ -219,6 +223,7 @@ def revert(
     user: str = UserOption,
     expected_version: int = ExpectedVersionOption,
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Create a new version equal to VERSION (history is never rewritten)."""
     with connect() as conn:
@@ -226,14 +231,8 @@ def revert(
         result = history.revert_article(
             conn, t, article, version, actor=_user(user), expected_version=expected_version
         )
-    typer.echo(
-        _change_line(
-            result,
-            article,
-            f"reverted to version {version}",
-            f"already equal to version {version}, nothing to do",
-        )
-    )
+    done, unchanged = f"reverted to version {version}", f"already equal to version {version}, nothing to do"
+    _report_change(result, as_json, article, done, unchanged)
 
 
 @app.command("edit")
@@ -248,6 +247,7 @@ def edit(
     user: str = UserOption,
     expected_version: int = ExpectedVersionOption,
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Save an editor's change as a new version (reason 'edit'); refused if someone else holds the lock."""
     change = arts.read_edit_file(file)  # validate the file before touching the database
@@ -261,7 +261,7 @@ def edit(
             expected_version=expected_version,
         )
     fields = ", ".join(result.details.get("changed_fields", []))
-    typer.echo(_change_line(result, article, f"saved ({fields})", "no changes, nothing saved"))
+    _report_change(result, as_json, article, f"saved ({fields})", "no changes, nothing saved")
 
 
 @app.command("lock")
@@ -270,6 +270,7 @@ def lock(
     user: str = UserOption,
     ttl: str = typer.Option("30m", help="How long the lock lasts: 90s, 30m, 2h, 1d (max 7d)."),
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Lock an article for editing (or extend your own lock); regeneration and refresh skip it."""
     duration = locks.parse_ttl(ttl)
@@ -277,7 +278,10 @@ def lock(
         t = get_tenant(conn, tenant)
         ref = arts.resolve_article(conn, t, article)
         held = locks.acquire_lock(conn, t.id, ref.id, _user(user), duration)
-    typer.echo(f"{ref.slug}: locked by {held.locked_by} until {held.expires_at:%Y-%m-%d %H:%M:%S %Z}")
+    if as_json:
+        print_json(asdict(held))
+    else:
+        typer.echo(f"{ref.slug}: locked by {held.locked_by} until {held.expires_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
 @app.command("unlock")
@@ -286,13 +290,17 @@ def unlock(
     user: str = UserOption,
     force: bool = typer.Option(False, "--force", help="Break another user's lock."),
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Release your lock (or another user's with --force)."""
     with connect() as conn:
         t = get_tenant(conn, tenant)
         ref = arts.resolve_article(conn, t, article)
         released = locks.release_lock(conn, t.id, ref.id, _user(user), force=force)
-    typer.echo(f"{ref.slug}: unlocked (was held by {released.locked_by})")
+    if as_json:
+        print_json(asdict(released))
+    else:
+        typer.echo(f"{ref.slug}: unlocked (was held by {released.locked_by})")
 
 
 @app.command("delete")
@@ -300,13 +308,13 @@ def delete(
     article: str = typer.Argument(..., help="Article id or slug."),
     user: str = UserOption,
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Soft delete: the article leaves search, duplicate checks and sensors; history stays."""
     with connect() as conn:
         result = arts.delete_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
-    typer.echo(
-        _change_line(result, article, "deleted (restore with `allixios articles restore`)", "already deleted")
-    )
+    done = "deleted (restore with `allixios articles restore`)"
+    _report_change(result, as_json, article, done, "already deleted")
 
 
 @app.command("restore")
@@ -314,11 +322,12 @@ def restore(
     article: str = typer.Argument(..., help="Article id or slug."),
     user: str = UserOption,
     tenant: str = TenantOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Undo a soft delete."""
     with connect() as conn:
         result = arts.restore_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
-    typer.echo(_change_line(result, article, "restored", "not deleted, nothing to do"))
+    _report_change(result, as_json, article, "restored", "not deleted, nothing to do")
 
 
 @app.command("analyze")
