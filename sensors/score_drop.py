@@ -20,6 +20,7 @@ class ScoreDropPolicy(dg.ConfigurableResource):
     floor: float = 35.0
     drop_pct: float = 25.0
     cooldown_days: int = 7
+    min_baseline_days: int = 3
     max_articles: int = 500
 
     def policy(self) -> DropPolicy:

@@ -34,6 +34,7 @@ class DropPolicy:
     floor: float = 35.0
     drop_pct: float = 25.0
     cooldown_days: int = 7
+    min_baseline_days: int = 3  # a baseline of fewer days is noise: only the floor applies
     max_articles: int = 500
 
 
@@ -50,7 +51,9 @@ def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = Dr
         f"""
         WITH scored AS (
             SELECT h.tenant_id, h.niche_id, h.article_id, h.day,
-                   h.engagement_score, h.baseline_engagement, h.revenue_usd, h.baseline_revenue_usd,
+                   h.engagement_score, h.revenue_usd,
+                   CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_engagement END AS baseline_engagement,
+                   CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_revenue_usd END AS baseline_revenue_usd,
                    a.content_quality_score AS quality, a.seo_score AS seo,
                    CASE WHEN coalesce(h.baseline_revenue_usd, 0) > 0
                         THEN 100 * least(1, h.revenue_usd / h.baseline_revenue_usd) ELSE 100 END AS revenue_index
@@ -89,7 +92,7 @@ def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = Dr
         JOIN tenants t ON t.id = c.tenant_id AND t.deleted_at IS NULL
         JOIN niches n ON n.id = c.niche_id
         WHERE (c.composite < %(floor)s
-               OR c.baseline_composite > 0
+               OR c.baseline_engagement IS NOT NULL AND c.baseline_composite > 0
                   AND 100 * (c.baseline_composite - c.composite) / c.baseline_composite >= %(drop)s)
           AND c.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
           AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = c.article_id AND l.expires_at > now())
@@ -107,6 +110,7 @@ def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = Dr
             "floor": policy.floor,
             "drop": policy.drop_pct,
             "cooldown": policy.cooldown_days,
+            "min_days": policy.min_baseline_days,
             "limit": policy.max_articles,
         },
     )
