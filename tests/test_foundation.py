@@ -18,6 +18,22 @@ from resources.warehouse import WarehouseResource
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def short_home():
+    """An ALLIXIOS_HOME the embedded server's system user can reach, with a short socket path.
+
+    pytest's tmp_path lives under a root-only folder (the server runs as user `pgserver` when
+    started by root) and can exceed the unix-socket path limit.
+    """
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="axh"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "allixios.cli", *args],
@@ -146,9 +162,9 @@ def test_data_folder_of_another_user_is_refused(tmp_path):
     assert "belongs to another user" in start.stderr and "fix:" in start.stderr
 
 
-def test_embedded_server_restarts_after_a_killed_one(tmp_path):
+def test_embedded_server_restarts_after_a_killed_one(short_home):
     """A server killed with SIGKILL leaves postmaster.pid behind; the next start recovers."""
-    env = {"ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(tmp_path / "h")}
+    env = {"ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(short_home / "h")}
     first = cli("db", "start", env=env)
     assert first.returncode == 0, first.stderr
     status = cli("db", "status", env=env)
@@ -162,7 +178,7 @@ def test_embedded_server_restarts_after_a_killed_one(tmp_path):
             time.sleep(0.1)
         except ProcessLookupError:
             break
-    assert (tmp_path / "h" / "pg" / "postmaster.pid").exists()
+    assert (short_home / "h" / "pg" / "postmaster.pid").exists()
     again = cli("db", "start", env=env)
     assert again.returncode == 0, again.stderr
     assert "database ready" in again.stdout
@@ -170,17 +186,17 @@ def test_embedded_server_restarts_after_a_killed_one(tmp_path):
     assert stop.stdout.strip() == "stopped"
 
 
-def test_concurrent_starts_share_one_server(tmp_path):
-    env = {**os.environ, "ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(tmp_path / "h")}
+def test_concurrent_starts_share_one_server(short_home):
+    env = {**os.environ, "ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(short_home / "h")}
     procs = [
         subprocess.Popen([sys.executable, "-m", "allixios.cli", "db", "start"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    pids = {line for line in (tmp_path / "h" / "pg" / "postmaster.pid").read_text().splitlines()[:1]}
-    assert len(pids) == 1
-    cli("db", "stop", env={"ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(tmp_path / "h")})
+    urls = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(urls) == 1, urls  # every process got the same server
+    cli("db", "stop", env={"ALLIXIOS_DATABASE_URL": "", "ALLIXIOS_HOME": str(short_home / "h")})
 
 
 def test_definitions_load_and_resolve():
