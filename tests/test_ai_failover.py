@@ -204,3 +204,21 @@ def test_open_circuit_on_the_only_deployment_is_reported(server, two_deployments
     assert len(server.requests_for("a-solo")) == 3
     rows = ledger(database_url, "solo-2")
     assert [(r["status"], r["error_class"]) for r in rows] == [("circuit_open", "CircuitOpen")]
+
+
+def test_failed_half_open_probe_reopens_the_circuit(server, tmp_path, sample_tenant, database_url):
+    path = write_catalogue(tmp_path / "models.yaml", {"solo": [local_deployment("a", server.url)]},
+                           circuit_failure_threshold=2, circuit_cooldown_s=0.5, max_attempts_per_deployment=2)
+    server.add_fault("server_error", model="a")
+    client = LLMClient(load_catalogue(path), database_url)
+    assert client.complete_sync(request(sample_tenant, "h-1", task="solo")).status == "error"
+    with connect(database_url) as conn:
+        first_open = conn.execute("SELECT opened_at FROM circuit_breakers WHERE deployment_id = 'a'").fetchone()[0]
+        while conn.execute("SELECT clock_timestamp() - %s < interval '0.5 seconds'", (first_open,)).fetchone()[0]:
+            time.sleep(0.1)
+    before = len(server.requests_for("a"))
+    probe = client.complete_sync(request(sample_tenant, "h-2", task="solo"))
+    assert probe.status == "error" and len(server.requests_for("a")) == before + 1  # one probe, no retries
+    with connect(database_url) as conn:
+        state, reopened = conn.execute("SELECT state, opened_at FROM circuit_breakers WHERE deployment_id = 'a'").fetchone()
+    assert state == "open" and reopened > first_open

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 
 from allixios.ai import budgets, circuit, ledger, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
-from allixios.ai.costs import CostEstimate, cost_usd, estimate_cost
+from allixios.ai.costs import CostEstimate, cost_usd
 from allixios.ai.errors_map import ProviderFailure, classify
 from allixios.ai.selection import Candidate, ModelSelection, NoModelAvailableError, select_model
 from allixios.db.engine import connect
@@ -198,7 +198,8 @@ class LLMClient:
     def _select(self, conn, req: CompletionRequest) -> ModelSelection:
         return select_model(
             conn, self.catalogue, req.task, req.messages, tenant_id=req.tenant_id, niche_id=req.niche_id,
-            run_id=req.run_id, expected_output_tokens=req.expected_output_tokens, max_cost_usd=req.max_cost_usd,
+            run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
+            max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
             max_latency_ms=req.max_latency_ms,
         )
 
@@ -219,8 +220,6 @@ class LLMClient:
         """Attempts on one deployment; a result ends the request, None moves on to the next deployment."""
         d, req, policy = candidate.deployment, call.req, self.catalogue.policy
         estimate = candidate.estimate
-        if estimate.expected_tokens_out != req.expected_output_tokens or (req.max_output_tokens and estimate.max_tokens_out != req.max_output_tokens):
-            estimate = estimate_cost(d, req.messages, req.expected_output_tokens, req.max_output_tokens)
         for n in range(policy.max_attempts_per_deployment):
             permit = await self._in_db(circuit.acquire, d.id, policy.circuit_cooldown_s)
             if not permit.allowed:

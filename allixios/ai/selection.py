@@ -141,9 +141,9 @@ def record_selection(conn: psycopg.Connection, selection: ModelSelection, task: 
 
 def select_model(conn: psycopg.Connection, catalogue: Catalogue, task: str, messages: list[dict], *,
                  tenant_id: UUID | None = None, niche_id: UUID | None = None, run_id: str | None = None,
-                 expected_output_tokens: int = 1500, max_cost_usd: float | None = None,
-                 max_latency_ms: int | None = None, min_quality: float | None = None,
-                 record: bool = True) -> ModelSelection:
+                 expected_output_tokens: int = 1500, max_output_tokens: int | None = None,
+                 max_cost_usd: float | None = None, max_latency_ms: int | None = None,
+                 min_quality: float | None = None, record: bool = True) -> ModelSelection:
     """Choose a deployment for ``task`` with history from the database, skipping open circuits; recorded."""
     from allixios.ai import circuit
 
@@ -151,7 +151,8 @@ def select_model(conn: psycopg.Connection, catalogue: Catalogue, task: str, mess
     history = quality_history(conn, deployments, tenant_id, niche_id)
     blocked = circuit.blocked(conn, catalogue.policy.circuit_cooldown_s)
     unavailable = {d.id: f"circuit {blocked[d.id].replace('_', '-')}" for d in deployments if d.id in blocked}
-    selection = rank(catalogue, task, messages, expected_output_tokens=expected_output_tokens, history=history,
+    selection = rank(catalogue, task, messages, expected_output_tokens=expected_output_tokens,
+                     max_output_tokens=max_output_tokens, history=history,
                      max_cost_usd=max_cost_usd, max_latency_ms=max_latency_ms, min_quality=min_quality,
                      unavailable=unavailable)
     if record:
