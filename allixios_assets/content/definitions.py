@@ -2,4 +2,20 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from allixios_assets.content.assets import (
+    article_drafts,
+    article_embeddings,
+    published_articles,
+    scored_articles,
+    seo_reports,
+    topics,
+)
+from allixios_assets.content.checks import quality_gates
+from allixios_assets.content.jobs import content_job, daily_content_schedule
+
+defs = dg.Definitions(
+    assets=[topics, article_drafts, scored_articles, article_embeddings, published_articles, seo_reports],
+    asset_checks=quality_gates,
+    jobs=[content_job],
+    schedules=[daily_content_schedule],
+)
