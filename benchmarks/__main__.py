@@ -128,9 +128,11 @@ def _run_child(name: str, size: str, db_name: str, result_file: Path) -> int:
         try:
             h.create_database(url)
             ctx = BenchContext(name, size, params, url, report, Path(home))
+            report.load["start"] = round(os.getloadavg()[0], 2)
             with h.PostgresMemorySampler(url) as sampler:
                 module.run(ctx)
             report.pg = sampler.summary()
+            report.load["end"] = round(os.getloadavg()[0], 2)
         except Exception as exc:  # the report says what broke; the parent carries on with the next benchmark
             traceback.print_exc()
             report.status = "error"

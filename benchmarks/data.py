@@ -7,8 +7,10 @@ vector search all have something realistic to find:
 - subtopics (`bench_subtopics`): K2 = articles / 50, centroid + Gaussian offset (norm ~0.6);
 - article i belongs to one subtopic; 80 % of a topic's articles sit in its home niche, 20 % in random
   niches (so a niche filter removes part of every query's true neighbours);
-- article vector = l2_normalize(subtopic + Gaussian noise (norm ~0.4)): cosine ~0.89 within a subtopic,
-  ~0.66 within a topic, ~0 across topics. A Gaussian mixture, not a real embedding model: see BENCHMARKS.md.
+- article vector = l2_normalize(subtopic + noise (norm ~0.4) in the topic's own 16-dimensional subspace):
+  cosine ~0.89 within a subtopic, ~0.66 within a topic, ~0 across topics. Local intrinsic dimension 16,
+  in the range published for sentence-embedding models; isotropic 384-dim noise (a worst case for
+  any ANN index) is the `isotropic` variant. A Gaussian mixture, not a real embedding model: see BENCHMARKS.md.
 
 Everything is deterministic for a seed (hash functions of the row number, `setseed` per chunk).
 Non-constraint indexes are dropped before bulk loads and rebuilt after (`deferred_indexes`).
@@ -32,6 +34,7 @@ DIMENSION = 384
 HNSW_INDEX = "embeddings_hnsw_offline_hashing_384"
 SUBTOPIC_NORM = 0.6
 POINT_NORM = 0.4
+INTRINSIC_DIM = 16  # dimensions of each topic's noise subspace
 HOME_NICHE_SHARE = 0.8
 VOCABULARY = 4000
 KEYWORDS_PER_TOPIC = 8
@@ -125,10 +128,13 @@ def create_topics(conn: psycopg.Connection, shape: CorpusShape, seed: float = 0.
         """CREATE UNLOGGED TABLE bench_topics AS
            SELECT t, t %% %(niches)s AS home_niche,
                   l2_normalize(ARRAY(SELECT random_normal() FROM generate_series(1, %(dim)s + 0 * t))::vector) AS v,
+                  ARRAY(SELECT l2_normalize(ARRAY(SELECT random_normal() FROM generate_series(1, %(dim)s + 0 * t * j))::vector)
+                        FROM generate_series(1, %(idim)s) j) AS basis,
                   ARRAY(SELECT w.word FROM generate_series(0, %(kw)s - 1) k
                         JOIN bench_words w ON w.w = abs(hashint4extended(t * 16 + k, 7)) %% %(vocab)s ORDER BY k) AS keywords
            FROM generate_series(0, %(topics)s - 1) t""",
-        {"niches": shape.niches, "dim": DIMENSION, "kw": KEYWORDS_PER_TOPIC, "vocab": VOCABULARY, "topics": shape.topics},
+        {"niches": shape.niches, "dim": DIMENSION, "kw": KEYWORDS_PER_TOPIC, "vocab": VOCABULARY, "topics": shape.topics,
+         "idim": INTRINSIC_DIM},
     )
     conn.execute("ALTER TABLE bench_topics ADD PRIMARY KEY (t)")
     conn.execute(
@@ -186,11 +192,29 @@ CROSS JOIN LATERAL (
 WHERE b.i >= %(lo)s AND b.i < %(hi)s
 """
 
-_EMBEDDING_INSERT = """
+def point_noise(noise: str, row: str) -> str:
+    """SQL for one draw of an article's noise around its subtopic (see the module docstring).
+
+    subspace: sum of the topic's INTRINSIC_DIM unit basis vectors with N(0, sigma) weights (pgvector
+    has no scalar product, so each weight is an array_fill vector multiplied element-wise);
+    isotropic: N(0, sigma) in every one of the 384 dimensions.
+    """
+    if noise == "isotropic":
+        sigma = POINT_NORM / math.sqrt(DIMENSION)
+        return f"ARRAY(SELECT random_normal(0, {sigma}) FROM generate_series(1, {DIMENSION} + 0 * {row}))::vector"
+    sigma = POINT_NORM / math.sqrt(INTRINSIC_DIM)
+    return " + ".join(
+        f"tp.basis[{j}] * array_fill(random_normal(0, {sigma})::real, ARRAY[{DIMENSION}])::vector"
+        for j in range(1, INTRINSIC_DIM + 1)
+    )
+
+
+def _embedding_insert(noise: str) -> str:
+    return f"""
 INSERT INTO embeddings (article_id, tenant_id, niche_id, model, dimension, content_hash, embedding)
-SELECT b.article_id, bn.tenant_id, bn.niche_id, %(model)s, %(dim)s, 'bench',
-       l2_normalize(st.v + ARRAY(SELECT random_normal(0, %(sigma)s) FROM generate_series(1, %(dim)s + 0 * b.i))::vector)
-FROM bench_articles b JOIN bench_subtopics st ON st.s = b.s JOIN bench_niches bn ON bn.k = b.niche_k
+SELECT b.article_id, bn.tenant_id, bn.niche_id, %(model)s, %(dim)s, 'bench', l2_normalize(st.v + {point_noise(noise, 'b.i')})
+FROM bench_articles b JOIN bench_subtopics st ON st.s = b.s JOIN bench_topics tp ON tp.t = st.t
+JOIN bench_niches bn ON bn.k = b.niche_k
 WHERE b.i >= %(lo)s AND b.i < %(hi)s
 """
 
@@ -225,7 +249,7 @@ def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int,
 
 
 def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, with_vectors: bool = True,
-                 workers: int = 2) -> dict[str, float]:
+                 noise: str = "subspace", workers: int = 2) -> dict[str, float]:
     """Tenants, niches, articles and (optionally) their vectors, with indexes built after the load.
 
     Returns timings (seconds) for each phase and each rebuilt index, including the HNSW index.
@@ -255,8 +279,7 @@ def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, with_vectors:
             hnsw_ddl = index_definition(conn, HNSW_INDEX)
             conn.execute(f"DROP INDEX {HNSW_INDEX}")
             with Stopwatch() as sw:
-                _parallel_ranges(url, _EMBEDDING_INSERT,
-                                 {"model": MODEL, "dim": DIMENSION, "sigma": POINT_NORM / math.sqrt(DIMENSION)},
+                _parallel_ranges(url, _embedding_insert(noise), {"model": MODEL, "dim": DIMENSION},
                                  shape.articles, workers, chunk)
             timings["embeddings_load_s"] = sw.seconds
             log(f"vectors generated and loaded in {sw.seconds:.1f} s")
@@ -285,19 +308,19 @@ def build_hnsw(url: URL, ddl: str, shape: CorpusShape) -> float:
     return sw.seconds
 
 
-def query_vectors(conn: psycopg.Connection, count: int, seed: float) -> list[dict]:
+def query_vectors(conn: psycopg.Connection, count: int, seed: float, noise: str = "subspace") -> list[dict]:
     """Query vectors drawn from the corpus distribution (not corpus members), each with its topic's home
     niche (tenant_id, niche_id) for filtered queries and its topic keywords for text queries."""
     conn.execute("SELECT setseed(%s)", (seed,))
     rows = conn.execute(
-        """WITH pick AS (
+        f"""WITH pick AS (
                SELECT q, abs(hashint4extended(q, (%(seed)s * 1000)::int)) %% (SELECT count(*) FROM bench_subtopics) AS s
                FROM generate_series(0, %(count)s - 1) q)
            SELECT p.q, st.t, bn.tenant_id, bn.niche_id, tp.keywords,
-                  l2_normalize(st.v + ARRAY(SELECT random_normal(0, %(sigma)s) FROM generate_series(1, %(dim)s + 0 * p.q))::vector)
+                  l2_normalize(st.v + {point_noise(noise, 'p.q')})
            FROM pick p JOIN bench_subtopics st ON st.s = p.s JOIN bench_topics tp ON tp.t = st.t
            JOIN bench_niches bn ON bn.k = tp.home_niche ORDER BY p.q""",
-        {"seed": seed, "count": count, "sigma": POINT_NORM / math.sqrt(DIMENSION), "dim": DIMENSION},
+        {"seed": seed, "count": count},
     ).fetchall()
     return [
         {"q": r[0], "topic": r[1], "tenant_id": r[2], "niche_id": r[3], "keywords": r[4], "vector": r[5]}

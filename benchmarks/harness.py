@@ -70,6 +70,8 @@ class Report:
     elapsed_s: float | None = None
     peak_rss_mb: float | None = None
     pg: dict[str, Any] = field(default_factory=dict)
+    # 1-minute load average when the benchmark started and ended: other work on the machine skews figures
+    load: dict[str, float] = field(default_factory=dict)
 
     def metric(self, key: str, value: float | int | str | None, unit: str = "", note: str = "") -> Any:
         self.metrics[key] = {"value": _clean(value), "unit": unit, **({"note": note} if note else {})}
@@ -398,6 +400,9 @@ def render_report(report: dict[str, Any]) -> str:
     elif pg.get("note"):
         memory.append(pg["note"])
     lines += ["", "memory: " + "; ".join(memory), f"elapsed: {report.get('elapsed_s')} s"]
+    if report.get("load"):
+        lines.append(f"machine load average (1 min): {report['load'].get('start')} at start, {report['load'].get('end')} at end "
+                     f"on {os.cpu_count()} cores")
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

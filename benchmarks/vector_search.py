@@ -17,8 +17,8 @@ from benchmarks.harness import admin_connection, latency_summary, log
 
 DESCRIPTION = "1M x 384-dim vectors: HNSW build, top-10 unfiltered and tenant+niche filtered vs exact search"
 SIZES = {
-    "quick": {"articles": 20_000, "queries": 30, "ef_search": [40, 100]},
-    "full": {"articles": 1_000_000, "queries": 200, "ef_search": [40, 100, 200, 400]},
+    "quick": {"articles": 20_000, "queries": 30, "ef_search": [40, 100], "noise": "subspace"},
+    "full": {"articles": 1_000_000, "queries": 200, "ef_search": [40, 100, 200, 400], "noise": "subspace"},
 }
 K = 10
 RECALL_GOAL = 0.95
@@ -78,7 +78,7 @@ def _plan(conn: psycopg.Connection, sql: str, q: dict) -> str:
 def run(ctx) -> None:
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
-    timings = data.build_corpus(ctx.url, shape, with_text=False)
+    timings = data.build_corpus(ctx.url, shape, with_text=False, noise=p["noise"])
     report.metric("articles", shape.articles)
     report.metric("dimensions", data.DIMENSION)
     report.metric("niches (tenants x niches)", f"{shape.tenants} x {shape.niches_per_tenant}")
@@ -92,7 +92,7 @@ def run(ctx) -> None:
         ).fetchone()
         report.metric("embeddings table (with indexes)", sizes[0] / 2**20, "MB")
         report.metric("HNSW index size", sizes[1] / 2**20, "MB")
-        queries = data.query_vectors(conn, p["queries"], seed=0.7)
+        queries = data.query_vectors(conn, p["queries"], seed=0.7, noise=p["noise"])
 
     # Baseline: exact search, on its own connection (psycopg prepares repeated statements, and a cached
     # plan would outlive the SET). HNSW is only reachable through index scans; bitmap scans stay on so the
@@ -165,6 +165,6 @@ def run(ctx) -> None:
           r["filtered_hnsw"]["p95_ms"], r["filtered_hnsw"]["full10"]] for r in sweep],
     )
     report.table("query plans", ["query", "scan"], [[k, v] for k, v in plans.items()])
-    report.note("vectors: Gaussian mixture (topics -> subtopics -> articles) generated in SQL, see benchmarks/data.py; "
-                "query vectors are fresh draws from the same distribution, not corpus members")
+    report.note(f"vectors: Gaussian mixture (topics -> subtopics -> articles, {p['noise']} noise) generated in SQL, see "
+                "benchmarks/data.py; query vectors are fresh draws from the same distribution, not corpus members")
     report.params["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
