@@ -140,6 +140,11 @@ def test_200_concurrent_generations_on_two_processes_never_overspend(server, cat
     assert statuses == {"success", "skipped_budget"}
     assert len(server.requests_for("a")) == successes  # every HTTP call is a ledger row
     assert open_reservations == 0 and math.isclose(float(settled), float(total), abs_tol=1e-8)
+    with connect(database_url) as conn:  # the running totals agree with the ledger
+        totals = dict(conn.execute("SELECT period, (spent_usd, reserved_usd) FROM ai_spend WHERE tenant_id = %s",
+                                   (sample_tenant.id,)).fetchall())
+    assert {k: (float(v[0]), float(v[1])) for k, v in totals.items()} == {
+        "daily": (float(total), 0.0), "monthly": (float(total), 0.0)}
 
 
 def test_costs_equal_tokens_times_catalogue_prices(server, catalogue, sample_tenant, database_url):
@@ -167,3 +172,15 @@ def test_costs_equal_tokens_times_catalogue_prices(server, catalogue, sample_ten
                         + row["tokens_out"] * mini_price["output_cost_per_token"])
         assert math.isclose(float(row["cost_usd"]), expected, abs_tol=1e-8), row
     assert len({r["tokens_in"] for r in rows}) > 5  # different prompts, different costs
+
+
+def test_reservation_of_a_crashed_process_is_released_after_its_ttl(conn, sample_tenant):
+    budgets.set_budget(conn, sample_tenant.id, daily_usd=1.0)
+    held = budgets.reserve(conn, sample_tenant.id, "crashed", 0.8)
+    assert held.granted
+    assert not budgets.reserve(conn, sample_tenant.id, "blocked", 0.5).granted  # 0.8 is still held
+    conn.execute("UPDATE ai_budget_reservations SET created_at = now() - interval '31 minutes' WHERE id = %s", (held.id,))
+    assert budgets.reserve(conn, sample_tenant.id, "after-ttl", 0.5).granted
+    status = conn.execute("SELECT status FROM ai_budget_reservations WHERE id = %s", (held.id,)).fetchone()[0]
+    assert status == "released"
+    assert budgets.budget_status(conn, sample_tenant.id)[0].reserved_usd == pytest.approx(0.5)

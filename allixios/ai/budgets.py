@@ -1,10 +1,13 @@
 """Per-tenant AI budgets (daily and monthly, UTC) enforced before a call.
 
-Spent = cost in the ai_usage ledger for the period + reservations still open. `reserve` takes a
-transaction-scoped advisory lock per tenant, so concurrent reservations from any number of
-processes are serialised and cannot together pass the limit; the reservation is settled in the
-same transaction that writes the attempt's ledger row, so spending is never counted twice or lost.
-A reservation left open by a crashed process stops counting after RESERVATION_TTL.
+Running totals live in ``ai_spend`` (one row per tenant, period and period start): ``spent_usd``
+grows with every ledger row's cost (`add_spend`, called by the ledger in the same transaction as
+the row), ``reserved_usd`` holds open reservations. `reserve` locks the tenant's two current rows
+(SELECT ... FOR UPDATE, always daily then monthly), so concurrent reservations from any number of
+processes are serialised and cannot together pass a limit, and the check costs two row reads
+however long the ledger is. `settle` runs in the transaction that writes the attempt's ledger row,
+so spending is never counted twice or lost. A reservation left open by a crashed process is
+released after RESERVATION_TTL by the next reservation of its tenant.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from allixios.errors import ValidationError
 
 PERIODS = ("daily", "monthly")
 RESERVATION_TTL = "30 minutes"
-_PERIOD_START = {"daily": "date_trunc('day', now(), 'UTC')", "monthly": "date_trunc('month', now(), 'UTC')"}
+# the period rows a timestamp belongs to (UTC day, UTC month)
+_STARTS_SQL = """SELECT 'daily'::text, (%(at)s AT TIME ZONE 'UTC')::date
+                 UNION ALL SELECT 'monthly', date_trunc('month', %(at)s AT TIME ZONE 'UTC')::date"""
+_NOW_STARTS_SQL = _STARTS_SQL.replace("%(at)s", "now()")
 
 
 @dataclass(frozen=True)
 class Reservation:
-    id: int | None  # None: the tenant has no budget, nothing was held
+    id: int | None  # None: nothing was held (no budget, or refused)
     granted: bool
     amount_usd: float
     reason: str | None = None  # why it was refused
@@ -65,43 +71,104 @@ def clear_budget(conn: psycopg.Connection, tenant_id: UUID, period: str | None =
                  (tenant_id, period, period))
 
 
-def _spent(conn: psycopg.Connection, tenant_id: UUID, period: str) -> tuple[float, float]:
-    start = _PERIOD_START[period]
+def add_spend(conn: psycopg.Connection, tenant_id: UUID | None, cost_usd: float) -> None:
+    """Count a ledger row's cost in the tenant's current day and month (same transaction as the row)."""
+    if tenant_id is None or cost_usd <= 0:
+        return
+    conn.execute(
+        f"""INSERT INTO ai_spend (tenant_id, period, period_start, spent_usd)
+            SELECT %(t)s, p.period, p.start, %(cost)s FROM ({_NOW_STARTS_SQL}) AS p(period, start) ORDER BY p.period
+            ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET spent_usd = ai_spend.spent_usd + EXCLUDED.spent_usd""",
+        {"t": tenant_id, "cost": cost_usd},
+    )
+
+
+def _current_rows(conn: psycopg.Connection, tenant_id: UUID, lock: bool) -> dict[str, tuple[float, float]]:
+    now_starts = _NOW_STARTS_SQL
+    if lock:
+        conn.execute(
+            f"""INSERT INTO ai_spend (tenant_id, period, period_start)
+                SELECT %(t)s, p.period, p.start FROM ({now_starts}) AS p(period, start) ORDER BY p.period
+                ON CONFLICT DO NOTHING""",
+            {"t": tenant_id},
+        )
+    rows = conn.execute(
+        f"""SELECT s.period, s.spent_usd, s.reserved_usd FROM ai_spend s
+            JOIN ({now_starts}) AS p(period, start) ON p.period = s.period AND p.start = s.period_start
+            WHERE s.tenant_id = %(t)s ORDER BY s.period {'FOR UPDATE OF s' if lock else ''}""",
+        {"t": tenant_id},
+    ).fetchall()
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+
+
+def _release(conn: psycopg.Connection, reservation_id: int, status: str, actual_usd: float) -> None:
+    """Close a reservation and take its amount out of the reserved totals of the periods it was made in."""
     row = conn.execute(
-        f"""SELECT (SELECT coalesce(sum(cost_usd), 0) FROM ai_usage
-                     WHERE tenant_id = %s AND created_at >= {start}),
-                   (SELECT coalesce(sum(reserved_usd), 0) FROM ai_budget_reservations
-                     WHERE tenant_id = %s AND status = 'reserved' AND created_at >= {start}
-                       AND created_at > now() - interval '{RESERVATION_TTL}')""",
-        (tenant_id, tenant_id),
+        """UPDATE ai_budget_reservations SET status = %s, actual_usd = %s, settled_at = now()
+           WHERE id = %s AND status = 'reserved' RETURNING tenant_id, reserved_usd, created_at""",
+        (status, actual_usd, reservation_id),
     ).fetchone()
-    return float(row[0]), float(row[1])
+    if row is None:
+        return  # already closed (e.g. released as stale)
+    tenant_id, amount, created_at = row
+    params = {"t": tenant_id, "amount": amount, "at": created_at}
+    # lock in the same order as reserve (daily, then monthly) so the two never deadlock
+    conn.execute(
+        f"""SELECT 1 FROM ai_spend s JOIN ({_STARTS_SQL}) AS p(period, start)
+              ON s.period = p.period AND s.period_start = p.start
+            WHERE s.tenant_id = %(t)s ORDER BY s.period FOR UPDATE OF s""",
+        params,
+    )
+    conn.execute(
+        f"""UPDATE ai_spend s SET reserved_usd = greatest(0, s.reserved_usd - %(amount)s)
+            FROM ({_STARTS_SQL}) AS p(period, start)
+            WHERE s.tenant_id = %(t)s AND s.period = p.period AND s.period_start = p.start""",
+        params,
+    )
+
+
+def _release_stale(conn: psycopg.Connection, tenant_id: UUID) -> None:
+    stale = conn.execute(
+        f"""SELECT id FROM ai_budget_reservations WHERE tenant_id = %s AND status = 'reserved'
+            AND created_at < now() - interval '{RESERVATION_TTL}' ORDER BY id""",
+        (tenant_id,),
+    ).fetchall()
+    for (rid,) in stale:
+        _release(conn, rid, "released", 0)
 
 
 def budget_status(conn: psycopg.Connection, tenant_id: UUID) -> list[BudgetStatus]:
     limits = conn.execute("SELECT period, limit_usd FROM ai_budgets WHERE tenant_id = %s ORDER BY period", (tenant_id,)).fetchall()
-    out = []
-    for period, limit in limits:
-        spent, reserved = _spent(conn, tenant_id, period)
-        out.append(BudgetStatus(tenant_id, period, float(limit), spent, reserved))
-    return out
+    current = _current_rows(conn, tenant_id, lock=False)
+    return [BudgetStatus(tenant_id, period, float(limit), *current.get(period, (0.0, 0.0))) for period, limit in limits]
 
 
 def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_usd: float) -> Reservation:
     """Hold ``amount_usd`` for a call, or refuse because a daily/monthly limit would be passed.
 
-    Commit right after (the advisory lock is held until the end of the transaction).
+    Commit right after: the tenant's period rows stay locked until the transaction ends.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('allixios.ai_budget:' || %s::text, 0))", (tenant_id,))
-    limits = conn.execute("SELECT period, limit_usd FROM ai_budgets WHERE tenant_id = %s", (tenant_id,)).fetchall()
+    limits = dict(conn.execute("SELECT period, limit_usd FROM ai_budgets WHERE tenant_id = %s", (tenant_id,)).fetchall())
     if not limits:
         return Reservation(None, True, amount_usd)
-    for period, limit in sorted(limits):
-        spent, reserved = _spent(conn, tenant_id, period)
-        if spent + reserved + amount_usd > float(limit) + 1e-12:
-            left = max(0.0, float(limit) - spent - reserved)
+    _current_rows(conn, tenant_id, lock=True)  # serialises this tenant's reservations
+    _release_stale(conn, tenant_id)
+    current = _current_rows(conn, tenant_id, lock=False)  # after stale releases; the rows stay locked by us
+    for period in PERIODS:
+        if period not in limits:
+            continue
+        limit = float(limits[period])
+        spent, reserved = current.get(period, (0.0, 0.0))
+        if spent + reserved + amount_usd > limit + 1e-12:
+            left = max(0.0, limit - spent - reserved)
             return Reservation(None, False, amount_usd,
-                               f"{period} budget: estimate ${amount_usd:.6f} > ${left:.6f} left of ${float(limit):.4f}")
+                               f"{period} budget: estimate ${amount_usd:.6f} > ${left:.6f} left of ${limit:.4f}")
+    conn.execute(
+        f"""UPDATE ai_spend s SET reserved_usd = s.reserved_usd + %(amount)s
+            FROM ({_NOW_STARTS_SQL}) AS p(period, start)
+            WHERE s.tenant_id = %(t)s AND s.period = p.period AND s.period_start = p.start""",
+        {"t": tenant_id, "amount": amount_usd},
+    )
     rid = conn.execute(
         "INSERT INTO ai_budget_reservations (tenant_id, request_id, reserved_usd) VALUES (%s, %s, %s) RETURNING id",
         (tenant_id, request_id, amount_usd),
@@ -110,11 +177,7 @@ def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_u
 
 
 def settle(conn: psycopg.Connection, reservation: Reservation | None, actual_usd: float) -> None:
-    """Close a reservation with the actual cost (its ledger row is written in the same transaction)."""
+    """Close a reservation with the actual cost (the ledger row adds that cost to ai_spend)."""
     if reservation is None or reservation.id is None:
         return
-    conn.execute(
-        """UPDATE ai_budget_reservations SET status = CASE WHEN %s > 0 THEN 'settled' ELSE 'released' END,
-                  actual_usd = %s, settled_at = now() WHERE id = %s AND status = 'reserved'""",
-        (actual_usd, actual_usd, reservation.id),
-    )
+    _release(conn, reservation.id, "settled" if actual_usd > 0 else "released", actual_usd)

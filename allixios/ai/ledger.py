@@ -53,6 +53,9 @@ def record_attempt(conn: psycopg.Connection, a: Attempt) -> int:
              a.error_class, a.error_message, a.response_text if a.status == "success" else None),
         ).fetchone()
         if row:
+            from allixios.ai.budgets import add_spend
+
+            add_spend(conn, a.tenant_id, a.cost_usd)
             return row[0]
     raise RuntimeError(f"could not number an attempt of request {a.request_id!r}")
 

@@ -46,7 +46,19 @@ CREATE TABLE ai_budget_reservations (
     created_at timestamptz NOT NULL DEFAULT now(),
     settled_at timestamptz
 );
-CREATE INDEX ai_budget_reservations_tenant_idx ON ai_budget_reservations (tenant_id, created_at);
+CREATE INDEX ai_budget_reservations_open_idx ON ai_budget_reservations (tenant_id, created_at) WHERE status = 'reserved';
+
+-- Running totals per tenant and UTC day / month: spent (every ledger row's cost, added in the same
+-- transaction) and reserved (open reservations). The budget check reads two locked rows instead of
+-- summing a month of ai_usage under the lock.
+CREATE TABLE ai_spend (
+    tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    period text NOT NULL CHECK (period IN ('daily', 'monthly')),
+    period_start date NOT NULL,
+    spent_usd numeric(16, 8) NOT NULL DEFAULT 0,
+    reserved_usd numeric(16, 8) NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, period, period_start)
+);
 
 CREATE TABLE circuit_breakers (
     deployment_id text PRIMARY KEY,
