@@ -48,7 +48,7 @@ CURRENCIES = {"USD": 0.85, "EUR": 0.1, "GBP": 0.05}
 RPM_BY_KEYWORD = {"finance": 28.0, "money": 28.0, "invest": 30.0, "garden": 9.0, "remote": 14.0, "work": 14.0}
 DEFAULT_RPM = 12.0
 DROP_SHARE = 0.15  # share of articles whose engagement collapses on a day in the window
-VIEWS_PER_REVENUE_EVENT = 20
+VIEWS_PER_REVENUE_EVENT = 10
 
 
 @dataclass(frozen=True)

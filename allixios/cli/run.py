@@ -33,7 +33,10 @@ def prepare() -> None:
     from allixios_assets.instance import prepare_dagster_home
 
     home = prepare_dagster_home()
-    typer.echo(f"schema migrated; Dagster home {home}")
+    from resources.dbt import prepare_manifest
+
+    manifest = prepare_manifest()
+    typer.echo(f"schema migrated; Dagster home {home}; dbt manifest {manifest}")
 
 
 def dev() -> None:

@@ -1,1 +1,1 @@
-"""analytics assets."""
+"""Analytics assets (group `analytics`): raw event ingestion, the dbt marts, revenue KPIs."""

@@ -1,5 +1,38 @@
-"""Definitions of the analytics area, merged into `allixios_assets.definitions.defs`."""
+"""Definitions of the analytics area, merged into `allixios_assets.definitions.defs`.
+
+analytics_job (daily partition): raw_page_events + raw_revenue_events -> dbt build of the window
+(staging, intermediate, marts, tests as checks) -> revenue_metrics.
+"""
+
+from datetime import timedelta
 
 import dagster as dg
 
-defs = dg.Definitions()
+from allixios_assets.analytics.dbt_models import analytics_dbt_models
+from allixios_assets.analytics.ingestion import raw_page_events, raw_revenue_events
+from allixios_assets.analytics.metrics import revenue_metrics
+from allixios_assets.partitions import daily_partitions
+
+analytics_job = dg.define_asset_job(
+    "analytics_job",
+    selection=dg.AssetSelection.assets(raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics),
+    partitions_def=daily_partitions,
+    tags={"area": "analytics"},
+    description="One day: load the landed event files, build the dbt marts for that day's window, compute the KPIs.",
+)
+
+
+@dg.schedule(job=analytics_job, cron_schedule="30 1 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every night: the analytics of the day that just ended (UTC).")
+def daily_analytics_schedule(context: dg.ScheduleEvaluationContext):
+    day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"analytics:{day}", partition_key=day,
+                         tags={"allixios/trigger": "daily_analytics_schedule"})
+
+
+defs = dg.Definitions(
+    assets=[raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics],
+    jobs=[analytics_job],
+    schedules=[daily_analytics_schedule],
+)

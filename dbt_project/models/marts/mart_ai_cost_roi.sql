@@ -1,0 +1,61 @@
+-- Generation cost against the revenue an article has earned, per article (with its model and
+-- niche; group by them for ROI by model or niche). payback_days: days from going live until the
+-- cumulative revenue covered the cost; projected_payback_days: for those not there yet, the days
+-- still needed at the average daily revenue of their last 7 days with data.
+with daily as (
+    select
+        article_id,
+        day,
+        revenue_usd,
+        views,
+        sum(revenue_usd) over (partition by article_id order by day) as cumulative_revenue_usd,
+        row_number() over (partition by article_id order by day desc) as days_back
+    from {{ ref('fct_article_daily_performance') }}
+),
+
+totals as (
+    select
+        article_id,
+        min(day) as first_day,
+        max(day) as last_day,
+        count(*) as days_with_data,
+        sum(views) as views,
+        sum(revenue_usd) as revenue_usd,
+        avg(revenue_usd) filter (where days_back <= 7) as recent_daily_revenue_usd
+    from daily
+    group by article_id
+),
+
+payback as (
+    select d.article_id, min(d.day) as payback_day
+    from daily d
+    join {{ ref('dim_articles') }} a on a.article_id = d.article_id
+    where d.cumulative_revenue_usd >= a.generation_cost_usd
+    group by d.article_id
+)
+
+select
+    a.tenant_id,
+    a.niche_id,
+    a.niche_slug,
+    a.article_id,
+    a.model,
+    a.published_date,
+    a.generation_cost_usd,
+    a.llm_calls,
+    a.tokens,
+    coalesce(t.views, 0) as views_to_date,
+    coalesce(t.revenue_usd, 0) as revenue_to_date_usd,
+    coalesce(t.revenue_usd, 0) - a.generation_cost_usd as net_usd,
+    round((coalesce(t.revenue_usd, 0) - a.generation_cost_usd) / nullif(a.generation_cost_usd, 0), 4) as roi,
+    coalesce(t.days_with_data, 0) as days_with_data,
+    p.payback_day,
+    p.payback_day - least(coalesce(a.published_date, t.first_day), t.first_day) as payback_days,
+    case
+        when p.payback_day is null and t.recent_daily_revenue_usd > 0
+        then ceil((a.generation_cost_usd - coalesce(t.revenue_usd, 0)) / t.recent_daily_revenue_usd)::integer
+    end as projected_payback_days
+from {{ ref('dim_articles') }} a
+left join totals t on t.article_id = a.article_id
+left join payback p on p.article_id = a.article_id
+where a.status = 'published' or t.article_id is not null

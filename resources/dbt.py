@@ -1,0 +1,127 @@
+"""dbt wiring: the project, its manifest, the CLI resource and the connection env its profile reads.
+
+``dbt_project/profiles.yml`` reads ``ALLIXIOS_DBT_HOST/PORT/USER/PASSWORD/DBNAME`` (for the embedded
+server the host is its unix-socket folder). They are derived from Allixios' database URL when dbt
+is about to run (never at import): ``AllixiosDbtResource.cli`` exports them, and
+``dbt_environment()`` returns them for a subprocess.
+
+The manifest is built at install/dev time (``allixios prepare``, run by ``make install``), not
+parsed at every import of the code location.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dagster_dbt import DbtCliResource, DbtProject
+from sqlalchemy.engine import URL
+
+from allixios import settings
+from allixios.errors import ConfigError
+
+ENV_PREFIX = "ALLIXIOS_DBT_"
+MANIFEST_FIX = "run `make install` (or `allixios prepare`) to build dbt_project/target/manifest.json"
+
+
+def project_dir() -> Path:
+    return settings.repo_path("dbt_project")
+
+
+def dbt_executable() -> str:
+    """The dbt next to this Python (the venv), else the one on PATH."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=project_dir(), profiles_dir=project_dir())
+
+
+def manifest_path() -> Path:
+    return project_dir() / "target" / "manifest.json"
+
+
+def connection_env(url: URL | None = None) -> dict[str, str]:
+    """The ALLIXIOS_DBT_* variables for the application database (or ``url``)."""
+    from allixios.db import server
+
+    params = server.connection_params(url or server.app_url())
+    return {f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in params.items()}
+
+
+def dbt_environment(url: URL | None = None) -> dict[str, str]:
+    """A full environment for running ``dbt`` as a subprocess against Allixios' database."""
+    return {**os.environ, **connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+def export_dbt_environment(url: URL | None = None) -> None:
+    os.environ.update(connection_env(url))
+
+
+class AllixiosDbtResource(DbtCliResource):
+    """``DbtCliResource`` that points dbt's profile at Allixios' database before each command."""
+
+    def cli(self, args, **kwargs):  # type: ignore[override]
+        export_dbt_environment()
+        return super().cli(args, **kwargs)
+
+
+def resource_defs() -> dict[str, Any]:
+    folder = str(project_dir())
+    return {"dbt": AllixiosDbtResource(project_dir=folder, profiles_dir=folder, dbt_executable=dbt_executable())}
+
+
+def _sources_newer_than(path: Path) -> bool:
+    built = path.stat().st_mtime
+    root = project_dir()
+    candidates = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        candidates += [p for p in (root / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in candidates if p.exists())
+
+
+def manifest_is_current() -> bool:
+    path = manifest_path()
+    return path.exists() and not _sources_newer_than(path)
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Run ``dbt parse`` and put the manifest in place atomically (concurrent callers are safe).
+
+    Skipped when the manifest is newer than every file of the project, unless ``force``.
+    """
+    target = manifest_path()
+    if not force and manifest_is_current():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="parse-", dir=target.parent))
+    try:
+        done = subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project_dir()),
+             "--profiles-dir", str(project_dir()), "--target-path", str(scratch), "--log-path", str(scratch)],
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode != 0 or not (scratch / "manifest.json").exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise ConfigError(f"dbt parse failed: {' | '.join(tail)}", fix="fix the dbt project under dbt_project/")
+        os.replace(scratch / "manifest.json", target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def require_manifest() -> Path:
+    """The manifest path, building it first under `dagster dev`; a clear error when it is missing."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI"):
+        prepare_manifest()  # development: pick up model changes (like DbtProject.prepare_if_dev)
+    path = manifest_path()
+    if not path.exists():
+        raise ConfigError(f"the dbt manifest {path} is missing", fix=MANIFEST_FIX)
+    return path
