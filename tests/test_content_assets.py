@@ -24,7 +24,7 @@ from allixios_assets.content.assets import (
 )
 from allixios_assets.content.checks import quality_gates
 from allixios_assets.content.jobs import content_job, daily_content_schedule
-from allixios_assets.partitions import content_partition_key, niche_partitions
+from allixios_assets.partitions import content_partition_key, content_partitions, niche_partitions
 from resources.embeddings import EmbeddingsResource
 from resources.llm import LLMResource
 from resources.warehouse import WarehouseResource
@@ -45,7 +45,7 @@ def instance():
         yield inst
 
 
-@dg.asset(name="scored_articles", partitions_def=content_job.partitions_def, group_name="content", deps=[article_drafts])
+@dg.asset(name="scored_articles", partitions_def=content_partitions, group_name="content", deps=[article_drafts])
 def leaky_scored_articles(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """A broken scorer for the gate test: scores like the real one, then marks every article publishable."""
     with warehouse.connection() as conn:

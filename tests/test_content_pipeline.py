@@ -239,3 +239,12 @@ def test_partition_summary_counts(db, garden):
     assert summary["published"] == len(published.published) == summary["checks_passed"]
     assert summary["cost_usd"] == pytest.approx(float(spent)) and summary["cost_usd"] > 0
     assert summary["avg_quality"] is not None
+
+
+@pytest.mark.parametrize("title,fix", [("   ", "give the topic a title"), ("x" * 301, "at most 300 characters")])
+def test_bad_topic_titles_are_refused_with_the_fix(conn, garden, title, fix):
+    tenant, niche = garden
+    with pytest.raises(ValidationError, match="topic title") as err:
+        add_topics(conn, niche, [TopicInput(title)])
+    assert fix in err.value.one_line()
+    assert conn.execute("SELECT count(*) FROM topics").fetchone()[0] == 0

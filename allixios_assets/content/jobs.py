@@ -9,12 +9,11 @@ step per partition, with its own retries and events.
 
 import dagster as dg
 
-from allixios_assets.partitions import content_partition_key, content_partitions, niche_partitions
+from allixios_assets.partitions import content_partition_key, niche_partitions
 
 content_job = dg.define_asset_job(
     "content_job",
-    selection=dg.AssetSelection.groups("content"),
-    partitions_def=content_partitions,
+    selection=dg.AssetSelection.groups("content"),  # partitioned by day x niche like its assets
     executor_def=dg.in_process_executor,
     tags={"area": "content"},
     description="topics -> article_drafts -> scored_articles (+ quality gates) -> article_embeddings -> "
