@@ -13,12 +13,14 @@ errors stop at once. Provider failures never raise: they come back as a Completi
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -29,11 +31,19 @@ from allixios.ai import budgets, circuit, ledger, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
 from allixios.ai.costs import CostEstimate, cost_usd
 from allixios.ai.errors_map import ProviderFailure, classify
-from allixios.ai.selection import Candidate, ModelSelection, NoModelAvailableError, select_model
+from allixios.ai.selection import (
+    Candidate,
+    ModelSelection,
+    NoModelAvailableError,
+    quality_history,
+    select_model,
+)
 from allixios.db.engine import connect
 from allixios.errors import ValidationError
 
 SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
+DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
+HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
@@ -115,6 +125,10 @@ class LLMClient:
         self.database_url = database_url
         self.concurrency = max(1, int(concurrency))
         self._sleep = sleep or asyncio.sleep
+        self._executor: ThreadPoolExecutor | None = None
+        self._router = None
+        self._executor_lock = threading.Lock()
+        self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
 
     # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
 
@@ -123,25 +137,33 @@ class LLMClient:
             return fn(conn, *args)
 
     async def _in_db(self, fn: Callable, *args) -> Any:
-        return await asyncio.to_thread(self._db, fn, *args)
+        """Database work in this client's worker threads (bounded below the connection pool's size)."""
+        if self._executor is None:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(DB_WORKERS, thread_name_prefix="allixios-llm-db")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._db, fn, *args))
 
     def router(self):
-        from allixios.ai.router import get_router
+        """The process-wide Router of this catalogue (looked up once per client)."""
+        if self._router is None:
+            from allixios.ai.router import get_router
 
-        return get_router(self.catalogue)
+            self._router = get_router(self.catalogue)
+        return self._router
 
     # -- public API ------------------------------------------------------------------------------
 
     async def complete(self, req: CompletionRequest) -> CompletionResult:
         self._check(req)
         call = _Call(req, secret_values=secrets.known_secret_values([d.api_key_env for d in self.catalogue.all_deployments()]))
-        replay = await self._in_db(self._replay, req)
-        if replay is not None:
-            return replay
         try:
-            call.selection = await self._in_db(self._select, req)
+            prepared = await self._in_db(self._prepare, req)
         except NoModelAvailableError as exc:
             return await self._unavailable(call, exc)
+        if isinstance(prepared, CompletionResult):
+            return prepared  # answered from the ledger
+        call.selection = prepared
         for candidate in call.selection.ranked:
             result = await self._try_deployment(call, candidate)
             if result is not None:
@@ -195,13 +217,30 @@ class LLMClient:
             prior["tokens_in"], prior["tokens_out"], float(prior["cost_usd"]), prior["latency_ms"], replayed=True,
         )
 
-    def _select(self, conn, req: CompletionRequest) -> ModelSelection:
+    def _prepare(self, conn, req: CompletionRequest) -> CompletionResult | ModelSelection:
+        """One transaction: the recorded answer if the request already succeeded, else the recorded selection."""
+        replay = self._replay(conn, req)
+        if replay is not None:
+            return replay
+        key = (req.task, req.tenant_id, req.niche_id)
+        cached = self._history.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            history = quality_history(conn, self.catalogue.deployments(req.task), req.tenant_id, req.niche_id)
+            self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, history)
         return select_model(
             conn, self.catalogue, req.task, req.messages, tenant_id=req.tenant_id, niche_id=req.niche_id,
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
-            max_latency_ms=req.max_latency_ms,
+            max_latency_ms=req.max_latency_ms, history=cached[1],
         )
+
+    def _admit(self, conn, d: Deployment, req: CompletionRequest, reserve_usd: float
+               ) -> tuple[circuit.Permit, budgets.Reservation | None]:
+        """One transaction: the deployment's circuit permit, then the budget reservation."""
+        permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
+        if not permit.allowed:
+            return permit, None
+        return permit, budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd)
 
     async def _unavailable(self, call: _Call, exc: NoModelAvailableError) -> CompletionResult:
         """No deployment can be tried. When circuits are the reason, that is recorded in the ledger."""
@@ -221,12 +260,11 @@ class LLMClient:
         d, req, policy = candidate.deployment, call.req, self.catalogue.policy
         estimate = candidate.estimate
         for n in range(policy.max_attempts_per_deployment):
-            permit = await self._in_db(circuit.acquire, d.id, policy.circuit_cooldown_s)
+            permit, reservation = await self._in_db(self._admit, d, req, estimate.reserve_usd)
             if not permit.allowed:
                 call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
                                          error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
                 return None
-            reservation = await self._in_db(budgets.reserve, req.tenant_id, req.request_id, estimate.reserve_usd)
             if not reservation.granted:
                 await self._record(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
                 return self._result(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)

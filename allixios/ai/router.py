@@ -54,6 +54,10 @@ def _litellm_params(d: Deployment) -> dict[str, Any]:
     elif d.api_base:
         # a keyless OpenAI-compatible server (local server, vLLM, Ollama): the SDK still wants a value
         params["api_key"] = "no-key-needed"
+    if d.has_price_override:
+        # litellm prices its own logging with these; without them it runs a costly "zero cost" diagnosis per call
+        params["input_cost_per_token"] = d.input_price_per_mtok / 1e6
+        params["output_cost_per_token"] = (d.output_price_per_mtok or 0.0) / 1e6
     if d.rpm:
         params["rpm"] = d.rpm
     if d.tpm:

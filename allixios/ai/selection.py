@@ -143,12 +143,14 @@ def select_model(conn: psycopg.Connection, catalogue: Catalogue, task: str, mess
                  tenant_id: UUID | None = None, niche_id: UUID | None = None, run_id: str | None = None,
                  expected_output_tokens: int = 1500, max_output_tokens: int | None = None,
                  max_cost_usd: float | None = None, max_latency_ms: int | None = None,
-                 min_quality: float | None = None, record: bool = True) -> ModelSelection:
+                 min_quality: float | None = None, record: bool = True,
+                 history: dict[str, tuple[int, float]] | None = None) -> ModelSelection:
     """Choose a deployment for ``task`` with history from the database, skipping open circuits; recorded."""
     from allixios.ai import circuit
 
     deployments = catalogue.deployments(task)
-    history = quality_history(conn, deployments, tenant_id, niche_id)
+    if history is None:
+        history = quality_history(conn, deployments, tenant_id, niche_id)
     blocked = circuit.blocked(conn, catalogue.policy.circuit_cooldown_s)
     unavailable = {d.id: f"circuit {blocked[d.id].replace('_', '-')}" for d in deployments if d.id in blocked}
     selection = rank(catalogue, task, messages, expected_output_tokens=expected_output_tokens,
