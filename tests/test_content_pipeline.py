@@ -248,3 +248,62 @@ def test_bad_topic_titles_are_refused_with_the_fix(conn, garden, title, fix):
         add_topics(conn, niche, [TopicInput(title)])
     assert fix in err.value.one_line()
     assert conn.execute("SELECT count(*) FROM topics").fetchone()[0] == 0
+
+
+def test_revisions_fix_failing_articles_with_a_new_linked_version(db, garden):
+    from allixios.content.revision import revise_articles
+
+    tenant, niche = garden
+    with connect(db) as conn:
+        conn.execute("UPDATE niches SET daily_quota = 3 WHERE id = %s", (niche.id,))
+        add_topics(conn, niche, [TopicInput("Growing Tomatoes in Containers", (), "container tomatoes", 90),
+                                 TopicInput("Companion Planting for Beginners", (), "companion planting", 80),
+                                 TopicInput("Composting at Home Without the Smell", (), "composting at home", 70)])
+    llm = LLMClient(database_url=db)
+    run_day(db, niche, llm=llm)
+    with connect(db) as conn:
+        rows = fetch_dicts(conn, "SELECT id, slug, status::text AS status, content_quality_score + seo_score AS total "
+                                 "FROM articles ORDER BY slug")
+        waiting = [r for r in rows if r["status"] == "needs_revision"]
+        live = [r for r in rows if r["status"] == "published"]
+        assert waiting and live, rows
+        conn.execute("INSERT INTO edit_locks (article_id, tenant_id, locked_by, expires_at) "
+                     "VALUES (%s, %s, 'ed@acme', now() + interval '1 hour')", (live[0]["id"], tenant.id))
+    outcomes = {o.article_id: o for o in revise_articles(llm, [r["id"] for r in waiting] + [live[0]["id"]],
+                                                         database_url=db, run_id="rev")}
+    assert outcomes[str(live[0]["id"])].status == "skipped" and "edit lock" in outcomes[str(live[0]["id"])].detail
+    with connect(db) as conn:
+        for r in waiting:
+            o = outcomes[str(r["id"])]
+            assert o.status == "revised" and o.version == 2 and o.quality + o.seo > r["total"]
+            versions = list_versions(conn, r["id"])
+            assert [v["reason"] for v in versions] == ["generated", "regenerated"]
+            assert versions[1]["parent_version_id"] == versions[0]["id"] and versions[1]["prompt_version"] == "revise_v1"
+            article = fetch_dicts(conn, "SELECT slug, status::text AS status FROM articles WHERE id = %s", (r["id"],))[0]
+            assert article["slug"] == r["slug"]  # the URL never moves
+            assert article["status"] == ("scored" if o.passed else "needs_revision")
+        revise_calls = conn.execute("SELECT count(*) FROM ai_usage WHERE request_id LIKE 'revise:%%'").fetchone()[0]
+    assert revise_calls == len(waiting)
+
+    with connect(db) as conn:
+        conn.execute("DELETE FROM edit_locks")
+    refreshed = revise_articles(llm, [live[0]["id"]], database_url=db, reason="refresh", reasons={
+        str(live[0]["id"]): "page views fell 40% against the 28-day baseline"})[0]
+    with connect(db) as conn:
+        versions = list_versions(conn, live[0]["id"])
+        article = fetch_dicts(conn, "SELECT status::text AS status, published_version_number FROM articles WHERE id = %s",
+                              (live[0]["id"],))[0]
+    # a passing refresh of a live article goes live as a new published version on top of the refresh
+    assert refreshed.status == "revised" and refreshed.passed and refreshed.republished
+    assert [v["reason"] for v in versions] == ["generated", "published", "refresh", "published"]
+    assert article == {"status": "published", "published_version_number": 4}
+
+    # a refresh that misses the bars waits in needs_revision; the live version stays the published one
+    with connect(db) as conn:
+        update_tenant_settings(conn, "acme", {"min_quality": 100})
+    failed = revise_articles(llm, [live[0]["id"]], database_url=db, reason="refresh")[0]
+    with connect(db) as conn:
+        article = fetch_dicts(conn, "SELECT status::text AS status, published_version_number, version_number "
+                                    "FROM articles WHERE id = %s", (live[0]["id"],))[0]
+    assert failed.status == "revised" and not failed.passed and "quality" in failed.detail
+    assert article == {"status": "needs_revision", "published_version_number": 4, "version_number": 5}
