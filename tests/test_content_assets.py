@@ -210,7 +210,8 @@ def test_malformed_model_output_fails_that_topic_while_the_rest_proceed(db, inst
         add_topics(conn, niche, [TopicInput("Broken Topic", (), "broken topic", 90),
                                  TopicInput("Mulch Types Compared", (), "mulch types", 80),
                                  TopicInput("Composting Kitchen Scraps", (), "kitchen scraps", 70)])
-    with LocalLLMServer(required_key="sk-local-test", responder=model) as server:
+    # each answer takes 200 ms, so drafts requested concurrently overlap on the server
+    with LocalLLMServer(required_key="sk-local-test", responder=model, latency_ms=200) as server:
         catalogue = write_catalogue(tmp_path / "models.yaml", {
             "writer": [local_deployment("local-writer", server.url)],
             "researcher": [local_deployment("local-researcher", server.url)],
@@ -219,6 +220,7 @@ def test_malformed_model_output_fails_that_topic_while_the_rest_proceed(db, inst
         result = run(instance, niche.partition_key, defs=defs)
         assert result.success
         requests = len(server.requests_for("local-writer"))
+        assert server.max_in_flight >= 2  # generation ran concurrently within the asset
         rerun = run(instance, niche.partition_key, defs=defs)
         assert rerun.success
         requests_rerun = len(server.requests_for("local-writer")) - requests
