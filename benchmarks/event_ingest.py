@@ -18,7 +18,7 @@ from benchmarks.harness import Stopwatch, admin_connection, log
 
 DESCRIPTION = "5M page events from Parquet and JSONL through ingest_day vs psql COPY of the same rows as CSV"
 SIZES = {
-    "quick": {"events": 40_000, "files_per_format": 2, "articles": 2_000},
+    "quick": {"events": 20_000, "files_per_format": 2, "articles": 1_000},
     "full": {"events": 5_000_000, "files_per_format": 5, "articles": 20_000},
 }
 RATE_GOAL = 0.5

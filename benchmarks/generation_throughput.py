@@ -17,7 +17,7 @@ from benchmarks.harness import log
 
 DESCRIPTION = "1,000 topics drafts -> scored -> embedded over HTTP (200 ms provider, concurrency 32) vs concurrency/latency"
 SIZES = {
-    "quick": {"topics": 64, "concurrency": 32, "sequential_calls": 5, "warmup_topics": 16},
+    "quick": {"topics": 32, "concurrency": 32, "sequential_calls": 3, "warmup_topics": 8},
     "full": {"topics": 1000, "concurrency": 32, "sequential_calls": 50, "warmup_topics": 64},
 }
 RATIO_GOAL = 0.8

@@ -268,6 +268,7 @@ def point_environment_at(url: URL, home: Path) -> None:
         url.set(drivername="postgresql", database=f"{url.database}_dagster").render_as_string(hide_password=False)
     )
     os.environ[settings.HOME_ENV] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")  # a throw-away Dagster instance per benchmark
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 

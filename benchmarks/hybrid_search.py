@@ -15,7 +15,7 @@ from benchmarks.harness import admin_connection, latency_summary, log
 
 DESCRIPTION = "hybrid search (full-text + vector + RRF) over 1M articles vs the vector-only query"
 SIZES = {
-    "quick": {"articles": 20_000, "queries": 30},
+    "quick": {"articles": 5_000, "queries": 20},
     "full": {"articles": 1_000_000, "queries": 200},
 }
 P95_GOAL_MS = 50.0

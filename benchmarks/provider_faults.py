@@ -16,7 +16,7 @@ from benchmarks.harness import log
 
 DESCRIPTION = "1,000 topics with 5 % 429/5xx/timeouts on one of two deployments vs the fault-free run"
 SIZES = {
-    "quick": {"topics": 64, "concurrency": 32, "warmup_topics": 16, "fault_share": 0.05},
+    "quick": {"topics": 32, "concurrency": 32, "warmup_topics": 8, "fault_share": 0.05},
     "full": {"topics": 1000, "concurrency": 32, "warmup_topics": 64, "fault_share": 0.05},
 }
 SUCCESS_GOAL = 0.995

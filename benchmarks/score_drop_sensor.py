@@ -13,7 +13,6 @@ creates a table of the documented shape itself, and the report says which.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import threading
 from datetime import date, timedelta
 
@@ -22,7 +21,7 @@ from benchmarks.harness import Stopwatch, admin_connection, log
 
 DESCRIPTION = "score-drop sensor evaluation over 1M articles x 30 days of content health vs count(*) of the mart"
 SIZES = {
-    "quick": {"articles": 20_000, "days": 30, "repeats": 3},
+    "quick": {"articles": 5_000, "days": 10, "repeats": 2},
     "full": {"articles": 1_000_000, "days": 30, "repeats": 3},
 }
 SECONDS_GOAL = 5.0
@@ -47,7 +46,9 @@ _GENERATED = {
     "baseline_revenue_usd": "CASE WHEN %(dn)s >= 7 THEN round((260 * 0.002 * eng.base / 60)::numeric, 4) END",
     "engagement_drop_pct": "CASE WHEN %(dn)s >= 7 THEN round((100 * (eng.base - eng.today) / eng.base)::numeric, 1) END",
     "revenue_drop_pct": "CASE WHEN %(dn)s >= 7 THEN round((100 * (eng.base - eng.today) / eng.base)::numeric, 1) END",
+    "baseline_days": "CASE WHEN %(dn)s >= 7 THEN 7 ELSE %(dn)s END",
     "is_drop": "%(dn)s >= 7 AND eng.today < 0.7 * eng.base",
+    "drop_reason": "CASE WHEN %(dn)s >= 7 AND eng.today < 0.7 * eng.base THEN 'engagement' END",
 }
 _STANDIN_DDL = f"""
 CREATE TABLE {MART} (
@@ -78,29 +79,20 @@ def _dbt_model_available() -> bool:
         "dbt_project", "models").is_dir() else False
 
 
-def _create_mart_with_dbt(url) -> None:
-    """Let dbt create the real (empty) mart: exact columns, types and post-hook indexes."""
-    from resources.dbt import dbt_environment  # analytics area: env vars for dbt's profile
+def _create_mart_with_dbt(url, workdir) -> None:
+    """Let dbt create the real (empty) mart: exact columns, types, index post-hooks and RLS."""
+    from benchmarks.dbt_marts import dbt
 
-    from allixios import settings
-
-    project = settings.repo_path("dbt_project")
-    done = subprocess.run(
-        ["dbt", "build", "--select", "+mart_content_health", "--project-dir", str(project), "--profiles-dir", str(project)],
-        env=dbt_environment(url), capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"dbt could not build mart_content_health: {done.stdout[-500:]}")
+    dbt(url, workdir, "run", "--select", "+mart_content_health")
 
 
-def _create_mart(url) -> str:
+def _create_mart(url, workdir) -> str:
     """Create the empty mart; returns how ('dbt model' or 'stand-in table of the documented shape')."""
-    if _dbt_model_available():
-        try:
-            _create_mart_with_dbt(url)
-            return "dbt model"
-        except ImportError:
-            pass
+    from benchmarks.dbt_marts import missing_dependencies as dbt_missing
+
+    if _dbt_model_available() and dbt_missing() is None:
+        _create_mart_with_dbt(url, workdir)
+        return "the dbt model (dbt run --select +mart_content_health on the empty database)"
     with admin_connection(url) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
         conn.execute(f"DROP TABLE IF EXISTS {MART}")
@@ -210,7 +202,7 @@ def run(ctx) -> None:
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
     data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
-    how = _create_mart(ctx.url)
+    how = _create_mart(ctx.url, ctx.workdir)
     end_day = date.today() - timedelta(days=1)
     fill_seconds = _fill_mart(ctx.url, shape.articles, p["days"], end_day)
     _seed_exclusions(ctx.url)

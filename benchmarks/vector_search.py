@@ -17,7 +17,7 @@ from benchmarks.harness import admin_connection, latency_summary, log
 
 DESCRIPTION = "1M x 384-dim vectors: HNSW build, top-10 unfiltered and tenant+niche filtered vs exact search"
 SIZES = {
-    "quick": {"articles": 20_000, "queries": 30, "ef_search": [40, 100], "noise": "subspace"},
+    "quick": {"articles": 5_000, "queries": 20, "ef_search": [40, 100], "noise": "subspace"},
     "full": {"articles": 1_000_000, "queries": 200, "ef_search": [40, 100, 200, 400], "noise": "subspace"},
 }
 K = 10

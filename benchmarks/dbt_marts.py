@@ -1,0 +1,186 @@
+"""dbt_marts: incremental build of one day with 1M new events on 30 days of history vs full refresh.
+
+Goal (issue 8): incremental <= 0.2x full. The project is the analytics area's `dbt_project/`, run
+with the dbt CLI the way `analytics_job` runs it for one daily partition (`--vars` start_date/end_date
+= that day); the baseline is `dbt run --full-refresh` of the same models over all 31 days, in the
+same run. Raw events are generated set-based in SQL straight into `raw.page_events` /
+`raw.revenue_events` (ingestion has its own benchmark), one day per statement.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from datetime import date, timedelta
+
+from benchmarks import data
+from benchmarks.harness import Stopwatch, admin_connection, log
+
+DESCRIPTION = "dbt: incremental build of one day (1M new events, 30 days of history) vs full refresh of the marts"
+SIZES = {
+    "quick": {"articles": 2_000, "history_days": 5, "events_per_day": 10_000},
+    "full": {"articles": 100_000, "history_days": 30, "events_per_day": 1_000_000},
+}
+RATIO_GOAL = 0.2
+REVENUE_SHARE = 50  # one revenue event per 50 page views
+
+_PAGE_EVENTS = """
+INSERT INTO raw.page_events (event_id, event_ts, event_date, tenant_id, article_id, session_id, visitor_hash,
+                             referrer, device, country, time_on_page_s, scroll_depth, source_file)
+SELECT 'pv-' || %(day)s || '-' || g,
+       %(day)s::timestamptz + (g * 86399.0 / %(n)s) * interval '1 second',
+       %(day)s::date, bn.tenant_id, b.article_id,
+       's' || abs(hashint4extended(g / 3, %(dn)s)) %% (%(n)s / 3 + 1),
+       'v' || abs(hashint4extended(g / 5, %(dn)s + 1000)) %% (%(n)s / 5 + 1),
+       (ARRAY['google', 'direct', 'twitter', 'newsletter'])[1 + g %% 4],
+       (ARRAY['desktop', 'mobile', 'tablet'])[1 + g %% 3],
+       (ARRAY['US', 'GB', 'DE', 'FR', 'IN', 'BR'])[1 + g %% 6],
+       5 + abs(hashint4extended(g, %(dn)s + 2000)) %% 600,
+       (abs(hashint4extended(g, %(dn)s + 3000)) %% 101) / 100.0,
+       'bench/' || %(day)s
+FROM generate_series(0, %(n)s - 1) g
+JOIN bench_articles b
+  ON b.i = least(%(articles)s - 1, floor(power((abs(hashint4extended(g, %(dn)s + 4000)) %% 1000000) / 1e6, 3) * %(articles)s))
+JOIN bench_niches bn ON bn.k = b.niche_k
+"""
+_REVENUE_EVENTS = """
+INSERT INTO raw.revenue_events (event_id, event_ts, event_date, tenant_id, article_id, source, amount, currency,
+                                amount_usd, source_file)
+SELECT 'rv-' || %(day)s || '-' || g,
+       %(day)s::timestamptz + (g * 86399.0 / %(n)s) * interval '1 second',
+       %(day)s::date, bn.tenant_id, b.article_id,
+       (ARRAY['ads', 'affiliate', 'sponsorship'])[1 + g %% 3],
+       round((abs(hashint4extended(g, %(dn)s + 5000)) %% 500) / 100.0, 2), 'USD',
+       round((abs(hashint4extended(g, %(dn)s + 5000)) %% 500) / 100.0, 2),
+       'bench/' || %(day)s
+FROM generate_series(0, %(n)s - 1) g
+JOIN bench_articles b
+  ON b.i = least(%(articles)s - 1, floor(power((abs(hashint4extended(g, %(dn)s + 6000)) %% 1000000) / 1e6, 3) * %(articles)s))
+JOIN bench_niches bn ON bn.k = b.niche_k
+"""
+
+
+def missing_dependencies() -> str | None:
+    from allixios import settings
+
+    models = settings.repo_path("dbt_project", "models")
+    needed = ["fct_article_daily_performance.sql", "mart_content_health.sql"]
+    missing = [n for n in needed if not any(models.rglob(n))] if models.is_dir() else needed
+    if missing:
+        return f"the analytics area's dbt models ({', '.join(missing)})"
+    try:
+        from resources.dbt import dbt_environment, dbt_executable  # noqa: F401
+    except ImportError as exc:
+        return f"resources.dbt (analytics area): {exc}"
+    return None
+
+
+def load_events(url, days: list[date], per_day: int, articles: int, first_day: date) -> float:
+    """Page and revenue events for `days`, one statement per day, on two connections."""
+    queue = list(days)
+    lock, errors = threading.Lock(), []
+
+    def work() -> None:
+        try:
+            with admin_connection(url) as conn:
+                conn.execute("SET synchronous_commit = off")
+                while True:
+                    with lock:
+                        if not queue or errors:
+                            return
+                        day = queue.pop(0)
+                    params = {"day": day.isoformat(), "dn": (day - first_day).days, "articles": articles}
+                    conn.execute(_PAGE_EVENTS, {**params, "n": per_day})
+                    conn.execute(_REVENUE_EVENTS, {**params, "n": max(1, per_day // REVENUE_SHARE)})
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    with Stopwatch() as sw:
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    with admin_connection(url) as conn:
+        conn.execute("VACUUM (ANALYZE) raw.page_events")
+        conn.execute("VACUUM (ANALYZE) raw.revenue_events")
+    return sw.seconds
+
+
+def dbt(url, workdir, *args: str) -> float:
+    """Run the dbt CLI on the benchmark database; its target and logs go to the scratch folder."""
+    from allixios import settings
+    from resources.dbt import dbt_environment, dbt_executable
+
+    project = str(settings.repo_path("dbt_project"))
+    env = {**dbt_environment(url), "DBT_TARGET_PATH": str(workdir / "dbt_target"), "DBT_LOG_PATH": str(workdir / "dbt_logs")}
+    command = [dbt_executable(), *args, "--project-dir", project, "--profiles-dir", project]
+    with Stopwatch() as sw:
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = [line for line in done.stdout.splitlines() if "ERROR" in line or "Error" in line][-3:]
+        raise RuntimeError(f"dbt {' '.join(args[:2])} failed: {' | '.join(tail) or done.stdout[-400:]}")
+    return sw.seconds
+
+
+def _mart_rows(url) -> dict[str, int]:
+    with admin_connection(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' AND table_type = 'BASE TABLE' "
+            "ORDER BY table_name")]
+        return {t: conn.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for t in tables}
+
+
+def run(ctx) -> None:
+    report, p = ctx.report, ctx.params
+    shape = data.CorpusShape(articles=p["articles"])
+    data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
+    new_day = date.today() - timedelta(days=1)
+    first_day = new_day - timedelta(days=p["history_days"])
+    history = [first_day + timedelta(days=n) for n in range(p["history_days"])]
+
+    history_load = load_events(ctx.url, history, p["events_per_day"], shape.articles, first_day)
+    log(f"history: {len(history)} days x {p['events_per_day']:,} events loaded in {history_load:.1f} s")
+    build_history = dbt(ctx.url, ctx.workdir, "run", "--vars",
+                        json.dumps({"start_date": first_day.isoformat(), "end_date": history[-1].isoformat()}))
+    log(f"marts built over the history in {build_history:.1f} s")
+
+    new_load = load_events(ctx.url, [new_day], p["events_per_day"], shape.articles, first_day)
+    day_vars = json.dumps({"start_date": new_day.isoformat(), "end_date": new_day.isoformat()})
+    incremental = dbt(ctx.url, ctx.workdir, "run", "--vars", day_vars)
+    rows_incremental = _mart_rows(ctx.url)
+    log(f"incremental run of {new_day}: {incremental:.1f} s")
+    tests = None
+    if ctx.size == "full":  # quick runs skip what the goal does not need (each dbt start costs seconds)
+        tests = dbt(ctx.url, ctx.workdir, "test", "--vars", day_vars)
+        log(f"dbt test after it: {tests:.1f} s")
+    full = dbt(ctx.url, ctx.workdir, "run", "--full-refresh")
+    rows_full = _mart_rows(ctx.url)
+    log(f"full refresh: {full:.1f} s")
+    with admin_connection(ctx.url) as conn:
+        events = conn.execute("SELECT count(*) FROM raw.page_events").fetchone()[0]
+    # a one-view dbt command: the CLI's fixed cost (start-up, parse, connect) that both sides pay
+    fixed = dbt(ctx.url, ctx.workdir, "run", "--select", "stg_tenants") if ctx.size == "full" else None
+
+    report.metric("articles", shape.articles)
+    report.metric("history days", p["history_days"])
+    report.metric("page events per day", p["events_per_day"])
+    report.metric("page events in raw", events)
+    report.metric("events load, history (SQL generate_series)", history_load, "s")
+    report.metric("events load, new day", new_load, "s")
+    report.metric("initial build over the history", build_history, "s")
+    report.metric("incremental `dbt run` of the new day", incremental, "s")
+    report.metric("`dbt test` after the incremental run", tests, "s")
+    report.metric("full refresh `dbt run --full-refresh`", full, "s")
+    report.metric("dbt fixed cost (one view model)", fixed, "s")
+    report.ratio("incremental / full refresh", incremental, full, "one day's window vs rebuilding every day")
+    if fixed is not None:
+        report.ratio("incremental / full, fixed CLI cost removed", max(0.0, incremental - fixed), max(1e-9, full - fixed),
+                     "the same, minus one one-view dbt invocation from both")
+    report.goal("incremental / full refresh", incremental / full, "<=", RATIO_GOAL)
+    report.goal("same mart rows after both", float(rows_incremental == rows_full), ">=", 1.0)
+    report.table("mart rows (after the incremental run / after the full refresh)", ["mart", "incremental", "full refresh"],
+                 [[t, rows_incremental.get(t), rows_full.get(t)] for t in sorted(set(rows_incremental) | set(rows_full))])

@@ -1,0 +1,113 @@
+"""Smoke test of `python -m benchmarks --quick`: every benchmark whose dependencies exist runs and writes a
+well-formed result with ratios. Never asserts on timings (those are the benchmarks' job, not a test's).
+
+The benchmarks create their own `allixios_bench_*` databases on the server the session points at.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from allixios import settings
+
+ROOT = settings.project_root()
+FAST = ("vector_search", "hybrid_search", "score_drop_sensor", "event_ingest")
+# a provider process and litellm start-up, several dbt and Dagster start-ups: tens of seconds even at --quick
+SLOW = ("generation_throughput", "provider_faults", "dbt_marts", "pipeline_overhead")
+
+
+def _ready(names: tuple[str, ...]) -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.__main__ import load
+
+        return [n for n in names if load(n).missing_dependencies() is None]
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def _run(names: list[str], output: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", "--quick", *names, "--output", str(output), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def _check_report(report: dict) -> None:
+    name = report["name"]
+    assert report["status"] == "ok", f"{name}: {report.get('error')}"
+    assert report["size"] == "quick"
+    assert report["ratios"], f"{name} reports no ratio against its baseline"
+    for key, ratio in report["ratios"].items():
+        assert isinstance(ratio["value"], float | int) and math.isfinite(ratio["value"]) and ratio["value"] >= 0, (name, key)
+        assert ratio["baseline"] not in (None, 0), (name, key)
+        assert ratio["note"], (name, key)
+    assert report["goals"], f"{name} checks no goal"
+    for goal in report["goals"]:
+        assert goal["op"] in (">=", "<=") and isinstance(goal["met"], bool), (name, goal)
+        assert goal["value"] is not None, (name, goal)
+    assert report["peak_rss_mb"] > 0 and report["elapsed_s"] > 0
+    assert report["metrics"] and report["machine"]["cores"] >= 1
+
+
+def _check_run(names: list[str], tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = _run(names, output)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert set(results["benchmarks"]) == set(names)
+    for name in names:
+        _check_report(results["benchmarks"][name])
+        assert f"## {name} (quick) — ok" in done.stdout  # the printed table
+    # each benchmark's own database is dropped afterwards
+    created = re.findall(r"database (allixios_bench_\w+)", done.stdout)
+    assert len(created) == len(names)
+    from allixios.db.engine import connect
+
+    with connect() as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (created,)).fetchall()
+    assert left == []
+
+
+def test_fast_benchmarks_run_and_write_ratios(database_url, tmp_path):
+    names = _ready(FAST)
+    assert names, "no benchmark can run: the schema-only ones (vector_search) always should"
+    _check_run(names, tmp_path)
+
+
+@pytest.mark.slow
+def test_llm_dbt_and_dagster_benchmarks_run_and_write_ratios(database_url, tmp_path):
+    names = _ready(SLOW)
+    if not names:
+        pytest.fail(f"{SLOW} are waiting for their areas; see `python -m benchmarks --list`")
+    _check_run(names, tmp_path)
+
+
+def test_unknown_benchmark_is_one_clear_error(database_url, tmp_path):
+    done = _run(["no_such_benchmark"], tmp_path / "results.json")
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown benchmark no_such_benchmark" in lines[0] and "fix:" in lines[0]
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_harness_percentiles_goals_and_merge(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import harness as h
+    finally:
+        sys.path.remove(str(ROOT))
+    assert h.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert h.percentile([5.0], 95) == 5.0
+    assert h.Goal("x", 0.96, ">=", 0.95).met and not h.Goal("x", 12.0, "<=", 10.0).met
+    assert not h.Goal("x", None, ">=", 1.0).met
+    path = tmp_path / "results.json"
+    h.merge_results(path, {"cores": 2}, [h.Report("a", "quick").as_dict()])
+    h.merge_results(path, {"cores": 2}, [h.Report("b", "full").as_dict()])
+    data = json.loads(path.read_text())
+    assert set(data["benchmarks"]) == {"a", "b"} and data["benchmarks"]["b"]["size"] == "full"
