@@ -31,7 +31,12 @@ def _today() -> date:
 def _execute(defs: dg.Definitions, job_name: str, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(job_name)
     return job.execute_in_process(
-        partition_key=partition_key, instance=instance, raise_on_error=False, tags={"allixios/trigger": "make run"}
+        partition_key=partition_key,
+        instance=instance,
+        raise_on_error=False,
+        tags={"allixios/trigger": "make run"},
+        # the summary below is what `make run` prints; step-by-step logs are in the UI
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
 
 

@@ -21,7 +21,7 @@ def seed(tenant: str = typer.Option("sample", "--tenant", "-t", help="Tenant slu
 
 def run() -> None:
     """Seed, then materialize the main job (content graph + analytics) for today on a real Dagster instance."""
-    from allixios.runner import run_main_job
+    from allixios_assets.runner import run_main_job
 
     if not run_main_job(echo=typer.echo):
         raise typer.Exit(1)
