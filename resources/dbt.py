@@ -26,6 +26,7 @@ from allixios import settings
 from allixios.errors import ConfigError
 
 ENV_PREFIX = "ALLIXIOS_DBT_"
+MANIFEST_ENV = "ALLIXIOS_DBT_MANIFEST"  # a manifest built elsewhere (e.g. in a deploy image step)
 MANIFEST_FIX = "run `make install` (or `allixios prepare`) to build dbt_project/target/manifest.json"
 
 
@@ -44,7 +45,8 @@ def dbt_project() -> DbtProject:
 
 
 def manifest_path() -> Path:
-    return project_dir() / "target" / "manifest.json"
+    configured = os.environ.get(MANIFEST_ENV)
+    return Path(configured) if configured else project_dir() / "target" / "manifest.json"
 
 
 def connection_env(url: URL | None = None) -> dict[str, str]:

@@ -63,3 +63,19 @@ def write_parquet(path: Path, records: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(records).write_parquet(path)
     return path
+
+
+def drop_dbt_relations(conn: psycopg.Connection) -> None:
+    """Remove what dbt built (marts tables/views, staging, intermediate) so a test starts clean;
+    the migration's own objects in `marts` (the analyst function) stay."""
+    relations = conn.execute(
+        """SELECT c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname IN ('marts', 'staging', 'intermediate') AND c.relkind IN ('r', 'v')"""
+    ).fetchall()
+    views = [name for kind, name in relations if kind == "v"]
+    tables = [name for kind, name in relations if kind == "r"]
+    if views:
+        conn.execute(f"DROP VIEW IF EXISTS {', '.join(views)} CASCADE")
+    if tables:
+        conn.execute(f"DROP TABLE IF EXISTS {', '.join(tables)} CASCADE")

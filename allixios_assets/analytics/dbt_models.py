@@ -7,9 +7,13 @@ from datetime import timedelta
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
+from allixios.analytics.locks import exclusive
 from allixios.errors import ConfigError
 from allixios_assets.partitions import daily_partitions
 from resources.dbt import AllixiosDbtResource, dbt_project, require_manifest
+from resources.warehouse import WarehouseResource
+
+DBT_BUILD_LOCK = "allixios.dbt_build"
 
 # dbt source (source name, table) -> the Dagster asset that writes that table
 SOURCE_ASSET_KEYS = {
@@ -50,18 +54,22 @@ def load_manifest():
     project=dbt_project(),
     partitions_def=daily_partitions,
     dagster_dbt_translator=AllixiosDbtTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-    # a range of days is one dbt build over the whole window
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    # table swaps (<name>__dbt_tmp) must not interleave: one dbt build at a time per pool slot
+    # one day per run, like the ingestion assets (dagster-dbt defaults time partitions to single runs)
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
     pool="dbt",
     name="analytics_dbt_models",
     op_tags={"area": "analytics"},
 )
-def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtResource):
+def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtResource, warehouse: WarehouseResource):
     window = context.partition_time_window
     dbt_vars = {
         "start_date": window.start.date().isoformat(),
         "end_date": (window.end - timedelta(days=1)).date().isoformat(),
     }
-    context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    # One dbt build at a time across runs and processes: table models are swapped in through
+    # <name>__dbt_tmp relations, which two concurrent builds would fight over.
+    with exclusive(warehouse.url(), DBT_BUILD_LOCK) as waited_s:
+        if waited_s > 1:
+            context.log.info(f"waited {waited_s:.0f} s for another dbt build to finish")
+        context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

@@ -17,6 +17,9 @@ analytics_job = dg.define_asset_job(
     "analytics_job",
     selection=dg.AssetSelection.assets(raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics),
     partitions_def=daily_partitions,
+    # in one process: the steps run one after the other, and a process per step would add its
+    # start-up (importing the code location) to every day of a backfill
+    executor_def=dg.in_process_executor,
     tags={"area": "analytics"},
     description="One day: load the landed event files, build the dbt marts for that day's window, compute the KPIs.",
 )

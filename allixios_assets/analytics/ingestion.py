@@ -72,7 +72,7 @@ def _check(asset: str) -> list[dg.AssetCheckSpec]:
 
 
 @dg.asset(
-    partitions_def=daily_partitions, group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
+    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
     check_specs=_check("raw_page_events"),
     description="Page views of the day: `landing/events/<day>/page_*` (JSONL, CSV, Parquet) validated with polars "
     "and COPYed into raw.page_events; rejected rows in raw.rejected_events with file, line and reason; per-file "
@@ -83,7 +83,7 @@ def raw_page_events(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(
-    partitions_def=daily_partitions, group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
+    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
     check_specs=_check("raw_revenue_events"),
     description="Revenue events of the day: `landing/events/<day>/revenue_*` validated (source, amount, currency "
     "converted to USD) and COPYed into raw.revenue_events; rejected rows kept with reasons. Re-running replaces the day.",

@@ -23,7 +23,7 @@ MART_KEYS = [
 
 
 @dg.asset(
-    partitions_def=daily_partitions, group_name="analytics", owners=["team:analytics"], tags={"area": "analytics"},
+    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=["team:analytics"], tags={"area": "analytics"},
     kinds={"python", "postgres"}, deps=MART_KEYS,
     description="Revenue KPIs of the day across tenants: revenue, views, RPM, 7-day revenue and its change, "
     "top and bottom articles of the week, ROI by model and by niche, articles flagged as dropping; a 14-day "

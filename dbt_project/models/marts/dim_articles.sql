@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['article_id'], 'unique': True}, {'columns': ['tenant_id']}]) }}
 -- One row per article: who owns it, where it lives, its current scores, model and generation cost.
 select
     a.article_id,

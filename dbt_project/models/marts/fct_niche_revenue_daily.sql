@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_window('day') }}",
-        post_hook=["create index if not exists {{ this.name }}_day_idx on {{ this }} (tenant_id, day)"],
+        indexes=[{'columns': ['tenant_id', 'day']}],
     )
 }}
 -- One row per niche and day: traffic, revenue by source, RPM, engagement, and the niche's SEO

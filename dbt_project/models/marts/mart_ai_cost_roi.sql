@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['article_id'], 'unique': True}, {'columns': ['tenant_id']}]) }}
 -- Generation cost against the revenue an article has earned, per article (with its model and
 -- niche; group by them for ROI by model or niche). payback_days: days from going live until the
 -- cumulative revenue covered the cost; projected_payback_days: for those not there yet, the days

@@ -4,10 +4,7 @@
         incremental_strategy='append',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_window('day') }}",
-        post_hook=[
-            "create index if not exists {{ this.name }}_day_idx on {{ this }} (day)",
-            "create index if not exists {{ this.name }}_article_idx on {{ this }} (tenant_id, article_id, day)",
-        ],
+        indexes=[{'columns': ['day']}, {'columns': ['tenant_id', 'article_id', 'day']}],
     )
 }}
 -- Daily health of each article: engagement, current quality/SEO scores, revenue, their trailing
