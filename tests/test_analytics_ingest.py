@@ -317,3 +317,24 @@ def test_cli_ingest_reports_counts_and_refuses_a_bad_date(shop, tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "fix:" in bad.stderr
+
+
+def test_copy_stream_raises_database_errors_and_producer_errors(db):
+    import polars as pl
+    import psycopg
+
+    from allixios.analytics.ingest import CopyStream
+
+    columns = ("event_id", "event_ts", "event_date", "tenant_id", "article_id", "source", "amount", "currency",
+               "amount_usd", "source_file")
+    row = {"event_id": "x", "event_ts": datetime(2026, 11, 10, 1, tzinfo=UTC), "event_date": DAY,
+           "tenant_id": "00000000-0000-0000-0000-000000000001", "article_id": "00000000-0000-0000-0000-000000000002",
+           "source": "ads", "amount": -1.0, "currency": "USD", "amount_usd": -1.0, "source_file": "f"}
+    with pytest.raises(psycopg.errors.CheckViolation):
+        with connect() as conn, CopyStream(conn, "raw.revenue_events", columns) as stream:
+            stream.put(pl.DataFrame([row]))
+    with pytest.raises(RuntimeError, match="producer failed"):
+        with connect() as conn, CopyStream(conn, "raw.revenue_events", columns) as stream:
+            stream.put(pl.DataFrame([{**row, "amount": 1.0, "amount_usd": 1.0}]))
+            raise RuntimeError("producer failed")
+    assert query("SELECT count(*) FROM raw.revenue_events") == [(0,)]

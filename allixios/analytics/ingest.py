@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -127,51 +129,45 @@ def _load_kind(
     conn.execute("DELETE FROM raw.ingested_files WHERE kind = %s AND event_date = %s", (kind, day))
 
     reports: list[FileReport] = []
-    valid_frames: list[pl.DataFrame] = []
     rejected_frames: list[pl.DataFrame] = []
     reasons: Counter = Counter()
     schema = schemas.SCHEMAS[kind]
-    for order, path in enumerate(paths):
-        source_file = f"{folder.name}/{path.name}"
-        fmt = schemas.format_of(path)
-        report = FileReport(kind, source_file, fmt or path.suffix.lstrip(".") or "unknown", _sha256(path), path.stat().st_size)
-        reports.append(report)
-        try:
-            if schemas.kind_of(path) is None:
-                raise UnreadableFile("file name must start with page_ or revenue_ to say what it holds")
-            if fmt is None:
-                raise UnreadableFile(f"unsupported file type {path.suffix or '(none)'}: use .jsonl, .csv or .parquet")
-            parsed = read_event_file(path, fmt, schema)
-        except UnreadableFile as exc:
-            report.status, report.error = "rejected", str(exc)
-            reasons[str(exc)] += 1
-            rejected_frames.append(_file_rejection(kind, day, source_file, str(exc)))
-            continue
-        valid, rejected = validate(parsed.frame, kind, day, now, lookups, source_file, parsed.missing)
-        report.rows_read = parsed.frame.height
-        report.rows_rejected = rejected.height
-        if rejected.height:
-            reasons.update(dict(rejected.group_by("reason").len().iter_rows()))
-            rejected_frames.append(rejected)
-        valid_frames.append(valid.with_columns(pl.lit(order).alias("_file_order")))
+    seen: pl.Series | None = None  # event ids already loaded today: the first occurrence wins
+    # file by file: PostgreSQL parses one file's COPY while polars prepares the next
+    with CopyStream(conn, f"raw.{table}", LOAD_COLUMNS[kind]) as stream:
+        for path in paths:
+            source_file = f"{folder.name}/{path.name}"
+            fmt = schemas.format_of(path)
+            report = FileReport(kind, source_file, fmt or path.suffix.lstrip(".") or "unknown", _sha256(path),
+                                path.stat().st_size)
+            reports.append(report)
+            try:
+                if schemas.kind_of(path) is None:
+                    raise UnreadableFile("file name must start with page_ or revenue_ to say what it holds")
+                if fmt is None:
+                    raise UnreadableFile(f"unsupported file type {path.suffix or '(none)'}: use .jsonl, .csv or .parquet")
+                parsed = read_event_file(path, fmt, schema)
+            except UnreadableFile as exc:
+                report.status, report.error = "rejected", str(exc)
+                reasons[str(exc)] += 1
+                rejected_frames.append(_file_rejection(kind, day, source_file, str(exc)))
+                continue
+            valid, rejected = validate(parsed.frame, kind, day, now, lookups, source_file, parsed.missing)
+            report.rows_read = parsed.frame.height
+            report.rows_rejected = rejected.height
+            if rejected.height:
+                report.status = "partial"
+                reasons.update(dict(rejected.group_by("reason").len().iter_rows()))
+                rejected_frames.append(rejected)
+            unique = valid.sort(LINE).filter(pl.col("event_id").is_first_distinct())
+            if seen is not None and seen.len():
+                unique = unique.filter(~pl.col("event_id").is_in(seen))
+            report.rows_loaded = unique.height
+            report.rows_duplicate = valid.height - unique.height
+            stream.put(unique.select(LOAD_COLUMNS[kind]))
+            ids = unique.get_column("event_id")
+            seen = ids if seen is None else pl.concat([seen, ids])
 
-    loaded = pl.DataFrame()
-    if valid_frames:
-        everything = pl.concat(valid_frames, how="vertical_relaxed").sort("_file_order", LINE)
-        first = everything.select(pl.col("event_id").is_first_distinct()).to_series()
-        duplicates = everything.filter(~first).group_by("_file_order").len()
-        for order, count in duplicates.iter_rows():  # `order` indexes paths, and so reports
-            reports[order].rows_duplicate = count
-        loaded = everything.filter(first)
-        per_file = loaded.group_by("_file_order").len()
-        for order, count in per_file.iter_rows():
-            reports[order].rows_loaded = count
-    for report in reports:
-        if report.status != "rejected" and report.rows_rejected:
-            report.status = "partial"
-
-    if loaded.height:
-        copy_frame(conn, f"raw.{table}", LOAD_COLUMNS[kind], loaded.select(LOAD_COLUMNS[kind]))
     if rejected_frames:
         rejected = pl.concat(rejected_frames, how="vertical_relaxed")
         copy_frame(conn, "raw.rejected_events", REJECTED_COLUMNS, rejected.select(REJECTED_COLUMNS))
@@ -198,15 +194,81 @@ def _file_rejection(kind: str, day: date, source_file: str, reason: str) -> pl.D
     )
 
 
-def copy_frame(conn: psycopg.Connection, table: str, columns: tuple[str, ...], frame: pl.DataFrame) -> int:
-    """COPY a frame into ``table`` as CSV in large chunks: polars writes the text, PostgreSQL parses it."""
+def _copy_statement(table: str, columns: tuple[str, ...]) -> sql.Composed:
     schema_name, table_name = table.split(".")
-    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
+    return sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(schema_name), sql.Identifier(table_name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for chunk in frame.iter_slices(COPY_CHUNK_ROWS):
-            buffer = io.BytesIO()
-            chunk.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f%:z")
-            copy.write(buffer.getbuffer())
+
+
+def _write_csv_chunks(copy, frame: pl.DataFrame) -> None:
+    """polars renders CSV text in large chunks (no per-row Python); PostgreSQL parses it."""
+    for chunk in frame.iter_slices(COPY_CHUNK_ROWS):
+        buffer = io.BytesIO()
+        chunk.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f%:z")
+        copy.write(buffer.getbuffer())
+
+
+def copy_frame(conn: psycopg.Connection, table: str, columns: tuple[str, ...], frame: pl.DataFrame) -> int:
+    """COPY a frame into ``table``."""
+    with conn.cursor() as cur, cur.copy(_copy_statement(table, columns)) as copy:
+        _write_csv_chunks(copy, frame)
     return frame.height
+
+
+_DONE = object()
+_ABORT = object()
+
+
+class CopyStream:
+    """One COPY into ``table`` fed with frames from a background thread.
+
+    The caller keeps preparing the next frame (polars releases the GIL) while this thread renders
+    CSV and PostgreSQL parses it. The connection must not be used for anything else until the
+    block ends; an error on either side aborts the COPY and is raised by the block.
+    """
+
+    def __init__(self, conn: psycopg.Connection, table: str, columns: tuple[str, ...]):
+        self._conn = conn
+        self._statement = _copy_statement(table, columns)
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
+
+    def __enter__(self) -> CopyStream:
+        self._thread.start()
+        return self
+
+    def put(self, frame: pl.DataFrame) -> None:
+        if self._error is not None:
+            raise self._error
+        if frame.height:
+            self._queue.put(frame)
+
+    def _run(self) -> None:
+        finished = False  # the end marker (_DONE or _ABORT) was taken from the queue
+        try:
+            with self._conn.cursor() as cur, cur.copy(self._statement) as copy:
+                while True:
+                    item = self._queue.get()
+                    finished = item is _DONE or item is _ABORT
+                    if item is _DONE:
+                        break
+                    if item is _ABORT:
+                        raise _CopyAborted
+                    _write_csv_chunks(copy, item)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+            while not finished:  # keep the producer from blocking on a full queue
+                item = self._queue.get()
+                finished = item is _DONE or item is _ABORT
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(_ABORT if exc_type else _DONE)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+
+class _CopyAborted(Exception):
+    """The producer failed: the COPY is cancelled and the caller's error propagates."""

@@ -81,15 +81,25 @@ def _read_lines(path: Path) -> pl.DataFrame:
 
 
 def _read_jsonl(path: Path, schema: EventSchema) -> ParsedFile:
-    lines = _read_lines(path)
     text_schema = {c: pl.String for c in schema.columns}
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableFile("file is empty (no records)")
+    lines_in_file = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     try:
-        # fast path: a clean file parses in one call and lines up with the non-blank lines
-        parsed = pl.read_ndjson(path, schema=text_schema)
-        if parsed.height == lines.height:
-            return ParsedFile(pl.concat([lines, parsed], how="horizontal").with_columns(_no_error()))
+        # fast path: a clean file parses in one call; when every line was one record the line
+        # numbers are the positions (a rejected row's text is re-rendered from its values)
+        parsed = pl.read_ndjson(data, schema=text_schema)
+        if parsed.height == lines_in_file:
+            frame = parsed.with_row_index(LINE, offset=1).with_columns(
+                pl.col(LINE).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(RAW), _no_error()
+            )
+            return ParsedFile(frame)
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError):
         pass
+    del data
+    # slow path (malformed or blank lines): line by line, still vectorized
+    lines = _read_lines(path)
     stripped = pl.col(RAW).str.strip_chars()
     looks_like_object = stripped.str.starts_with("{") & stripped.str.ends_with("}")
     candidates = lines.filter(looks_like_object)

@@ -80,8 +80,7 @@ def parse_timestamp(column: str) -> pl.Expr:
     )
 
 
-def _reason(condition: pl.Expr, text: str) -> pl.Expr:
-    return pl.when(condition).then(pl.lit(text))
+Rule = tuple[pl.Expr, str]  # (row is bad when true, reason)
 
 
 def validate(
@@ -93,61 +92,72 @@ def validate(
     source_file: str,
     missing_columns: list[str] | tuple[str, ...] = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split parsed records into (valid rows ready to load, rejected rows with line, record, reason)."""
+    """Split parsed records into (valid rows ready to load, rejected rows with line, record, reason).
+
+    Rules are boolean expressions evaluated over the whole frame; reason texts are built only for
+    the rows that break a rule, so a clean file costs a few vectorized passes.
+    """
     schema = schemas.SCHEMAS[kind]
     df = frame.with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in schema.columns if c not in frame.columns]
     ).with_columns([_text(c).alias(c) for c in schema.columns])
+    # the common ISO form first; the other accepted forms only when some rows need them
     df = df.with_columns(
-        parse_timestamp("timestamp").alias("event_ts"),
+        pl.col("timestamp").str.to_datetime(TS_WITH_OFFSET, strict=False, time_zone="UTC", time_unit="us")
+        .alias("event_ts"),
         pl.col("tenant").str.to_lowercase().alias("tenant_key"),
-    ).join(lookups.tenants, on="tenant_key", how="left")
+    )
+    if df.select((pl.col("event_ts").is_null() & pl.col("timestamp").is_not_null()).any()).item():
+        df = df.with_columns(pl.coalesce("event_ts", parse_timestamp("timestamp")).alias("event_ts"))
+    df = df.join(lookups.tenants, on="tenant_key", how="left")
 
     day_start = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
     future_limit = now + timedelta(seconds=schemas.FUTURE_TOLERANCE_S)
-    reasons: list[pl.Expr] = [
-        *[_reason(pl.lit(True), f"file has no {c} column") for c in schema.required if c in missing_columns],
-        *[_reason(pl.col(c).is_null(), f"missing {c}") for c in schema.required if c not in missing_columns],
-        _reason(pl.col("event_id").str.len_chars() > 200, "event_id longer than 200 characters"),
-        _reason(pl.col("timestamp").is_not_null() & pl.col("event_ts").is_null(),
-                "timestamp is not ISO 8601 or epoch seconds/milliseconds"),
-        _reason(pl.col("event_ts") > future_limit, "timestamp in the future"),
-        _reason((pl.col("event_ts") < day_start) | (pl.col("event_ts") >= day_start + timedelta(days=1)),
-                f"timestamp outside the partition day {day.isoformat()} (UTC)"),
-        _reason(pl.col("tenant").is_not_null() & pl.col("tenant_id").is_null(), "unknown tenant"),
+    rules: list[Rule] = [
+        *[(pl.lit(True), f"file has no {c} column") for c in schema.required if c in missing_columns],
+        *[(pl.col(c).is_null(), f"missing {c}") for c in schema.required if c not in missing_columns],
+        (pl.col("event_id").str.len_chars() > 200, "event_id longer than 200 characters"),
+        (pl.col("timestamp").is_not_null() & pl.col("event_ts").is_null(),
+         "timestamp is not ISO 8601 or epoch seconds/milliseconds"),
+        (pl.col("event_ts") > future_limit, "timestamp in the future"),
+        ((pl.col("event_ts") < day_start) | (pl.col("event_ts") >= day_start + timedelta(days=1)),
+         f"timestamp outside the partition day {day.isoformat()} (UTC)"),
+        (pl.col("tenant").is_not_null() & pl.col("tenant_id").is_null(), "unknown tenant"),
     ]
-    df = df.with_columns(pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("_common"))
-    rules = _page_rules if kind == schemas.PAGE else _revenue_rules
-    df, specific, outputs = rules(df, lookups)
-    df = df.with_columns(pl.concat_str(specific, separator="; ", ignore_nulls=True).alias("_specific"))
-    df = df.with_columns(
-        pl.coalesce(
-            pl.col(ERROR),
-            pl.concat_str(["_common", "_specific"], separator="; ", ignore_nulls=True)
-            .str.strip_chars("; ").replace("", None),
-        ).alias("reason"),
-        pl.lit(source_file).alias("source_file"),
-        pl.lit(day).alias("event_date"),
-    )
-    valid = df.filter(pl.col("reason").is_null())
-    rejected = df.filter(pl.col("reason").is_not_null())
-    # typed values under the raw tables' column names; the text columns stay for the rejected record
-    outputs = {"event_ts": pl.col("event_ts"), "event_date": pl.col("event_date"), "tenant_id": pl.col("tenant_id"),
-               "source_file": pl.col("source_file"), "event_id": pl.col("event_id"), **outputs}
+    kind_rules = _page_rules if kind == schemas.PAGE else _revenue_rules
+    df, specific, outputs = kind_rules(df, lookups)
+    rules += specific
+    bad = pl.any_horizontal([condition.fill_null(False) for condition, _ in rules]) | pl.col(ERROR).is_not_null()
+    df = df.with_columns(bad.alias("_bad"))
+
+    valid = df.filter(~pl.col("_bad"))
+    outputs = {"event_ts": pl.col("event_ts"), "event_date": pl.lit(day), "tenant_id": pl.col("tenant_id"),
+               "source_file": pl.lit(source_file), "event_id": pl.col("event_id"), **outputs}
     valid = valid.select(pl.col(LINE), *[outputs[c].alias(c) for c in LOAD_COLUMNS[kind]])
-    if rejected.height and rejected[RAW].null_count():
-        # Parquet rows have no text line: keep the record as JSON of what was read
-        rejected = rejected.with_columns(
-            pl.coalesce(RAW, pl.struct(list(schema.columns)).struct.json_encode()).alias(RAW)
+
+    rejected = df.filter(pl.col("_bad"))
+    if rejected.height:
+        every_reason = pl.concat_str(
+            [pl.when(condition.fill_null(False)).then(pl.lit(text)) for condition, text in rules],
+            separator="; ", ignore_nulls=True,
         )
+        rejected = rejected.with_columns(pl.coalesce(pl.col(ERROR), every_reason).alias("reason"))
+        if rejected[RAW].null_count():
+            # rows without their text line (Parquet, clean JSONL): keep the record as JSON of what was read
+            rejected = rejected.with_columns(
+                pl.coalesce(RAW, pl.struct(list(schema.columns)).struct.json_encode()).alias(RAW)
+            )
+    else:
+        rejected = rejected.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
     rejected = rejected.select(
-        pl.lit(kind).alias("kind"), "event_date", "source_file", pl.col(LINE).alias("line_number"),
-        pl.col(RAW).alias("raw_record"), "reason",
+        pl.lit(kind).alias("kind"), pl.lit(day).alias("event_date"), pl.lit(source_file).alias("source_file"),
+        pl.col(LINE).alias("line_number"), pl.col(RAW).alias("raw_record"), "reason",
     )
     return valid, rejected
 
 
-def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[pl.Expr], dict[str, pl.Expr]]:
+def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[Rule], dict[str, pl.Expr]]:
+    # rows name their article by id or, failing that, by URL: each group joins only its own lookup
     by_id = lookups.articles.select(
         pl.col("article_key"), pl.col("article_tenant_id"), pl.col("article_key").alias("article_by_id")
     )
@@ -155,41 +165,39 @@ def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[
         pl.col("article_tenant_id").alias("tenant_id"), pl.col("slug").alias("url_slug"),
         pl.col("article_key").alias("article_by_url"),
     )
-    slug = (
-        pl.col("url").str.replace(r"[?#].*$", "").str.strip_chars_end("/").str.split("/").list.last().str.to_lowercase()
+    with_id = df.filter(pl.col("article_id").is_not_null())
+    without_id = df.filter(pl.col("article_id").is_null())
+    with_id = with_id.with_columns(pl.col("article_id").str.to_lowercase().alias("article_key")).join(
+        by_id, on="article_key", how="left"
     )
-    df = (
-        df.with_columns(pl.col("article_id").str.to_lowercase().alias("article_key"), slug.alias("url_slug"))
-        .join(by_id, on="article_key", how="left")
-        .join(by_slug, on=["tenant_id", "url_slug"], how="left")
+    slug = pl.col("url").str.replace(r"[?#].*$", "").str.strip_chars_end("/").str.split("/").list.last()
+    without_id = without_id.with_columns(slug.str.to_lowercase().alias("url_slug")).join(
+        by_slug, on=["tenant_id", "url_slug"], how="left"
     )
+    df = pl.concat([with_id, without_id], how="diagonal_relaxed")
     id_given = pl.col("article_id").is_not_null()
     id_ok = pl.col("article_by_id").is_not_null() & (pl.col("article_tenant_id") == pl.col("tenant_id"))
-    time_on_page = _number("time_on_page")
-    scroll = _number("scroll_depth")
+    df = df.with_columns(
+        _number("time_on_page").alias("time_on_page_s"),
+        _number("scroll_depth").alias("scroll_depth_f"),
+    )
+    rules: list[Rule] = [
+        (id_given.not_() & pl.col("url").is_null(), "missing article_id and url"),
+        (id_given & pl.col("tenant_id").is_not_null() & id_ok.not_(), "unknown article_id for this tenant"),
+        (id_given.not_() & pl.col("url").is_not_null() & pl.col("tenant_id").is_not_null()
+         & pl.col("article_by_url").is_null(), "url matches no article of this tenant"),
+        (pl.col("time_on_page").is_not_null() & pl.col("time_on_page_s").is_null(), "time_on_page is not a number"),
+        (pl.col("time_on_page_s").is_nan() | (pl.col("time_on_page_s") < 0)
+         | (pl.col("time_on_page_s") > schemas.MAX_TIME_ON_PAGE_S),
+         f"time_on_page out of range (0 to {schemas.MAX_TIME_ON_PAGE_S} s)"),
+        (pl.col("scroll_depth").is_not_null() & pl.col("scroll_depth_f").is_null(), "scroll_depth is not a number"),
+        (pl.col("scroll_depth_f").is_nan() | (pl.col("scroll_depth_f") < 0) | (pl.col("scroll_depth_f") > 1),
+         "scroll_depth out of range (a fraction from 0 to 1)"),
+    ]
     device = pl.col("device").str.to_lowercase()
     country = pl.col("country").str.to_uppercase()
-    df = df.with_columns(
-        pl.when(id_given).then(pl.col("article_by_id")).otherwise(pl.col("article_by_url")).alias("article_id_resolved"),
-        time_on_page.alias("time_on_page_s"),
-        scroll.alias("scroll_depth_f"),
-    )
-    reasons = [
-        _reason(id_given.not_() & pl.col("url").is_null(), "missing article_id and url"),
-        _reason(id_given & pl.col("tenant_id").is_not_null() & id_ok.not_(), "unknown article_id for this tenant"),
-        _reason(id_given.not_() & pl.col("url").is_not_null() & pl.col("tenant_id").is_not_null()
-                & pl.col("article_by_url").is_null(), "url matches no article of this tenant"),
-        _reason(pl.col("time_on_page").is_not_null() & pl.col("time_on_page_s").is_null(), "time_on_page is not a number"),
-        _reason(pl.col("time_on_page_s").is_not_nan().not_()
-                | (pl.col("time_on_page_s") < 0) | (pl.col("time_on_page_s") > schemas.MAX_TIME_ON_PAGE_S),
-                f"time_on_page out of range (0 to {schemas.MAX_TIME_ON_PAGE_S} s)"),
-        _reason(pl.col("scroll_depth").is_not_null() & pl.col("scroll_depth_f").is_null(), "scroll_depth is not a number"),
-        _reason(pl.col("scroll_depth_f").is_not_nan().not_()
-                | (pl.col("scroll_depth_f") < 0) | (pl.col("scroll_depth_f") > 1),
-                "scroll_depth out of range (a fraction from 0 to 1)"),
-    ]
     outputs = {
-        "article_id": pl.col("article_id_resolved"),
+        "article_id": pl.coalesce("article_by_id", "article_by_url"),
         "url": pl.col("url"),
         "session_id": pl.col("session_id"),
         "visitor_hash": pl.col("visitor_hash"),
@@ -199,10 +207,10 @@ def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[
         "time_on_page_s": pl.col("time_on_page_s"),
         "scroll_depth": pl.col("scroll_depth_f"),
     }
-    return df, reasons, outputs
+    return df, rules, outputs
 
 
-def _revenue_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[pl.Expr], dict[str, pl.Expr]]:
+def _revenue_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[Rule], dict[str, pl.Expr]]:
     rates = pl.DataFrame(
         {"currency_code": list(currency.USD_PER_UNIT), "usd_per_unit": list(currency.USD_PER_UNIT.values())}
     )
@@ -218,18 +226,18 @@ def _revenue_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, li
         .join(rates, on="currency_code", how="left")
         .with_columns((pl.col("amount_f") * pl.col("usd_per_unit")).alias("amount_usd"))
     )
-    reasons = [
-        _reason(pl.col("article_id").is_not_null() & pl.col("tenant_id").is_not_null()
-                & (pl.col("article_tenant_id").is_null() | (pl.col("article_tenant_id") != pl.col("tenant_id"))),
-                "unknown article_id for this tenant"),
-        _reason(pl.col("source").is_not_null() & pl.col("source_norm").is_in(schemas.REVENUE_SOURCES).not_(),
-                "unknown source (ads, affiliate or sponsorship)"),
-        _reason(pl.col("amount").is_not_null() & (pl.col("amount_f").is_null() | pl.col("amount_f").is_finite().not_()),
-                "amount is not a number"),
-        _reason(pl.col("amount_f") < 0, "negative amount"),
-        _reason(pl.col("currency").is_not_null() & pl.col("usd_per_unit").is_null(), "unknown currency"),
-        _reason(pl.col("amount_usd") > schemas.MAX_EVENT_USD,
-                f"absurd amount (over {schemas.MAX_EVENT_USD:,.0f} USD for one event)"),
+    rules: list[Rule] = [
+        (pl.col("article_id").is_not_null() & pl.col("tenant_id").is_not_null()
+         & (pl.col("article_tenant_id").is_null() | (pl.col("article_tenant_id") != pl.col("tenant_id"))),
+         "unknown article_id for this tenant"),
+        (pl.col("source").is_not_null() & pl.col("source_norm").is_in(schemas.REVENUE_SOURCES).not_(),
+         "unknown source (ads, affiliate or sponsorship)"),
+        (pl.col("amount").is_not_null() & (pl.col("amount_f").is_null() | pl.col("amount_f").is_finite().not_()),
+         "amount is not a number"),
+        (pl.col("amount_f") < 0, "negative amount"),
+        (pl.col("currency").is_not_null() & pl.col("usd_per_unit").is_null(), "unknown currency"),
+        (pl.col("amount_usd") > schemas.MAX_EVENT_USD,
+         f"absurd amount (over {schemas.MAX_EVENT_USD:,.0f} USD for one event)"),
     ]
     outputs = {
         "article_id": pl.col("article_key"),
@@ -238,4 +246,4 @@ def _revenue_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, li
         "currency": pl.col("currency_code"),
         "amount_usd": pl.col("amount_usd"),
     }
-    return df, reasons, outputs
+    return df, rules, outputs
