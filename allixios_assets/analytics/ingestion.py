@@ -4,6 +4,7 @@ Thin: the asset calls ``allixios.analytics.ingest.ingest_day`` (polars validatio
 replaced in one transaction) and reports the reconciliation as metadata and an asset check.
 """
 
+import warnings
 from datetime import date
 
 import dagster as dg
@@ -17,6 +18,7 @@ OWNERS = ["team:analytics"]
 TAGS = {"area": "analytics"}
 MAX_REJECTED_SHARE = 0.05
 CHECK_NAME = "files_landed_and_mostly_valid"
+ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(1)
 
 
 def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, kind: str) -> dg.MaterializeResult:
@@ -71,22 +73,31 @@ def _check(asset: str) -> list[dg.AssetCheckSpec]:
                               description=f"files landed, none unreadable, <= {MAX_REJECTED_SHARE:.0%} rows rejected")]
 
 
-@dg.asset(
-    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
-    check_specs=_check("raw_page_events"),
-    description="Page views of the day: `landing/events/<day>/page_*` (JSONL, CSV, Parquet) validated with polars "
+DESCRIPTIONS = {
+    "page": "Page views of the day: `landing/events/<day>/page_*` (JSONL, CSV, Parquet) validated with polars "
     "and COPYed into raw.page_events; rejected rows in raw.rejected_events with file, line and reason; per-file "
     "reconciliation in raw.ingested_files. Re-running replaces the day.",
-)
-def raw_page_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _ingest(context, warehouse, "page")
-
-
-@dg.asset(
-    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"},
-    check_specs=_check("raw_revenue_events"),
-    description="Revenue events of the day: `landing/events/<day>/revenue_*` validated (source, amount, currency "
+    "revenue": "Revenue events of the day: `landing/events/<day>/revenue_*` validated (source, amount, currency "
     "converted to USD) and COPYed into raw.revenue_events; rejected rows kept with reasons. Re-running replaces the day.",
-)
-def raw_revenue_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _ingest(context, warehouse, "revenue")
+}
+
+
+def _raw_events_asset(kind: str) -> dg.AssetsDefinition:
+    name = f"raw_{kind}_events"
+
+    @dg.asset(
+        name=name, partitions_def=daily_partitions, backfill_policy=ONE_DAY_PER_RUN, group_name="analytics",
+        owners=OWNERS, tags=TAGS, kinds={"polars", "postgres"}, check_specs=_check(name), description=DESCRIPTIONS[kind],
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        return _ingest(context, warehouse, kind)
+
+    return _asset
+
+
+# One day per run across the analytics job (dagster-dbt would default its assets to one run per
+# range); `backfill_policy` on @asset is a Dagster beta parameter, so its warning is expected here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    raw_page_events = _raw_events_asset("page")
+    raw_revenue_events = _raw_events_asset("revenue")

@@ -5,11 +5,13 @@ partitions; the Markdown holds a sparkline, a bar chart of the last 14 days and 
 articles and ROI tables.
 """
 
+import warnings
 from datetime import date
 
 import dagster as dg
 
 from allixios.analytics.kpis import markdown_table, revenue_kpis, trend_chart
+from allixios_assets.analytics.ingestion import ONE_DAY_PER_RUN
 from allixios_assets.partitions import daily_partitions
 from resources.warehouse import WarehouseResource
 
@@ -22,14 +24,7 @@ MART_KEYS = [
 ]
 
 
-@dg.asset(
-    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(1), group_name="analytics", owners=["team:analytics"], tags={"area": "analytics"},
-    kinds={"python", "postgres"}, deps=MART_KEYS,
-    description="Revenue KPIs of the day across tenants: revenue, views, RPM, 7-day revenue and its change, "
-    "top and bottom articles of the week, ROI by model and by niche, articles flagged as dropping; a 14-day "
-    "revenue chart in the metadata.",
-)
-def revenue_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def _revenue_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
     with warehouse.connection() as conn:
         k = revenue_kpis(conn, day)
@@ -50,3 +45,16 @@ def revenue_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "roi_by_niche": dg.MetadataValue.md(markdown_table(k["roi_by_niche"], ["niche_slug", *roi])),
         }
     )
+
+
+# `backfill_policy` on @asset is a Dagster beta parameter: its warning is expected here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    revenue_metrics = dg.asset(
+        name="revenue_metrics", partitions_def=daily_partitions, backfill_policy=ONE_DAY_PER_RUN,
+        group_name="analytics", owners=["team:analytics"], tags={"area": "analytics"}, kinds={"python", "postgres"},
+        deps=MART_KEYS,
+        description="Revenue KPIs of the day across tenants: revenue, views, RPM, 7-day revenue and its change, "
+        "top and bottom articles of the week, ROI by model and by niche, articles flagged as dropping; a 14-day "
+        "revenue chart in the metadata.",
+    )(_revenue_metrics)
