@@ -315,3 +315,25 @@ def test_an_analyst_without_a_tenant_sees_nothing(world, analysts):
         with connect() as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def _querying_the_marts_sql() -> list[str]:
+    """The SQL examples of the README's "Querying the marts" (or its snippet before the merge)."""
+    from allixios import settings
+
+    for path in (settings.repo_path("README.md"), settings.repo_path("docs", "areas", "analytics-readme.md")):
+        text = path.read_text() if path.exists() else ""
+        if "## Querying the marts" in text:
+            section = text.split("## Querying the marts", 1)[1].split("\n## ", 1)[0]
+            blocks = [b.split("```", 1)[0] for b in section.split("```sql")[1:]]
+            return [q.strip() for b in blocks for q in b.split(";") if q.strip()]
+    return []
+
+
+def test_the_readme_queries_run_for_an_analyst(world, analysts):
+    queries = _querying_the_marts_sql()
+    assert len(queries) >= 3
+    with analyst_connection(analysts["acme"]) as c:
+        for query in queries:
+            c.execute(query).fetchall()
+        assert c.execute("SELECT count(*) FROM mart_ai_cost_roi").fetchone()[0] == 12  # search_path is marts
