@@ -2,6 +2,7 @@
 end_date), dbt tests as asset checks, dbt sources mapped to the assets that produce those tables."""
 
 import json
+import shutil
 from datetime import timedelta
 
 import dagster as dg
@@ -72,4 +73,8 @@ def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtReso
         if waited_s > 1:
             context.log.info(f"waited {waited_s:.0f} s for another dbt build to finish")
         context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        yield from invocation.stream()
+    # each build gets its own target folder; after a success its events are in Dagster, so the
+    # folder goes (a failed build keeps it for debugging)
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
