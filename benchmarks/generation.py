@@ -164,6 +164,20 @@ def run_pipeline(url, catalogue, niche_key: str, day: date, concurrency: int) ->
     return out
 
 
+def merge_runs(runs: list[PipelineRun]) -> PipelineRun:
+    """Several runs of the same kind as one: stage times and counts summed, call timings pooled."""
+    out = PipelineRun("+".join(r.niche_key for r in runs), sum(r.topics for r in runs))
+    for r in runs:
+        for stage, seconds in r.stages.items():
+            out.stages[stage] = out.stages.get(stage, 0.0) + seconds
+        out.drafted += r.drafted
+        out.failed += r.failed
+        out.passed += r.passed
+        out.embedded += r.embedded
+        out.timings += r.timings
+    return out
+
+
 def overhead_ms(run: PipelineRun) -> dict[str, float]:
     """Per successful single-attempt call: wall time of complete() minus the provider call it made.
 
@@ -184,12 +198,46 @@ def overhead_ms(run: PipelineRun) -> dict[str, float]:
     }
 
 
-def ledger_audit(url, niche_key: str, provider_requests: int) -> dict[str, Any]:
+def transport_ceiling(url, provider_url: str, niche_key: str, day: date, concurrency: int) -> dict[str, float]:
+    """The same draft requests posted straight to the provider with httpx at the same concurrency: what
+    this machine and the stand-in provider can do at all, with no client, ledger or budget around them."""
+    import asyncio
+
+    import httpx
+
+    from allixios.content.pipeline import pending_drafts, resolve_partition
+    from allixios.db.engine import connect
+
+    with connect(url) as conn:
+        jobs = pending_drafts(conn, resolve_partition(conn, day, niche_key))
+
+    async def main() -> float:
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=provider_url, limits=limits, timeout=30) as client:
+            async def one(job) -> None:
+                async with gate:
+                    response = await client.post("/chat/completions", json={
+                        "model": WRITER_A, "messages": job.messages, "max_tokens": 3000,
+                        "response_format": {"type": "json_object"}})
+                    response.raise_for_status()
+                    response.json()
+
+            start = time.perf_counter()
+            await asyncio.gather(*(one(j) for j in jobs))
+            return time.perf_counter() - start
+
+    seconds = asyncio.run(main())
+    return {"calls": len(jobs), "seconds": seconds, "calls_per_s": len(jobs) / seconds}
+
+
+def ledger_audit(url, niche_keys: str | list[str], provider_requests: int) -> dict[str, Any]:
     """Reconcile ai_usage with what happened: one row per HTTP attempt, at most one success per request,
     article cost = its successful call's cost."""
+    keys = [niche_keys] if isinstance(niche_keys, str) else list(niche_keys)
     with admin_connection(url) as conn:
         row = conn.execute(
-            """WITH t AS (SELECT t.id FROM topics t JOIN niches n ON n.id = t.niche_id WHERE n.partition_key = %s),
+            """WITH t AS (SELECT t.id FROM topics t JOIN niches n ON n.id = t.niche_id WHERE n.partition_key = ANY(%s)),
                     u AS (SELECT * FROM ai_usage WHERE request_id IN (SELECT 'draft:' || id FROM t))
                SELECT (SELECT count(*) FROM u),
                       (SELECT count(*) FROM u WHERE status IN ('success', 'error')),
@@ -201,7 +249,7 @@ def ledger_audit(url, niche_key: str, provider_requests: int) -> dict[str, Any]:
                       (SELECT coalesce(sum(generation_cost), 0) FROM articles a WHERE a.topic_id IN (SELECT id FROM t)),
                       (SELECT count(*) FROM t WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.topic_id = t.id)
                           AND NOT EXISTS (SELECT 1 FROM topics x WHERE x.id = t.id AND x.status = 'failed'))""",
-            (niche_key,),
+            (keys,),
         ).fetchone()
     return {
         "ai_usage rows": row[0],

@@ -46,8 +46,10 @@ def run(ctx) -> None:
         os.environ[MODELS_FILE_ENV] = str(path)
         catalogue = load_catalogue(path)
         niches = {name: gen.add_niche_with_topics(ctx.url, name, count, day) for name, count in (
-            ("warmup", p["warmup_topics"]), ("sequential", p["sequential_calls"]), ("main", p["topics"]))}
+            ("warmup", p["warmup_topics"]), ("sequential", p["sequential_calls"]), ("main", p["topics"]),
+            ("ceiling", p["topics"]))}
         gen.run_pipeline(ctx.url, catalogue, niches["warmup"], day, p["concurrency"])  # imports, router, pools
+        ceiling = gen.transport_ceiling(ctx.url, provider.url, niches["ceiling"], day, p["concurrency"])
         sequential = gen.run_pipeline(ctx.url, catalogue, niches["sequential"], day, 1)
         cpu_provider, cpu_client = provider.cpu_seconds(), time.process_time()
         main = gen.run_pipeline(ctx.url, catalogue, niches["main"], day, p["concurrency"])
@@ -65,6 +67,7 @@ def run(ctx) -> None:
     report.metric("concurrency", p["concurrency"])
     report.metric("provider latency", gen.LATENCY_MS, "ms")
     report.metric("ideal (concurrency / latency)", ideal, "drafts/s")
+    report.metric("transport ceiling: the same requests via plain httpx", ceiling["calls_per_s"], "calls/s")
     report.metric("drafts/s during the LLM stage", drafts_per_s, "drafts/s")
     report.metric("end to end (drafts -> scored -> embedded)", main.topics / main.total_s, "topics/s")
     report.metric("drafted / failed", f"{main.drafted} / {main.failed}")
@@ -78,6 +81,8 @@ def run(ctx) -> None:
     report.metric("stand-in provider CPU per call", 1000 * cpu_provider / max(1, main.topics), "ms")
     report.metric("provider chat requests (all runs)", chat_requests)
     report.ratio("drafts/s / ideal", drafts_per_s, ideal, "LLM stage throughput vs concurrency / latency")
+    report.ratio("drafts/s / transport ceiling", drafts_per_s, ceiling["calls_per_s"],
+                 "vs plain httpx posts of the same requests at the same concurrency (this machine's HTTP limit)")
     report.ratio("end-to-end topics/s / ideal", main.topics / main.total_s, ideal, "whole pipeline incl. storing, scoring, embedding")
     report.goal("drafts/s >= 0.8 x ideal", drafts_per_s / ideal, ">=", RATIO_GOAL)
     report.goal("every topic drafted", main.drafted, ">=", main.topics)
@@ -85,5 +90,6 @@ def run(ctx) -> None:
     headers, rows = gen.stage_table({"concurrency 32": main, "one at a time": sequential})
     report.table("stages", headers, rows)
     report.table("ledger check (main run)", ["check", "value"], [[k, v] for k, v in audit.items() if k != "provider requests logged"])
+    report.note("provider chat requests include the transport-ceiling posts")
     report.note("the stand-in provider answers with offline-writer drafts rendered once per keyphrase and re-titled "
                 "(benchmarks/llm_provider.py), so its CPU does not count against the client")
