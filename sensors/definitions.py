@@ -4,7 +4,16 @@ import dagster as dg
 
 from sensors.niche_partitions import niche_partitions_sensor
 from sensors.run_tracking import run_failure_alert_sensor, workflow_executions_sensor
+from sensors.score_drop import ScoreDropPolicy, score_drop_sensor
+from sensors.topic_intake import topic_intake_sensor
 
 defs = dg.Definitions(
-    sensors=[niche_partitions_sensor, workflow_executions_sensor, run_failure_alert_sensor]
+    sensors=[
+        niche_partitions_sensor,
+        topic_intake_sensor,
+        score_drop_sensor,
+        workflow_executions_sensor,
+        run_failure_alert_sensor,
+    ],
+    resources={"score_drop_policy": ScoreDropPolicy()},
 )

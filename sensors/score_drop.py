@@ -4,7 +4,13 @@ import json
 
 import dagster as dg
 
-from allixios.automation.score_drop import DropPolicy, describe_drop, due_for_refresh, latest_mart_day, record_requests
+from allixios.automation.score_drop import (
+    DropPolicy,
+    describe_drop,
+    due_for_refresh,
+    latest_mart_day,
+    record_requests,
+)
 from resources.warehouse import WarehouseResource
 
 MAX_TAG_CHARS = 4000  # Dagster tag values are limited; the full reason goes to refresh_requests

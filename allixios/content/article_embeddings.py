@@ -35,18 +35,36 @@ class EmbeddingResult:
     cost_usd: float
 
 
-def embed_partition(conn: psycopg.Connection, part: PartitionRef, embedder, *, run_id: str | None = None) -> EmbeddingResult:
-    rows = fetch_dicts(
-        conn,
-        """SELECT a.id, a.title, a.excerpt, a.content, a.primary_keyphrase, a.content_hash,
+_SELECT = """SELECT a.id, a.tenant_id, a.niche_id, a.title, a.excerpt, a.content, a.primary_keyphrase, a.content_hash,
                   EXISTS (SELECT 1 FROM embeddings e
-                          WHERE e.article_id = a.id AND e.model = %s AND e.chunk_index = %s
+                          WHERE e.article_id = a.id AND e.model = %(model)s AND e.chunk_index = %(chunk)s
                             AND e.content_hash = a.content_hash) AS current
            FROM articles a
-           WHERE a.niche_id = %s AND a.partition_date = %s AND a.deleted_at IS NULL
-           ORDER BY a.id""",
-        (embedder.model, DOCUMENT_CHUNK, part.niche.id, part.day),
+           WHERE a.deleted_at IS NULL AND {where}
+           ORDER BY a.id"""
+
+
+def embed_partition(conn: psycopg.Connection, part: PartitionRef, embedder, *, run_id: str | None = None) -> EmbeddingResult:
+    """Vectors for the partition's articles whose content changed since they were embedded."""
+    rows = fetch_dicts(
+        conn,
+        _SELECT.format(where="a.niche_id = %(niche)s AND a.partition_date = %(day)s"),
+        {"model": embedder.model, "chunk": DOCUMENT_CHUNK, "niche": part.niche.id, "day": part.day},
     )
+    return _embed(conn, rows, embedder, run_id, scope=f"{part.niche.id}:{part.day}")
+
+
+def embed_articles(conn: psycopg.Connection, article_ids: list, embedder, *, run_id: str | None = None) -> EmbeddingResult:
+    """Vectors for the given articles (e.g. after a refresh) whose content changed since they were embedded."""
+    rows = fetch_dicts(
+        conn,
+        _SELECT.format(where="a.id = ANY(%(ids)s::uuid[])"),
+        {"model": embedder.model, "chunk": DOCUMENT_CHUNK, "ids": [str(i) for i in article_ids]},
+    )
+    return _embed(conn, rows, embedder, run_id, scope="articles")
+
+
+def _embed(conn: psycopg.Connection, rows: list[dict], embedder, run_id: str | None, scope: str) -> EmbeddingResult:
     stale = [r for r in rows if not r["current"]]
     index = ensure_vector_index(conn, embedder.model, embedder.dimension)
     cost_before = embedder.cost_usd
@@ -56,12 +74,12 @@ def embed_partition(conn: psycopg.Connection, part: PartitionRef, embedder, *, r
             texts.append(document_text(r["title"], r["excerpt"], r["content"]))
             texts.append(headline_text(r["title"], r["primary_keyphrase"]))
         digest = hashlib.sha256("|".join(f"{r['id']}:{r['content_hash']}" for r in stale).encode()).hexdigest()[:16]
-        vectors = embedder.embed(texts, tenant_id=part.tenant.id, run_id=run_id,
-                                 request_id=f"embed:{part.niche.id}:{part.day}:{embedder.model}:{digest}")
+        vectors = embedder.embed(texts, tenant_id=stale[0]["tenant_id"], run_id=run_id,
+                                 request_id=f"embed:{scope}:{embedder.model}:{digest}")
         params = []
         for i, r in enumerate(stale):
             for chunk, vec in ((DOCUMENT_CHUNK, vectors[2 * i]), (HEADLINE_CHUNK, vectors[2 * i + 1])):
-                params.append((r["id"], part.tenant.id, part.niche.id, embedder.model, embedder.dimension, chunk,
+                params.append((r["id"], r["tenant_id"], r["niche_id"], embedder.model, embedder.dimension, chunk,
                                r["content_hash"] or "", vector_literal(vec)))
         with conn.cursor() as cur:
             cur.executemany(

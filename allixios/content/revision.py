@@ -10,6 +10,11 @@ Locked and deleted articles are skipped. The slug never changes (URLs stay stabl
 Status after a revision: passing the tenant's bars, a published article is re-published (new
 'published' version) and an unpublished one becomes ``scored``; failing, the article becomes
 ``needs_revision`` while ``published_version_number`` keeps pointing at the version that is live.
+
+A ``refresh`` of a published article is stricter: the new draft must pass the bars and score at
+least as well as the live version (quality + SEO); otherwise nothing is written to the article,
+the live version stays, and why is recorded (outcome ``kept_live``, ``workflow_state.refresh``).
+The candidate text itself stays in the AI ledger (``ai_usage.response_text``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ REVISION_REASONS = ("regenerated", "refresh")
 @dataclass
 class RevisionOutcome:
     article_id: str
-    status: str  # revised | skipped | failed | conflict
+    status: str  # revised | kept_live | skipped | failed | conflict
     detail: str = ""
     version: int | None = None
     quality: int | None = None
@@ -112,6 +117,20 @@ def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: 
     report = score_article(ArticleDoc(fields["title"], fields["content"], fields["primary_keyphrase"] or "",
                                       fields["meta_title"], fields["meta_description"], fields["slug"]))
     failed = bars.failures(report.body_chars, report.quality, report.seo)
+    if reason == "refresh" and a["status"] == "published":
+        live = (a["content_quality_score"] or 0) + (a["seo_score"] or 0)
+        if failed or report.quality + report.seo < live:
+            why = (f"kept live v{a['version_number']} (quality {a['content_quality_score']}, SEO {a['seo_score']}): "
+                   f"refresh scored quality {report.quality}, SEO {report.seo}"
+                   + (f", fails {', '.join(failed)}" if failed else ""))
+            conn.execute(
+                "UPDATE articles SET workflow_state = workflow_state || %s WHERE id = %s",
+                (Jsonb({"refresh": {"outcome": "kept_live", "detail": why, "run_id": run_id}}), a["id"]),
+            )
+            conn.execute("UPDATE ai_usage SET article_id = %s WHERE request_id = %s AND article_id IS NULL",
+                         (a["id"], job.request_id))
+            return RevisionOutcome(str(a["id"]), "kept_live", why, None, report.quality, report.seo, not failed, False,
+                                   0.0 if res.replayed else float(res.total_cost_usd))
     try:
         version = append_version(
             conn, a["id"], reason=reason, fields=fields, expected_version=a["version_number"], actor=actor,
