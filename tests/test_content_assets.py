@@ -176,7 +176,7 @@ def test_html_in_model_output_is_sanitized_and_slug_collisions_are_suffixed(db, 
             assert "<" not in (r[field] or "").replace("&lt;", ""), (field, r[field])
     assert "<script" not in stored.lower() and "onerror=alert" not in stored.replace("&lt;", "")
     pots = next(r for r in rows if r["title"].startswith("Pots"))
-    assert pots["title"] == "Pots Compared"
+    assert pots["title"] == "Pots Compared" and "script" not in pots["slug"]
 
 
 def test_a_niche_without_topics_is_an_empty_materialization(db, instance):

@@ -298,12 +298,21 @@ def test_revisions_fix_failing_articles_with_a_new_linked_version(db, garden):
     assert [v["reason"] for v in versions] == ["generated", "published", "refresh", "published"]
     assert article == {"status": "published", "published_version_number": 4}
 
-    # a refresh that misses the bars waits in needs_revision; the live version stays the published one
+    # a refresh of a live article that misses the bars is not written: the live version stays as it is
     with connect(db) as conn:
         update_tenant_settings(conn, "acme", {"min_quality": 100})
-    failed = revise_articles(llm, [live[0]["id"]], database_url=db, reason="refresh")[0]
+    kept = revise_articles(llm, [live[0]["id"]], database_url=db, reason="refresh")[0]
+    with connect(db) as conn:
+        article = fetch_dicts(conn, "SELECT status::text AS status, published_version_number, version_number, "
+                                    "workflow_state -> 'refresh' ->> 'outcome' AS refresh FROM articles WHERE id = %s",
+                              (live[0]["id"],))[0]
+    assert kept.status == "kept_live" and "quality" in kept.detail
+    assert article == {"status": "published", "published_version_number": 4, "version_number": 4, "refresh": "kept_live"}
+
+    # a regeneration (not a refresh) that misses the bars is written and waits in needs_revision
+    regenerated = revise_articles(llm, [live[0]["id"]], database_url=db, reason="regenerated")[0]
     with connect(db) as conn:
         article = fetch_dicts(conn, "SELECT status::text AS status, published_version_number, version_number "
                                     "FROM articles WHERE id = %s", (live[0]["id"],))[0]
-    assert failed.status == "revised" and not failed.passed and "quality" in failed.detail
+    assert regenerated.status == "revised" and not regenerated.passed
     assert article == {"status": "needs_revision", "published_version_number": 4, "version_number": 5}

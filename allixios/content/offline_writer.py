@@ -376,7 +376,8 @@ def write_draft(brief: dict) -> dict:
 
     share = 0.0 if "few_transitions" in defects else rng.uniform(0.3, 0.45)
     intro = _with_transitions(rng, _no_repeated_starts(intro[:1]) + _no_repeated_starts(intro[1:]), share / 2)
-    slug = _slug_for(title, kp)
+    # like a sensible model, the slug is built from the words of the title, never from markup in it
+    slug = _slug_for(re.sub(r"<[^>]*>", " ", title), re.sub(r"<[^>]*>", " ", kp))
 
     # images and links
     images = []
