@@ -18,9 +18,9 @@ import pytest
 from allixios import settings
 
 ROOT = settings.project_root()
-FAST = ("vector_search", "hybrid_search", "score_drop_sensor", "event_ingest")
-# a provider process and litellm start-up, several dbt and Dagster start-ups: tens of seconds even at --quick
-SLOW = ("generation_throughput", "provider_faults", "dbt_marts", "pipeline_overhead")
+FAST = ("vector_search", "hybrid_search", "event_ingest")
+# a provider process and litellm start-up, dbt and Dagster start-ups: tens of seconds each even at --quick
+SLOW = ("score_drop_sensor", "generation_throughput", "provider_faults", "dbt_marts", "pipeline_overhead")
 
 
 def _ready(names: tuple[str, ...]) -> list[str]:
