@@ -101,7 +101,7 @@ def ingest_day(
     files = _landing_files(folder)
     lookups = Lookups.load(conn)
     reports: list[FileReport] = []
-    for kind in kinds:
+    for kind in sorted(set(kinds), key=schemas.KINDS.index):  # one lock order for every caller: no deadlock
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"allixios.ingest:{kind}:{day.isoformat()}",))
         # files whose name says neither kind are reported (rejected) by the page-event load
         mine = [p for p in files if (schemas.kind_of(p) or schemas.PAGE) == kind]
