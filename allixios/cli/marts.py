@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import typer
 
@@ -28,12 +31,17 @@ def build(
         dbt_vars["end_date"] = parse_day(end or start, "--end").isoformat()
     elif end:
         dbt_vars["end_date"] = parse_day(end, "--end").isoformat()
-    args = [dbt_executable(), "build", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir())]
+    # a target folder of its own: dbt_project/target/manifest.json stays the one `allixios prepare` built
+    (project_dir() / "target").mkdir(exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="cli-build-", dir=project_dir() / "target"))
+    args = [dbt_executable(), "build", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir()),
+            "--target-path", str(target), "--log-path", str(target)]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     if select:
         args += ["--select", select]
     done = subprocess.run(args, env=dbt_environment())
     if done.returncode != 0:
-        raise AllixiosError("dbt build failed (see the dbt output above)",
+        raise AllixiosError(f"dbt build failed (see the dbt output above; artifacts in {target})",
                             fix="fix the failing model or test; the raw tables are untouched")
+    shutil.rmtree(target, ignore_errors=True)
