@@ -25,7 +25,6 @@ def topic_intake_sensor(context: dg.SensorEvaluationContext, warehouse: Warehous
     if not files:
         return dg.SkipReason("no topic files waiting")
     today = datetime.now(UTC).date().isoformat()
-    new_keys: set[str] = set()
     runs: dict[str, str] = {}
     summary = []
     for path in files:
@@ -35,12 +34,12 @@ def topic_intake_sensor(context: dg.SensorEvaluationContext, warehouse: Warehous
         summary.append(f"{outcome.file_name}: {outcome.status} ({outcome.topics_added} topics){' ' + outcome.error if outcome.error else ''}")
         if outcome.status == "rejected":
             context.log.warning(f"topic file {outcome.file_name} rejected: {outcome.error}")
-        new_keys.update(outcome.new_niche_keys)
         for key in outcome.partition_keys:
             runs.setdefault(key, path.name)
     context.log.info("; ".join(summary))
+    # new niches (and any niche whose key this instance does not know yet) become partition keys
     known = set(context.instance.get_dynamic_partitions(niche_partitions.name))
-    to_add = sorted(new_keys - known)
+    to_add = sorted(set(runs) - known)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
