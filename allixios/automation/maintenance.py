@@ -20,7 +20,7 @@ def validate_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
     """Record broken internal links of every published article in workflow_state.broken_links."""
     rows = fetch_dicts(
         conn,
-        f"""
+        """
         WITH links AS (
             SELECT a.id, a.tenant_id, m[1] AS target
             FROM articles a, regexp_matches(a.content, %s, 'g') AS m
@@ -34,7 +34,7 @@ def validate_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
             GROUP BY l.id
         ), updated AS (
             UPDATE articles a
-            SET workflow_state = jsonb_set(a.workflow_state, '{{broken_links}}', to_jsonb(coalesce(b.targets, '{{}}'::text[])))
+            SET workflow_state = jsonb_set(a.workflow_state, '{broken_links}', to_jsonb(coalesce(b.targets, '{}'::text[])))
             FROM articles a2 LEFT JOIN broken b ON b.id = a2.id
             WHERE a.id = a2.id AND a2.status = 'published' AND a2.deleted_at IS NULL
             RETURNING a.id, b.targets
