@@ -5,13 +5,16 @@ import dagster as dg
 from allixios_assets.analytics.definitions import defs as analytics_defs
 from allixios_assets.content.definitions import defs as content_defs
 from allixios_assets.maintenance.definitions import defs as maintenance_defs
+from allixios_assets.maintenance.freshness import with_freshness_policies
 from resources import resource_defs
 from sensors.definitions import defs as sensor_defs
 
-defs = dg.Definitions.merge(
-    content_defs,
-    analytics_defs,
-    maintenance_defs,
-    sensor_defs,
-    dg.Definitions(resources=resource_defs()),
+defs = with_freshness_policies(
+    dg.Definitions.merge(
+        content_defs,
+        analytics_defs,
+        maintenance_defs,
+        sensor_defs,
+        dg.Definitions(resources=resource_defs()),
+    )
 )

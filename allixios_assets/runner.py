@@ -7,12 +7,14 @@ traffic, all on the real Dagster instance (PostgreSQL storage), so the runs show
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from allixios import settings
 from allixios.db import migrate
 from allixios.db.engine import connect
 from allixios.sample import seed_sample
@@ -30,6 +32,14 @@ def _today() -> date:
 
 def _execute(defs: dg.Definitions, job_name: str, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(job_name)
+    # dbt's own progress lines go to a log file, not the summary (and every step log is in the UI)
+    log_dir = settings.home() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "make-run.log", "a") as log, contextlib.redirect_stdout(log):
+        return _execute_quietly(job, partition_key, instance)
+
+
+def _execute_quietly(job, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return job.execute_in_process(
         partition_key=partition_key,
         instance=instance,

@@ -53,3 +53,14 @@ def test_maintenance_job(db, sample_tenant):
         assert conn.execute("SELECT count(*) FROM audit_log WHERE action = 'purge'").fetchone()[0] == 1
         # re-running finds nothing more to purge and the same broken link
         assert mats["refresh_candidates"]["candidates"].value >= 2
+
+
+def test_published_articles_and_marts_carry_a_daily_freshness_policy():
+    from allixios_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    fresh = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy}
+    assert fresh == {
+        "published_articles", "marts/dim_articles", "marts/fct_article_daily_performance",
+        "marts/fct_niche_revenue_daily", "marts/mart_ai_cost_roi", "marts/mart_content_health",
+    }

@@ -9,13 +9,10 @@ from allixios_assets.maintenance.assets import (
     soft_delete_purge,
     weekly_maintenance_schedule,
 )
-from allixios_assets.maintenance.freshness import freshness_checks, freshness_checks_sensor
 from allixios_assets.maintenance.refresh import article_refresh_job
 
 defs = dg.Definitions(
     assets=[internal_link_audit, refresh_candidates, soft_delete_purge],
-    asset_checks=freshness_checks,
-    sensors=[freshness_checks_sensor],
     jobs=[maintenance_job, article_refresh_job],
     schedules=[weekly_maintenance_schedule],
 )
