@@ -150,3 +150,17 @@ def test_topic_intake_rejections(db, sample_tenant, name, text, expected):
         assert outcome.status == "rejected" and expected in outcome.error
         with connect(db) as conn:
             assert conn.execute("SELECT count(*) FROM topics WHERE source = 'file'").fetchone()[0] == 0
+
+
+def test_topics_import_cli(db, sample_tenant, tmp_path):
+    from allixios.cli import main
+
+    good = tmp_path / "t.json"
+    good.write_text('[{"niche": "remote_work", "title": "Running Better Video Meetings", "priority": 90}]')
+    bad = tmp_path / "b.csv"
+    bad.write_text("title\nno niche\n")
+    assert main(["topics", "import", str(good)]) == 0
+    assert main(["topics", "import", str(good)]) == 0  # same content: nothing added
+    assert main(["topics", "import", str(bad)]) == 2
+    with connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM topics WHERE title = 'Running Better Video Meetings'").fetchone()[0] == 1

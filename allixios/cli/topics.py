@@ -58,3 +58,25 @@ def list_(
             (t.id, niche, niche, status, status),
         )
     print_json(rows) if as_json else print_table(rows, ["niche", "title", "priority", "status", "reason"])
+
+
+@app.command("import")
+def import_(path: str = typer.Argument(..., help="A CSV or JSON topic file (see README: topic files).")) -> None:
+    """Load a topic file now (the same rules as the landing-folder intake; once per file content)."""
+    from pathlib import Path
+
+    from allixios.automation.intake import SUFFIXES, ingest_topic_file
+    from allixios.errors import ValidationError
+
+    file = Path(path)
+    if not file.is_file() or file.suffix.lower() not in SUFFIXES:
+        raise ValidationError(f"{path} is not a .csv or .json file", fix="pass the path of a topic file")
+    with connect() as conn:
+        outcome = ingest_topic_file(conn, file)
+    if outcome.status == "rejected":
+        raise ValidationError(f"{file.name} rejected: {outcome.error}")
+    if outcome.status == "duplicate":
+        typer.echo(f"{file.name} was loaded before (same content): nothing added")
+        return
+    typer.echo(f"{file.name}: {outcome.topics_added} topics added to {', '.join(outcome.partition_keys)}"
+               + (f"; new niches {', '.join(outcome.new_niche_keys)}" if outcome.new_niche_keys else ""))
