@@ -69,7 +69,9 @@ def test_failed_migration_leaves_schema_unchanged(db, monkeypatch):
         return original(name) + ("\nSELECT no_such_function();" if name == "003_ai.sql" else "")
 
     monkeypatch.setattr(sqlfiles, "read_sql", broken)
-    with pytest.raises(Exception):
+    import sqlalchemy.exc
+
+    with pytest.raises(sqlalchemy.exc.ProgrammingError, match="no_such_function"):
         migrate.upgrade(db)
     with connect(db) as conn:
         # tables created before the failing statement were rolled back with it

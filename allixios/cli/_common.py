@@ -45,7 +45,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = 
 
     body = [[cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(cols)]
-    typer.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     typer.echo("  ".join("-" * w for w in widths))
     for line in body:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths)))
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)))
