@@ -274,3 +274,43 @@ def test_daily_schedule_requests_one_run_per_niche(instance):
     requests = daily_content_schedule(ctx)
     assert [r.partition_key for r in requests] == [content_partition_key("2026-11-07", "acme.a"),
                                                     content_partition_key("2026-11-07", "acme.b")]
+
+
+def test_spent_budget_skips_drafts_without_failing_the_partition(sample_tenant, db, instance):
+    from allixios.ai.budgets import set_budget
+
+    with connect(db) as conn:
+        set_budget(conn, sample_tenant.id, daily_usd=0.0)
+    result = run(instance, "sample.remote_work")
+    assert result.success
+    drafts = metadata(result, "article_drafts")
+    assert drafts["drafted"] == 0 and drafts["skipped_budget"] > 0 and drafts["failed"] == 0
+    with connect(db) as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM topics WHERE partition_date = %s GROUP BY 1",
+                                     (DAY,)).fetchall())
+        assert statuses.get("selected") == drafts["skipped_budget"] and "failed" not in statuses
+        assert conn.execute("SELECT count(*) FROM ai_usage WHERE status = 'skipped_budget'").fetchone()[0] > 0
+        set_budget(conn, sample_tenant.id, daily_usd=10.0)
+    # with budget again, a re-run drafts the topics that waited (and research may add one more)
+    again = run(instance, "sample.remote_work")
+    assert again.success and metadata(again, "article_drafts")["drafted"] >= drafts["skipped_budget"]
+    with connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM topics WHERE partition_date = %s AND status = 'selected'",
+                            (DAY,)).fetchone()[0] == 0
+
+
+def test_a_budget_skip_can_be_configured_to_fail_the_partition(sample_tenant, db, instance):
+    from allixios.ai.budgets import set_budget
+
+    with connect(db) as conn:
+        set_budget(conn, sample_tenant.id, daily_usd=0.0)
+    instance.add_dynamic_partitions(niche_partitions.name, ["sample.remote_work"])
+    job = content_defs().resolve_job_def("content_job")
+    result = job.execute_in_process(
+        partition_key=content_partition_key(DAY, "sample.remote_work"), instance=instance, raise_on_error=False,
+        run_config={"ops": {"article_drafts": {"config": {"fail_on_budget_skip": True}}}},
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "skipped for budget" in failure.step_failure_data.error.message or "skipped for budget" in str(
+        failure.step_failure_data.user_failure_data)

@@ -42,6 +42,7 @@ class DraftJob:
 class DraftingResult:
     drafted: list[dict] = field(default_factory=list)  # {article_id, topic_id, slug, title, model, cost_usd}
     failed: list[dict] = field(default_factory=list)  # {topic_id, title, reason}
+    skipped_budget: list[dict] = field(default_factory=list)  # {topic_id, title, reason}: left selected for a later run
     already_drafted: int = 0
     cost_usd: float = 0.0  # new spend in this call (replayed answers cost nothing)
     models: Counter = field(default_factory=Counter)
@@ -143,6 +144,12 @@ def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJ
     for job, res in zip(jobs, results, strict=True):
         if not res.replayed:
             out.cost_usd += float(res.total_cost_usd or 0.0)
+        if res.status == "skipped_budget":
+            # not the topic's fault: it stays selected and is drafted by a later run once budget is left
+            reason = f"skipped_budget: {res.error_message or 'the tenant budget is spent'}"[:MAX_REASON_CHARS]
+            conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = %s", (reason, job.topic_id))
+            out.skipped_budget.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
+            continue
         if not res.ok:
             reason = f"{res.status}: {res.error_class or 'error'}: {res.error_message or ''}".strip()[:MAX_REASON_CHARS]
             conn.execute(

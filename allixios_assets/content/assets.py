@@ -81,6 +81,8 @@ def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: W
 
 class DraftsConfig(dg.Config):
     concurrency: int = 8  # drafts in flight at once within this asset
+    # a spent tenant budget leaves topics selected for a later run; set True to fail the partition instead
+    fail_on_budget_skip: bool = False
 
 
 @dg.asset(
@@ -103,6 +105,14 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
         out = pipeline.store_drafts(conn, part, jobs, results, run_id=context.run_id)
     for f in out.failed:
         context.log.warning(f"draft failed for topic {f['title']!r}: {f['reason']}")
+    if out.skipped_budget:
+        context.log.warning(f"{len(out.skipped_budget)} draft(s) not made: tenant budget spent (topics stay selected)")
+        if config.fail_on_budget_skip:
+            raise dg.Failure(
+                description=f"{len(out.skipped_budget)} draft(s) skipped for budget",
+                metadata={"skipped_budget": len(out.skipped_budget)},
+                allow_retries=False,
+            )
     model = next(iter(out.models), None)
     preview = "_no new draft_"
     if out.drafted:
@@ -113,6 +123,7 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
     return dg.MaterializeResult(metadata={
         "drafted": len(out.drafted),
         "failed": len(out.failed),
+        "skipped_budget": len(out.skipped_budget),
         "already_drafted": existing + out.already_drafted,
         "cost_usd": round(out.cost_usd, 8),
         "models": ", ".join(f"{m} x{n}{_offline_note(m)}" for m, n in out.models.items()) or "none",
