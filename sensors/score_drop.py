@@ -19,15 +19,16 @@ MAX_TAG_CHARS = 4000  # Dagster tag values are limited; the full reason goes to 
 class ScoreDropPolicy(dg.ConfigurableResource):
     """Weights and thresholds of the score-drop sensor (see allixios/automation/score_drop.py)."""
 
-    weight_engagement: float = 0.4
-    weight_quality: float = 0.2
-    weight_seo: float = 0.2
-    weight_revenue: float = 0.2
-    floor: float = 35.0
-    drop_pct: float = 25.0
-    cooldown_days: int = 7
-    min_baseline_days: int = 3
-    max_articles: int = 500
+    # defaults come from the domain's DropPolicy: one home for the numbers
+    weight_engagement: float = DropPolicy.weight_engagement
+    weight_quality: float = DropPolicy.weight_quality
+    weight_seo: float = DropPolicy.weight_seo
+    weight_revenue: float = DropPolicy.weight_revenue
+    floor: float = DropPolicy.floor
+    drop_pct: float = DropPolicy.drop_pct
+    cooldown_days: int = DropPolicy.cooldown_days
+    min_baseline_days: int = DropPolicy.min_baseline_days
+    max_articles: int = DropPolicy.max_articles
 
     def policy(self) -> DropPolicy:
         return DropPolicy(**self.model_dump())
