@@ -222,7 +222,11 @@ def run(ctx) -> None:
         with connect(ctx.url) as conn, Stopwatch() as sw:
             due = due_for_refresh(conn, latest_mart_day(conn), DropPolicy())
         queries.append(sw.seconds)
-    sensor_seconds, run_requests, skip = _evaluate_sensor(ctx.url)
+    # each tick records its refresh requests (cooldown), so the next tick finds the next 500 articles:
+    # the same work, on a fresh Dagster instance (no cursor) each time
+    ticks = [_evaluate_sensor(ctx.url) for _ in range(p["repeats"])]
+    sensor_seconds = statistics.median(t[0] for t in ticks)
+    run_requests, skip = ticks[0][1], ticks[0][2]
     scan = statistics.median(scans)
     query = statistics.median(queries)
     log(f"count(*) {scan:.2f} s; due_for_refresh {query:.2f} s ({len(due)} due); sensor tick {sensor_seconds:.2f} s")
@@ -233,13 +237,13 @@ def run(ctx) -> None:
     report.metric("mart created by", how)
     report.metric("baseline: count(*) of the mart (median)", scan, "s")
     report.metric("due_for_refresh query (median)", query, "s")
-    report.metric("sensor evaluation (Dagster tick)", sensor_seconds, "s")
+    report.metric("sensor evaluation (Dagster tick, median)", sensor_seconds, "s")
     report.metric("articles due (capped by max_articles)", len(due))
     report.metric("run requests", run_requests, note=skip)
     report.ratio("sensor evaluation / count(*) scan", sensor_seconds, scan, "one sensor tick vs the plain scan of the mart")
     report.ratio("due_for_refresh query / count(*) scan", query, scan, "the sensor's SQL alone vs the plain scan")
     report.goal("sensor evaluation", sensor_seconds, "<=", SECONDS_GOAL, "s")
     report.goal("sensor evaluation / count(*) scan", sensor_seconds / scan, "<=", SCAN_RATIO_GOAL)
-    report.table("timings (s)", ["repeat", "count(*)", "due_for_refresh"],
-                 [[n + 1, s, q] for n, (s, q) in enumerate(zip(scans, queries, strict=True))])
+    report.table("timings (s)", ["repeat", "count(*)", "due_for_refresh", "sensor tick"],
+                 [[n + 1, s, q, t[0]] for n, (s, q, t) in enumerate(zip(scans, queries, ticks, strict=True))])
     report.note("mart rows are generated (not built from events by dbt): " + how)
