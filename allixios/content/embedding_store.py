@@ -48,7 +48,8 @@ def ensure_vector_index(conn: psycopg.Connection, model: str, dimension: int) ->
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (int(hashlib.sha256(name.encode()).hexdigest()[:15], 16),))
     conn.execute(
         sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ((embedding::vector({})) vector_cosine_ops) WHERE model = {}"
+            "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ((embedding::vector({})) vector_cosine_ops) "
+            "WITH (m = 16, ef_construction = 200) WHERE model = {}"
         ).format(sql.Identifier(name), sql.Literal(int(dimension)), sql.Literal(model))
     )
     return name
