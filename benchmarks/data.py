@@ -219,9 +219,9 @@ WHERE b.i >= %(lo)s AND b.i < %(hi)s
 """
 
 
-def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int, chunk: int) -> None:
-    """Run `sql` over [lo, hi) chunks of article numbers on `workers` connections at once."""
-    chunks = [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)]
+def run_parallel(url: URL, items: list, work_item, workers: int = 2) -> None:
+    """Call ``work_item(conn, item)`` for every item, on ``workers`` connections at once (bulk loads)."""
+    queue = list(items)
     lock = threading.Lock()
     errors: list[BaseException] = []
 
@@ -231,11 +231,10 @@ def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int,
                 conn.execute("SET synchronous_commit = off")
                 while True:
                     with lock:
-                        if not chunks or errors:
+                        if not queue or errors:
                             return
-                        lo, hi = chunks.pop(0)
-                    conn.execute("SELECT setseed(%s)", ((lo % 100_000) / 100_000,))
-                    conn.execute(sql, {**params, "lo": lo, "hi": hi})
+                        item = queue.pop(0)
+                    work_item(conn, item)
         except BaseException as exc:  # surfaced in the caller's thread
             errors.append(exc)
 
@@ -246,6 +245,17 @@ def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int,
         t.join()
     if errors:
         raise errors[0]
+
+
+def _parallel_ranges(url: URL, sql: str, params: dict, total: int, workers: int, chunk: int) -> None:
+    """Run `sql` over [lo, hi) chunks of article numbers on `workers` connections at once."""
+
+    def insert(conn, bounds: tuple[int, int]) -> None:
+        lo, hi = bounds
+        conn.execute("SELECT setseed(%s)", ((lo % 100_000) / 100_000,))
+        conn.execute(sql, {**params, "lo": lo, "hi": hi})
+
+    run_parallel(url, [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)], insert, workers)
 
 
 def build_corpus(url: URL, shape: CorpusShape, *, with_text: bool, with_vectors: bool = True,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from datetime import date, timedelta
 
 from benchmarks import data
@@ -78,32 +77,14 @@ def missing_dependencies() -> str | None:
 
 def load_events(url, days: list[date], per_day: int, articles: int, first_day: date) -> float:
     """Page and revenue events for `days`, one statement per day, on two connections."""
-    queue = list(days)
-    lock, errors = threading.Lock(), []
 
-    def work() -> None:
-        try:
-            with admin_connection(url) as conn:
-                conn.execute("SET synchronous_commit = off")
-                while True:
-                    with lock:
-                        if not queue or errors:
-                            return
-                        day = queue.pop(0)
-                    params = {"day": day.isoformat(), "dn": (day - first_day).days, "articles": articles}
-                    conn.execute(_PAGE_EVENTS, {**params, "n": per_day})
-                    conn.execute(_REVENUE_EVENTS, {**params, "n": max(1, per_day // REVENUE_SHARE)})
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+    def insert(conn, day: date) -> None:
+        params = {"day": day.isoformat(), "dn": (day - first_day).days, "articles": articles}
+        conn.execute(_PAGE_EVENTS, {**params, "n": per_day})
+        conn.execute(_REVENUE_EVENTS, {**params, "n": max(1, per_day // REVENUE_SHARE)})
 
     with Stopwatch() as sw:
-        threads = [threading.Thread(target=work) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if errors:
-        raise errors[0]
+        data.run_parallel(url, list(days), insert, workers=2)
     with admin_connection(url) as conn:
         conn.execute("VACUUM (ANALYZE) raw.page_events")
         conn.execute("VACUUM (ANALYZE) raw.revenue_events")

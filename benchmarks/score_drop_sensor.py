@@ -13,7 +13,6 @@ creates a table of the documented shape itself, and the report says which.
 from __future__ import annotations
 
 import statistics
-import threading
 from datetime import date, timedelta
 
 from benchmarks import data
@@ -112,7 +111,7 @@ def _fill_mart(url, articles: int, days: int, end_day: date) -> float:
     if unknown:
         log(f"mart columns without a generator (left NULL): {', '.join(unknown)}")
     known = [c for c in columns if c in _GENERATED]
-    insert = (
+    insert_sql = (
         f"INSERT INTO {MART} ({', '.join(known)}) SELECT {', '.join(_GENERATED[c] for c in known)} "
         "FROM bench_articles b JOIN bench_niches bn ON bn.k = b.niche_k "
         "CROSS JOIN LATERAL (SELECT 40 + abs(hashint4extended(b.i, 3)) %% 50 AS base) base "
@@ -120,33 +119,15 @@ def _fill_mart(url, articles: int, days: int, end_day: date) -> float:
         f"(base.base + abs(hashint4extended(b.i, %(dn)s + 100)) %% 11 - 5) * CASE WHEN b.i %% {DROP_SHARE} = 0 "
         "AND %(dn)s >= %(last)s - 2 THEN 0.5 ELSE 1 END AS today) eng"
     )
-    queue = list(range(days))
-    lock, errors = threading.Lock(), []
 
-    def work() -> None:
-        try:
-            with admin_connection(url) as conn:
-                conn.execute("SET synchronous_commit = off")
-                while True:
-                    with lock:
-                        if not queue or errors:
-                            return
-                        dn = queue.pop(0)
-                    day = end_day - timedelta(days=days - 1 - dn)
-                    conn.execute(insert, {"day": day, "dn": dn, "last": days - 1})
-        except BaseException as exc:
-            errors.append(exc)
+    def insert(conn, dn: int) -> None:
+        day = end_day - timedelta(days=days - 1 - dn)
+        conn.execute(insert_sql, {"day": day, "dn": dn, "last": days - 1})
 
     with admin_connection(url) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         with data.deferred_indexes(conn, MART), Stopwatch() as sw:
-            threads = [threading.Thread(target=work) for _ in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            if errors:
-                raise errors[0]
+            data.run_parallel(url, list(range(days)), insert, workers=2)
         conn.execute(f"VACUUM (ANALYZE) {MART}")
     return sw.seconds
 
