@@ -32,22 +32,17 @@ def _today() -> date:
 
 def _execute(defs: dg.Definitions, job_name: str, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(job_name)
-    # dbt's own progress lines go to a log file, not the summary (and every step log is in the UI)
+    # the summary is what `make run` prints: dbt's progress lines go to a log file, step logs to the UI
     log_dir = settings.home() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "make-run.log", "a") as log, contextlib.redirect_stdout(log):
-        return _execute_quietly(job, partition_key, instance)
-
-
-def _execute_quietly(job, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return job.execute_in_process(
-        partition_key=partition_key,
-        instance=instance,
-        raise_on_error=False,
-        tags={"allixios/trigger": "make run"},
-        # the summary below is what `make run` prints; step-by-step logs are in the UI
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
+        return job.execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            tags={"allixios/trigger": "make run"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
 
 
 def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample", traffic_days: int = TRAFFIC_DAYS) -> bool:
