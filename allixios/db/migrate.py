@@ -38,3 +38,10 @@ def current_revision(url: URL | None = None) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision the code ships (what ``upgrade`` moves a database to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config(URL.create("postgresql"))).get_current_head()

@@ -1,0 +1,2 @@
+-- undo 006_ingest_integrity
+SELECT 1;

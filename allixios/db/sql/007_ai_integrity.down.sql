@@ -1,0 +1,2 @@
+-- undo 007_ai_integrity
+SELECT 1;

@@ -1,0 +1,2 @@
+-- undo 008_site_media
+SELECT 1;

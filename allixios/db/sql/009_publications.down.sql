@@ -1,0 +1,2 @@
+-- undo 009_publications
+SELECT 1;

@@ -1,0 +1,2 @@
+-- undo 010_api
+SELECT 1;

@@ -1,0 +1,2 @@
+-- undo 011_operations
+SELECT 1;

@@ -1,0 +1,3 @@
+-- Operations from the UI (issue 12)
+-- (placeholder until its issue fills it)
+SELECT 1;
