@@ -158,7 +158,7 @@ def run(ctx) -> None:
     sizes = {}
     for fmt, root in roots.items():
         with Stopwatch() as sw:
-            sizes[fmt] = write_event_files(root / day.isoformat(), day, p["events"], p["files_per_format"], tenant, articles, fmt)
+            sizes[fmt] = write_event_files(root / day.isoformat() / tenant, day, p["events"], p["files_per_format"], tenant, articles, fmt)
         log(f"wrote {p['events']:,} events as {fmt}: {sizes[fmt] / 2**20:.1f} MB in {sw.seconds:.1f} s")
 
     # Interleaved so drift in machine load hits both sides: ingest parquet, COPY, ingest jsonl, COPY.

@@ -60,7 +60,7 @@ def files_table() -> dict[str, dict]:
         """SELECT source_file, rows_read, rows_loaded, rows_rejected, rows_duplicate, status, error
            FROM raw.ingested_files ORDER BY source_file"""
     )
-    return {r[0].split("/", 1)[1]: dict(zip(("read", "loaded", "rejected", "duplicate", "status", "error"), r[1:], strict=True)) for r in rows}
+    return {r[0].rsplit("/", 1)[1]: dict(zip(("read", "loaded", "rejected", "duplicate", "status", "error"), r[1:], strict=True)) for r in rows}
 
 
 def rejections(file_name: str | None = None) -> list[tuple]:
@@ -71,7 +71,7 @@ def rejections(file_name: str | None = None) -> list[tuple]:
 
 def test_mixed_formats_load_typed_rows_and_reconcile(shop, tmp_path):
     a = shop["articles"]
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     write_jsonl(folder / "page_a.jsonl", [page(i, a[i % 4]) for i in range(10)])
     write_csv(folder / "page_b.csv", [page(i, a[0]) for i in range(10, 16)])
     # by URL instead of id, and epoch-millisecond timestamps, in Parquet
@@ -104,11 +104,11 @@ def test_mixed_formats_load_typed_rows_and_reconcile(shop, tmp_path):
 
 def test_reloading_a_day_replaces_it(shop, tmp_path):
     a = shop["articles"]
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     write_jsonl(folder / "page_a.jsonl", [page(i, a[0]) for i in range(6)] + [page(99, a[0], timestamp="bad")])
     write_jsonl(folder / "page_b.jsonl", [page(i, a[1]) for i in range(6, 9)])
     other_day = date(2026, 11, 11)
-    write_jsonl(tmp_path / other_day.isoformat() / "page_a.jsonl", [page(i, a[2], day=other_day) for i in range(4)])
+    write_jsonl(tmp_path / other_day.isoformat() / "shop" / "page_a.jsonl", [page(i, a[2], day=other_day) for i in range(4)])
     load(tmp_path, other_day)
 
     first = load(tmp_path)
@@ -126,7 +126,7 @@ def test_reloading_a_day_replaces_it(shop, tmp_path):
 
 
 def test_a_day_without_a_folder_changes_nothing(shop, tmp_path):
-    write_jsonl(tmp_path / DAY.isoformat() / "page_a.jsonl", [page(i, shop["articles"][0]) for i in range(3)])
+    write_jsonl(tmp_path / DAY.isoformat() / "shop" / "page_a.jsonl", [page(i, shop["articles"][0]) for i in range(3)])
     load(tmp_path)
     summary = load(tmp_path / "elsewhere")
     assert summary["folder_found"] is False
@@ -135,14 +135,14 @@ def test_a_day_without_a_folder_changes_nothing(shop, tmp_path):
 
 def test_duplicate_event_ids_within_a_day_load_once(shop, tmp_path):
     a = shop["articles"]
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     write_jsonl(folder / "page_a.jsonl", [page(1, a[0]), page(2, a[0]), page(2, a[1])])
     write_csv(folder / "page_b.csv", [page(1, a[2]), page(3, a[2])])
 
     summary = load(tmp_path, kinds=("page",))
 
     assert summary["kinds"]["page"]["rows_duplicate"] == 2
-    # the first occurrence (file name order, then line) wins
+    # the first occurrence (file path order, then line) wins
     assert query("SELECT event_id, article_id FROM raw.page_events ORDER BY 1") == [
         ("p1", a[0]["id"]), ("p2", a[0]["id"]), ("p3", a[2]["id"])
     ]
@@ -177,7 +177,7 @@ def test_bad_page_rows_are_rejected_with_reason_and_the_rest_loads(shop, tmp_pat
         override = {"article_id": str(shop["other_articles"][0]["id"])}
     records = [page(i, a[0]) for i in range(4)]
     records.insert(2, page(50, a[0], **override))
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     (write_jsonl if fmt == "jsonl" else write_csv)(folder / f"page_x.{fmt}", records)
 
     summary = load(tmp_path, kinds=("page",))
@@ -208,8 +208,8 @@ BAD_REVENUE_ROWS = [
 def test_bad_revenue_rows_are_rejected_with_reason(shop, tmp_path, case, override, reason):
     a = shop["articles"]
     records = [revenue(i, a[1]) for i in range(3)] + [revenue(9, a[1], **override)]
-    write_parquet(tmp_path / DAY.isoformat() / "revenue_x.parquet", records) if case != "amount not a number" else \
-        write_jsonl(tmp_path / DAY.isoformat() / "revenue_x.jsonl", records)
+    write_parquet(tmp_path / DAY.isoformat() / "shop" / "revenue_x.parquet", records) if case != "amount not a number" else \
+        write_jsonl(tmp_path / DAY.isoformat() / "shop" / "revenue_x.jsonl", records)
 
     summary = load(tmp_path, kinds=("revenue",))
 
@@ -222,7 +222,7 @@ def test_bad_revenue_rows_are_rejected_with_reason(shop, tmp_path, case, overrid
 
 def test_malformed_lines_are_rejected_one_by_one(shop, tmp_path):
     a = shop["articles"]
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     good = [page(i, a[0]) for i in range(6)]
     import json
 
@@ -259,8 +259,8 @@ def test_malformed_lines_are_rejected_one_by_one(shop, tmp_path):
 def test_a_file_without_a_required_column_keeps_its_rows_as_rejected(shop, tmp_path):
     a = shop["articles"]
     records = [{k: v for k, v in revenue(i, a[0]).items() if k != "currency"} for i in range(3)]
-    write_csv(tmp_path / DAY.isoformat() / "revenue_nocurrency.csv", records)
-    write_csv(tmp_path / DAY.isoformat() / "revenue_ok.csv", [revenue(i, a[0]) for i in range(3, 5)])
+    write_csv(tmp_path / DAY.isoformat() / "shop" / "revenue_nocurrency.csv", records)
+    write_csv(tmp_path / DAY.isoformat() / "shop" / "revenue_ok.csv", [revenue(i, a[0]) for i in range(3, 5)])
 
     load(tmp_path, kinds=("revenue",))
 
@@ -284,7 +284,7 @@ def test_a_file_without_a_required_column_keeps_its_rows_as_rejected(shop, tmp_p
 )
 def test_unreadable_files_get_one_rejected_row_and_the_rest_loads(shop, tmp_path, name, content, reason):
     a = shop["articles"]
-    folder = tmp_path / DAY.isoformat()
+    folder = tmp_path / DAY.isoformat() / "shop"  # the tenant's feed folder
     write_jsonl(folder / "page_good.jsonl", [page(i, a[0]) for i in range(5)])
     if content == "TRUNCATE":
         full = write_parquet(folder / "full.parquet.tmp", [page(i, a[0]) for i in range(100, 200)])
@@ -304,7 +304,7 @@ def test_unreadable_files_get_one_rejected_row_and_the_rest_loads(shop, tmp_path
 
 
 def test_cli_ingest_reports_counts_and_refuses_a_bad_date(shop, tmp_path):
-    folder = tmp_path / "landing" / "events" / DAY.isoformat()
+    folder = tmp_path / "landing" / "events" / DAY.isoformat() / "shop"
     write_jsonl(folder / "page_a.jsonl", [page(i, shop["articles"][0]) for i in range(3)])
     import os
 

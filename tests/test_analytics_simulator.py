@@ -103,7 +103,7 @@ def test_cli_writes_files_and_names_the_stand_in(shop, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "offline traffic simulator" in result.stdout
     folder = tmp_path / "landing" / "events"
-    assert sorted(p.name for p in (folder / "2026-11-06").iterdir()) == [
+    assert sorted(p.name for p in (folder / "2026-11-06" / "shop").iterdir()) == [
         "page_shop_amp.parquet", "page_shop_app.csv", "page_shop_web.jsonl", "revenue_shop_ads.jsonl",
         "revenue_shop_partners.csv",
     ]

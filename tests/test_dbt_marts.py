@@ -213,7 +213,7 @@ def test_a_one_day_window_rebuild_replaces_only_that_day(world):
     before_other = rows(other_days, (day,))
     before_health = rows("SELECT count(*) FROM marts.mart_content_health WHERE day = %s", (day,))
     # the day's app traffic file is withdrawn upstream: re-ingest, then rebuild the window
-    (world["root"] / day.isoformat() / "page_acme_app.csv").unlink()
+    (world["root"] / day.isoformat() / "acme" / "page_acme_app.csv").unlink()
     with connect() as conn:
         ingest_day(conn, day, root=world["root"])
     [(raw_views,)] = rows("SELECT count(*) FROM raw.page_events WHERE event_date = %s", (day,))

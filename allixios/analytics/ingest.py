@@ -2,12 +2,19 @@
 
 ``ingest_day`` replaces the partition: inside the caller's transaction it deletes the day's rows
 (events, rejections, file records) of the kinds it loads, then COPYs what the day's folder holds
-now. Re-running is therefore idempotent, and a duplicate event id within the day is loaded once
-(the first occurrence by file name and line wins; later ones are counted as duplicates).
+now. Re-running is therefore idempotent, and a duplicate (tenant, event id) within the day is loaded
+once (the first occurrence by file path and line wins; later ones are counted as duplicates). Two
+tenants may number their events alike: an event is keyed by (day, tenant, event id).
+
+Tenant binding: a day folder holds one folder per tenant (``YYYY-MM-DD/<tenant slug>/page_web.jsonl``);
+the folder is the feed's tenant and a row naming another tenant is rejected with the reason. Files
+directly in the day folder belong to the default tenant (``schemas.DEFAULT_TENANT``).
 
 Every file is reconciled in ``raw.ingested_files``: rows_read = rows_loaded + rows_rejected +
-rows_duplicate. A file that cannot be read at all is recorded with status ``rejected``, its
-reason in ``error``, and one row in ``raw.rejected_events`` without a line number.
+rows_duplicate. A file that cannot be read at all (or whose processing fails in any way) is recorded
+with status ``rejected``, its reason in ``error``, and one row in ``raw.rejected_events`` without a
+line number: one bad file never costs the other files, one bad row never costs the other rows.
+A symbolic link that leaves its folder is not read (recorded rejected with the reason).
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from psycopg import sql
 
 from allixios import settings
 from allixios.analytics import schemas
-from allixios.analytics.reading import LINE, UnreadableFile, read_event_file
-from allixios.analytics.validation import LOAD_COLUMNS, Lookups, validate
+from allixios.analytics.reading import LINE, UnreadableFile, first_line, read_event_file
+from allixios.analytics.validation import LOAD_COLUMNS, Lookups, storable, validate
 from allixios.errors import ValidationError
 
 RAW_TABLES = {schemas.PAGE: "page_events", schemas.REVENUE: "revenue_events"}
@@ -60,12 +67,57 @@ def day_folder(day: date, root: Path | None = None) -> Path:
     return (root or events_root()) / day.isoformat()
 
 
-def _landing_files(folder: Path) -> list[Path]:
-    """The day's files in name order; hidden and in-flight files (.tmp, .part, ~) are not ours yet."""
-    return sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(("~", ".tmp", ".part"))
-    )
+@dataclass(frozen=True)
+class LandedFile:
+    path: Path
+    source_file: str  # "YYYY-MM-DD/<tenant>/<name>" (or "YYYY-MM-DD/<name>"), as recorded
+    tenant_slug: str  # the feed's tenant: its folder, or the default tenant for the day folder itself
+    problem: str | None = None  # why the file is not read (a link leaving its folder, a name not UTF-8)
+
+
+def _ours(path: Path) -> bool:
+    """Hidden and in-flight files (.tmp, .part, ~) are not ours yet."""
+    return not path.name.startswith(".") and not path.name.endswith(("~", ".tmp", ".part"))
+
+
+def _printable(name: str) -> str:
+    """A file name as text PostgreSQL can store (names that are not UTF-8 keep their bytes as \\xNN)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def _landing_files(folder: Path) -> list[LandedFile]:
+    """The day's files: those in each tenant folder, then those directly in the day folder, in path
+    order. Only regular files count; a symbolic link is followed only when it stays in its own folder
+    (a link to a system file or to another tenant's folder is recorded, never read)."""
+    real_day = folder.resolve()
+    found: list[LandedFile] = []
+    for entry in sorted(folder.iterdir()):
+        if not _ours(entry):
+            continue
+        if entry.is_dir():
+            expected, tenant, files = real_day / entry.name, entry.name, sorted(entry.iterdir())
+            prefix = f"{folder.name}/{_printable(entry.name)}/"
+        elif entry.is_file():
+            expected, tenant, files, prefix = real_day, schemas.DEFAULT_TENANT, [entry], f"{folder.name}/"
+        else:
+            continue
+        for path in files:
+            if not _ours(path) or not path.is_file():
+                continue
+            problem = None
+            if path.resolve().parent != expected:
+                problem = "symbolic link leading out of its folder: not read (land the file itself)"
+            elif _printable(path.name) != path.name or _printable(tenant) != tenant:
+                problem = "file or folder name is not UTF-8 text: rename it"
+            found.append(LandedFile(path, prefix + _printable(path.name), tenant, problem))
+    # a name made printable could repeat another: keep the record key unique
+    seen: Counter = Counter()
+    unique = []
+    for f in found:
+        seen[f.source_file] += 1
+        unique.append(f if seen[f.source_file] == 1 else
+                      LandedFile(f.path, f"{f.source_file} ({seen[f.source_file]})", f.tenant_slug, f.problem))
+    return unique
 
 
 def _sha256(path: Path) -> str:
@@ -100,12 +152,13 @@ def ingest_day(
         return summary
     files = _landing_files(folder)
     lookups = Lookups.load(conn)
+    tenant_ids = dict(conn.execute("SELECT slug, id::text FROM tenants").fetchall())
     reports: list[FileReport] = []
     for kind in sorted(set(kinds), key=schemas.KINDS.index):  # one lock order for every caller: no deadlock
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"allixios.ingest:{kind}:{day.isoformat()}",))
         # files whose name says neither kind are reported (rejected) by the page-event load
-        mine = [p for p in files if (schemas.kind_of(p) or schemas.PAGE) == kind]
-        kind_reports, reasons = _load_kind(conn, kind, day, mine, folder, now, lookups)
+        mine = [f for f in files if (schemas.kind_of(f.path) or schemas.PAGE) == kind]
+        kind_reports, reasons = _load_kind(conn, kind, day, mine, now, lookups, tenant_ids)
         reports += kind_reports
         summary["kinds"][kind] = {
             "files": len(kind_reports),
@@ -121,7 +174,8 @@ def ingest_day(
 
 
 def _load_kind(
-    conn: psycopg.Connection, kind: str, day: date, paths: list[Path], folder: Path, now: datetime, lookups: Lookups
+    conn: psycopg.Connection, kind: str, day: date, files: list[LandedFile], now: datetime, lookups: Lookups,
+    tenant_ids: dict[str, str],
 ) -> tuple[list[FileReport], Counter]:
     table = RAW_TABLES[kind]
     conn.execute(sql.SQL("DELETE FROM raw.{} WHERE event_date = %s").format(sql.Identifier(table)), (day,))
@@ -132,40 +186,51 @@ def _load_kind(
     rejected_frames: list[pl.DataFrame] = []
     reasons: Counter = Counter()
     schema = schemas.SCHEMAS[kind]
-    seen: pl.Series | None = None  # event ids already loaded today: the first occurrence wins
+    keys = ["tenant_id", "event_id"]
+    seen: pl.DataFrame | None = None  # (tenant, event id) already loaded today: the first occurrence wins
     # file by file: PostgreSQL parses one file's COPY while polars prepares the next
     with CopyStream(conn, f"raw.{table}", LOAD_COLUMNS[kind]) as stream:
-        for path in paths:
-            source_file = f"{folder.name}/{path.name}"
+        for landed in files:
+            path, source_file = landed.path, landed.source_file
             fmt = schemas.format_of(path)
-            report = FileReport(kind, source_file, fmt or path.suffix.lstrip(".") or "unknown", _sha256(path),
-                                path.stat().st_size)
+            report = FileReport(kind, source_file, fmt or _printable(path.suffix.lstrip(".")) or "unknown", "", 0)
             reports.append(report)
             try:
+                if landed.problem:
+                    raise UnreadableFile(landed.problem)
+                report.bytes, report.sha256 = path.stat().st_size, _sha256(path)
+                if landed.tenant_slug not in tenant_ids:
+                    raise UnreadableFile(f"folder {landed.tenant_slug!r} names no tenant: land a tenant's files in "
+                                         f"{day.isoformat()}/<tenant slug>/")
                 if schemas.kind_of(path) is None:
                     raise UnreadableFile("file name must start with page_ or revenue_ to say what it holds")
                 if fmt is None:
                     raise UnreadableFile(f"unsupported file type {path.suffix or '(none)'}: use .jsonl, .csv or .parquet")
                 parsed = read_event_file(path, fmt, schema)
-            except UnreadableFile as exc:
-                report.status, report.error = "rejected", str(exc)
-                reasons[str(exc)] += 1
-                rejected_frames.append(_file_rejection(kind, day, source_file, str(exc)))
+                valid, rejected = validate(parsed.frame, kind, day, now, lookups, source_file, parsed.missing,
+                                           feed_tenant=(tenant_ids[landed.tenant_slug], landed.tenant_slug))
+                unique = valid.sort(LINE).filter(pl.struct(keys).is_first_distinct())
+                if seen is not None and seen.height:
+                    unique = unique.join(seen, on=keys, how="anti")
+            except Exception as exc:  # noqa: BLE001 - one bad file must never cost the other files
+                reason = _safe_text(str(exc) if isinstance(exc, UnreadableFile) else (
+                    f"file could not be processed ({type(exc).__name__}: {first_line(exc)})"))
+                rows = exc.rows if isinstance(exc, UnreadableFile) else 0
+                report.status, report.error = "rejected", reason
+                report.rows_read = report.rows_rejected = rows
+                reasons[reason] += 1
+                rejected_frames.append(_file_rejection(kind, day, source_file, reason))
                 continue
-            valid, rejected = validate(parsed.frame, kind, day, now, lookups, source_file, parsed.missing)
             report.rows_read = parsed.frame.height
             report.rows_rejected = rejected.height
             if rejected.height:
                 report.status = "partial"
                 reasons.update(dict(rejected.group_by("reason").len().iter_rows()))
                 rejected_frames.append(rejected)
-            unique = valid.sort(LINE).filter(pl.col("event_id").is_first_distinct())
-            if seen is not None and seen.len():
-                unique = unique.filter(~pl.col("event_id").is_in(seen))
             report.rows_loaded = unique.height
             report.rows_duplicate = valid.height - unique.height
             stream.put(unique.select(LOAD_COLUMNS[kind]))
-            ids = unique.get_column("event_id")
+            ids = unique.select(keys)
             seen = ids if seen is None else pl.concat([seen, ids])
 
     if rejected_frames:
@@ -191,7 +256,12 @@ def _file_rejection(kind: str, day: date, source_file: str, reason: str) -> pl.D
          "raw_record": [None], "reason": [reason]},
         schema={"kind": pl.String, "event_date": pl.Date, "source_file": pl.String, "line_number": pl.Int64,
                 "raw_record": pl.String, "reason": pl.String},
-    )
+    ).with_columns(storable("reason").alias("reason"))
+
+
+def _safe_text(text: str) -> str:
+    """A reason PostgreSQL can store whatever produced it: no NUL, no lone surrogate, bounded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")[:1000]
 
 
 def _copy_statement(table: str, columns: tuple[str, ...]) -> sql.Composed:

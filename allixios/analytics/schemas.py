@@ -1,9 +1,11 @@
 """The documented event-file contract: names, formats, columns and the limits rows are checked against.
 
-Files for a day land in ``landing_dir("events") / "YYYY-MM-DD" /``. The file name says what it holds:
-``page_*`` page views, ``revenue_*`` revenue events; the extension says the format: ``.jsonl`` /
-``.ndjson`` / ``.json`` (one JSON object per line), ``.csv`` (header row, comma separated, UTF-8),
-``.parquet``. Any mix of formats may sit in one folder.
+Files for a day land in ``landing_dir("events") / "YYYY-MM-DD" / "<tenant slug>" /``: the folder is the
+feed's tenant, and every row's ``tenant`` must name that tenant (files directly in the day folder
+belong to the default tenant, ``sample``). The file name says what it holds: ``page_*`` page views,
+``revenue_*`` revenue events; the extension says the format: ``.jsonl`` / ``.ndjson`` / ``.json``
+(one JSON object per line), ``.csv`` (header row, comma separated, UTF-8), ``.parquet``. Any mix of
+formats may sit in one folder.
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ DEVICES = ("desktop", "mobile", "tablet", "other")
 MAX_TIME_ON_PAGE_S = 4 * 3600  # a tab left open for longer is not reading
 MAX_EVENT_USD = 10_000.0  # one ad/affiliate/sponsorship event above this is a unit or decimal error
 FUTURE_TOLERANCE_S = 300  # clock skew allowed for events stamped "now"
+# Longest text a field may hold (characters); longer rows are rejected, never truncated. URLs and
+# referrers get browser-sized room, everything else is an identifier or a code.
+MAX_FIELD_CHARS = 256
+MAX_FIELD_CHARS_BY_COLUMN = {"event_id": 200, "url": 4096, "referrer": 4096}
+# A rejected row's text is kept for diagnosis up to this many characters.
+MAX_RAW_RECORD_CHARS = 4096
+
+# Files directly in a day folder (not in a tenant folder) belong to this tenant, the same default
+# the CLI's --tenant uses.
+DEFAULT_TENANT = "sample"
+
+
+def max_chars(column: str) -> int:
+    return MAX_FIELD_CHARS_BY_COLUMN.get(column, MAX_FIELD_CHARS)
 
 
 def kind_of(path: Path) -> str | None:

@@ -1,7 +1,7 @@
 """Traffic simulator: an offline stand-in for real page-view and revenue feeds.
 
 It writes realistic event files for a tenant's published articles into the landing folder, one
-folder per day, in every supported format (JSONL, CSV, Parquet):
+folder per day and tenant (``YYYY-MM-DD/<tenant>/``), in every supported format (JSONL, CSV, Parquet):
 
 - popularity follows a power law (a few articles take most views),
 - weekly seasonality (weekdays busier than weekends),
@@ -346,7 +346,7 @@ def _inject_bad_revenue(revenue: pl.DataFrame, rng: _Rng, share: float, day: dat
 
 
 def _write_day(pages: pl.DataFrame, revenue: pl.DataFrame, rng: _Rng, day: date, tenant: str, root: Path) -> dict:
-    folder = day_folder(day, root)
+    folder = day_folder(day, root) / tenant  # the tenant's feed folder: ingest binds its rows to the tenant
     folder.mkdir(parents=True, exist_ok=True)
     n = pages.height
     # web tracker half as JSONL, app third as CSV, the rest (AMP pages) as Parquet

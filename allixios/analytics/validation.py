@@ -91,16 +91,19 @@ def validate(
     lookups: Lookups,
     source_file: str,
     missing_columns: list[str] | tuple[str, ...] = (),
+    feed_tenant: tuple[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split parsed records into (valid rows ready to load, rejected rows with line, record, reason).
 
-    Rules are boolean expressions evaluated over the whole frame; reason texts are built only for
-    the rows that break a rule, so a clean file costs a few vectorized passes.
+    ``feed_tenant`` is the (tenant id, slug) the file's folder binds it to: a row naming any other
+    tenant is rejected. Rules are boolean expressions evaluated over the whole frame; reason texts
+    are built only for the rows that break a rule, so a clean file costs a few vectorized passes.
     """
     schema = schemas.SCHEMAS[kind]
     df = frame.with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in schema.columns if c not in frame.columns]
     ).with_columns([_text(c).alias(c) for c in schema.columns])
+    text_rules = _text_rules(df, schema.columns)
     # the common ISO form first; the other accepted forms only when some rows need them
     df = df.with_columns(
         pl.col("timestamp").str.to_datetime(TS_WITH_OFFSET, strict=False, time_zone="UTC", time_unit="us")
@@ -116,7 +119,7 @@ def validate(
     rules: list[Rule] = [
         *[(pl.lit(True), f"file has no {c} column") for c in schema.required if c in missing_columns],
         *[(pl.col(c).is_null(), f"missing {c}") for c in schema.required if c not in missing_columns],
-        (pl.col("event_id").str.len_chars() > 200, "event_id longer than 200 characters"),
+        *text_rules,
         (pl.col("timestamp").is_not_null() & pl.col("event_ts").is_null(),
          "timestamp is not ISO 8601 or epoch seconds/milliseconds"),
         (pl.col("event_ts") > future_limit, "timestamp in the future"),
@@ -124,6 +127,11 @@ def validate(
          f"timestamp outside the partition day {day.isoformat()} (UTC)"),
         (pl.col("tenant").is_not_null() & pl.col("tenant_id").is_null(), "unknown tenant"),
     ]
+    if feed_tenant is not None:
+        feed_id, feed_slug = feed_tenant
+        rules.append((pl.col("tenant_id").is_not_null() & (pl.col("tenant_id") != feed_id),
+                      f"tenant is not this feed's tenant '{feed_slug}' (a feed's rows belong to the tenant "
+                      "whose folder the file lands in)"))
     kind_rules = _page_rules if kind == schemas.PAGE else _revenue_rules
     df, specific, outputs = kind_rules(df, lookups)
     rules += specific
@@ -147,6 +155,7 @@ def validate(
             rejected = rejected.with_columns(
                 pl.coalesce(RAW, pl.struct(list(schema.columns)).struct.json_encode()).alias(RAW)
             )
+        rejected = rejected.with_columns(storable(RAW).alias(RAW))
     else:
         rejected = rejected.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
     rejected = rejected.select(
@@ -154,6 +163,34 @@ def validate(
         pl.col(LINE).alias("line_number"), pl.col(RAW).alias("raw_record"), "reason",
     )
     return valid, rejected
+
+
+def _text_rules(df: pl.DataFrame, columns: tuple[str, ...]) -> list[Rule]:
+    """Field lengths, and characters PostgreSQL text cannot hold (NUL) or a field must not hold
+    (line breaks and other control characters: they would split the record in any line format).
+    The character rules are added only when some field has one: a clean file pays one pass."""
+    rules: list[Rule] = [
+        (pl.col(c).str.len_chars() > schemas.max_chars(c), f"{c} longer than {schemas.max_chars(c)} characters")
+        for c in columns
+    ]
+    control = r"[\x00-\x08\x0a-\x1f\x7f]"
+    if df.select(pl.any_horizontal([pl.col(c).str.contains(control).fill_null(False) for c in columns]).any()).item():
+        for c in columns:
+            rules.append((pl.col(c).str.contains("\x00", literal=True), f"{c} contains a NUL character (U+0000)"))
+            rules.append((pl.col(c).str.contains(r"[\x01-\x08\x0a-\x1f\x7f]"),
+                          f"{c} contains a control character (line break, escape, ...)"))
+    return rules
+
+
+def storable(column: str) -> pl.Expr:
+    """A rejected record's text as PostgreSQL can keep it: NUL written as the escape ``\\u0000``,
+    cut to MAX_RAW_RECORD_CHARS with a note of the full length."""
+    text = pl.col(column).str.replace_all("\x00", "\\u0000", literal=True)
+    limit = schemas.MAX_RAW_RECORD_CHARS
+    return pl.when(text.str.len_chars() > limit).then(
+        pl.concat_str([text.str.slice(0, limit), pl.lit(" …[cut; "), text.str.len_chars().cast(pl.String),
+                       pl.lit(" characters]")])
+    ).otherwise(text)
 
 
 def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[Rule], dict[str, pl.Expr]]:
