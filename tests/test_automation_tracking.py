@@ -136,7 +136,7 @@ def test_topic_intake_once_per_file_and_bad_files_moved_aside(db, sample_tenant)
         ("a.csv", "title\nNo niche column\n", "needs a header"),
         ("b.json", "{not json", "not valid JSON"),
         ("c.csv", "niche,title,priority\npersonal_finance,Fine title,high\n", "not a number"),
-        ("d.csv", "tenant,niche,title\nghost,pets,Title\n", "tenant 'ghost' not found"),
+        ("d.csv", "tenant,niche,title\nghost,pets,Title\n", "tenant 'ghost' is not this file's tenant 'sample'"),
         ("e.csv", "niche,title\npersonal_finance,A Fine New Title\n", None),
     ],
 )

@@ -356,3 +356,48 @@ def test_the_day_starts_at_utc_midnight_for_every_tenant(world, tmp_path):
     ])
     load(tmp_path, kinds=("page",))
     assert files()["other/page_edge.jsonl"]["loaded"] == 1
+
+
+# --- topic files are bound to their tenant like event feeds -----------------------------------
+
+
+def _topics_of(slug: str) -> list[str]:
+    return [r[0] for r in query("""SELECT t.title FROM topics t JOIN tenants n ON n.id = t.tenant_id
+                                   WHERE n.slug = %s ORDER BY 1""", (slug,))]
+
+
+def test_a_topic_file_adds_topics_only_to_its_own_tenant(world):
+    from allixios import settings
+    from allixios.automation.intake import archive, ingest_topic_file, pending_files
+
+    landing = settings.landing_dir("topics")
+    (landing / "shop").mkdir(parents=True, exist_ok=True)
+    (landing / "other").mkdir(parents=True, exist_ok=True)
+    same = "niche,title\ngardening,Pruning Roses in Winter\n"  # no tenant column: the folder says
+    (landing / "shop" / "batch.csv").write_text(same)
+    (landing / "other" / "batch.csv").write_text(same)  # the same bytes for another tenant load too
+    (landing / "shop" / "sneaky.csv").write_text("tenant,niche,title\nother,gardening,Planted by Shop\n")
+    outcomes = {}
+    with connect() as conn:
+        for path in pending_files(landing):
+            outcomes[f"{path.parent.name}/{path.name}"] = ingest_topic_file(conn, path)
+            archive(path, outcomes[f"{path.parent.name}/{path.name}"])
+
+    assert outcomes["shop/batch.csv"].status == outcomes["other/batch.csv"].status == "loaded"
+    sneaky = outcomes["shop/sneaky.csv"]
+    assert sneaky.status == "rejected" and "tenant 'other' is not this file's tenant 'shop'" in sneaky.error
+    assert _topics_of("shop") == _topics_of("other") == ["Pruning Roses in Winter"]
+    assert (landing / "shop" / "rejected" / "sneaky.csv.reason.txt").exists()
+    assert not pending_files(landing)
+
+
+def test_topics_import_binds_the_file_to_the_tenant_option(world, tmp_path):
+    from allixios.cli import main
+
+    mine = tmp_path / "mine.json"
+    mine.write_text('[{"niche": "gardening", "title": "Composting at Home"}]')
+    theirs = tmp_path / "theirs.json"
+    theirs.write_text('[{"tenant": "other", "niche": "gardening", "title": "Not Yours"}]')
+    assert main(["topics", "import", str(mine), "--tenant", "shop"]) == 0
+    assert main(["topics", "import", str(theirs), "--tenant", "shop"]) == 2
+    assert _topics_of("shop") == ["Composting at Home"] and _topics_of("other") == []

@@ -1,10 +1,15 @@
 """Topic intake from files dropped in a landing folder (CSV or JSON), exactly once per file content.
 
 CSV columns: tenant, niche, title, keyphrase, keywords (separated by ';'), priority.
-JSON: a list of objects with the same keys, or {"topics": [...]}. ``tenant`` defaults to the
-sample tenant. A niche that does not exist yet is created (it becomes a partition key).
-A file that cannot be used is moved to ``rejected/`` with a ``.reason.txt`` beside it; the
-others go on.
+JSON: a list of objects with the same keys, or {"topics": [...]}. A niche that does not exist yet
+is created (it becomes a partition key). A file that cannot be used is moved to ``rejected/`` with
+a ``.reason.txt`` beside it; the others go on.
+
+Tenant binding (as for event feeds): a file belongs to the tenant whose folder it lands in,
+``landing/topics/<tenant slug>/``; files directly in ``landing/topics/`` belong to the default
+tenant (``sample``), and ``allixios topics import --tenant`` binds a file to that tenant. A row's
+``tenant`` may be left empty (it is the file's tenant); a row naming another tenant rejects the
+file with the reason, so a file can never add topics to a tenant other than its own.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from pathlib import Path
 
 import psycopg
 
+from allixios import settings
 from allixios.content.topics import TopicInput, add_topics, validate_topic
 from allixios.errors import AllixiosError, ValidationError
 from allixios.tenants import add_niche, get_tenant, list_niches
 
 SUFFIXES = {".csv", ".json"}
+DEFAULT_TENANT = "sample"
+ARCHIVE_FOLDERS = ("processed", "rejected")  # inside a feed folder: never tenant folders
 
 
 @dataclass
@@ -53,7 +61,7 @@ def _rows(path: Path, text: str) -> list[dict]:
     return list(reader)
 
 
-def _topic(row: dict, line: int) -> tuple[str, str, TopicInput]:
+def _topic(row: dict, line: int, file_tenant: str) -> tuple[str, str, TopicInput]:
     keywords = row.get("keywords") or []
     if isinstance(keywords, str):
         keywords = [k for k in keywords.split(";") if k.strip()]
@@ -64,7 +72,12 @@ def _topic(row: dict, line: int) -> tuple[str, str, TopicInput]:
     niche = str(row.get("niche") or "").strip().lower()
     if not niche:
         raise ValidationError(f"row {line}: no niche", fix="fill the niche column")
-    tenant = str(row.get("tenant") or "sample").strip().lower()
+    tenant = str(row.get("tenant") or file_tenant).strip().lower()
+    if tenant != file_tenant:
+        raise ValidationError(
+            f"row {line}: tenant {tenant!r} is not this file's tenant {file_tenant!r}",
+            fix=f"land {tenant}'s topics in landing/topics/{tenant}/ (or `allixios topics import --tenant {tenant}`)",
+        )
     try:
         topic = validate_topic(TopicInput(str(row.get("title") or ""), tuple(keywords), row.get("keyphrase"), priority))
     except AllixiosError as exc:
@@ -72,11 +85,29 @@ def _topic(row: dict, line: int) -> tuple[str, str, TopicInput]:
     return tenant, niche, topic
 
 
-def ingest_topic_file(conn: psycopg.Connection, path: Path) -> IntakeOutcome:
-    """Load one file in one transaction (savepoint): all its topics or none."""
+def _printable(name: str) -> str:
+    """A path part as text PostgreSQL can store (a name that is not UTF-8 keeps its bytes as \\xNN)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "")
+
+
+def feed_tenant(path: Path, root: Path | None = None) -> str:
+    """The tenant a landed topic file belongs to: its folder under the landing root, or the default
+    tenant for a file directly in the root (or anywhere else)."""
+    root = (root or settings.landing_dir("topics")).resolve()
+    parent = path.parent.resolve()
+    if parent.parent == root and path.parent.name not in ARCHIVE_FOLDERS:
+        return path.parent.name
+    return DEFAULT_TENANT
+
+
+def ingest_topic_file(conn: psycopg.Connection, path: Path, tenant: str | None = None) -> IntakeOutcome:
+    """Load one file in one transaction (savepoint): all its topics or none. ``tenant`` is the
+    tenant the file is bound to (default: the folder it landed in, see :func:`feed_tenant`)."""
+    file_tenant = _printable((tenant or feed_tenant(path)).strip().lower())
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    seen = conn.execute("SELECT status FROM intake_files WHERE sha256 = %s", (digest,)).fetchone()
+    seen = conn.execute("SELECT status FROM intake_files WHERE tenant = %s AND sha256 = %s",
+                        (file_tenant, digest)).fetchone()
     if seen:
         return IntakeOutcome(path.name, "duplicate")
     try:
@@ -88,7 +119,8 @@ def ingest_topic_file(conn: psycopg.Connection, path: Path) -> IntakeOutcome:
             rows = _rows(path, text)
             if not rows:
                 raise ValidationError("file has no topics", fix="add at least one topic row")
-            parsed = [_topic(r, i + 2 if path.suffix == ".csv" else i + 1) for i, r in enumerate(rows)]
+            get_tenant(conn, file_tenant)  # an unknown tenant folder rejects the file, naming it
+            parsed = [_topic(r, i + 2 if path.suffix == ".csv" else i + 1, file_tenant) for i, r in enumerate(rows)]
             outcome = IntakeOutcome(path.name, "loaded")
             by_niche: dict[tuple[str, str], list[TopicInput]] = {}
             for tenant, niche, topic in parsed:
@@ -102,23 +134,32 @@ def ingest_topic_file(conn: psycopg.Connection, path: Path) -> IntakeOutcome:
                 outcome.topics_added += len(add_topics(conn, niche, topics, source="file", source_ref=digest[:16]))
                 outcome.partition_keys.append(niche.partition_key)
             conn.execute(
-                "INSERT INTO intake_files (sha256, file_name, status, topics_added) VALUES (%s, %s, 'loaded', %s)",
-                (digest, path.name, outcome.topics_added),
+                """INSERT INTO intake_files (tenant, sha256, file_name, status, topics_added)
+                   VALUES (%s, %s, %s, 'loaded', %s)""",
+                (file_tenant, digest, path.name, outcome.topics_added),
             )
             return outcome
     except AllixiosError as exc:
         conn.execute(
-            """INSERT INTO intake_files (sha256, file_name, status, error) VALUES (%s, %s, 'rejected', %s)
-               ON CONFLICT (sha256) DO NOTHING""",
-            (digest, path.name, exc.one_line()),
+            """INSERT INTO intake_files (tenant, sha256, file_name, status, error) VALUES (%s, %s, %s, 'rejected', %s)
+               ON CONFLICT (tenant, sha256) DO NOTHING""",
+            (file_tenant, digest, path.name, exc.one_line()),
         )
         return IntakeOutcome(path.name, "rejected", error=exc.one_line())
 
 
 def pending_files(folder: Path) -> list[Path]:
+    """Waiting files: those directly in the landing folder (the default tenant's), then those in
+    each tenant folder. Archive folders and symbolic links are not read."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+    def files_in(d: Path) -> list[Path]:
+        return sorted(p for p in d.iterdir() if p.is_file() and not p.is_symlink() and p.suffix.lower() in SUFFIXES)
+
+    tenant_folders = sorted(d for d in folder.iterdir()
+                            if d.is_dir() and not d.is_symlink() and d.name not in ARCHIVE_FOLDERS)
+    return files_in(folder) + [p for d in tenant_folders for p in files_in(d)]
 
 
 def archive(path: Path, outcome: IntakeOutcome) -> Path:

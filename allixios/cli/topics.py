@@ -61,8 +61,13 @@ def list_(
 
 
 @app.command("import")
-def import_(path: str = typer.Argument(..., help="A CSV or JSON topic file (see README: topic files).")) -> None:
-    """Load a topic file now (the same rules as the landing-folder intake; once per file content)."""
+def import_(
+    path: str = typer.Argument(..., help="A CSV or JSON topic file (see README: topic files)."),
+    tenant: str = TenantOption,
+) -> None:
+    """Load a topic file for one tenant now (the landing-folder intake's rules; once per file content).
+
+    Every row belongs to --tenant: a row naming another tenant rejects the file."""
     from pathlib import Path
 
     from allixios.automation.intake import SUFFIXES, ingest_topic_file
@@ -72,7 +77,7 @@ def import_(path: str = typer.Argument(..., help="A CSV or JSON topic file (see 
     if not file.is_file() or file.suffix.lower() not in SUFFIXES:
         raise ValidationError(f"{path} is not a .csv or .json file", fix="pass the path of a topic file")
     with connect() as conn:
-        outcome = ingest_topic_file(conn, file)
+        outcome = ingest_topic_file(conn, file, tenant=tenant)
     if outcome.status == "rejected":
         raise ValidationError(f"{file.name} rejected: {outcome.error}")
     if outcome.status == "duplicate":
