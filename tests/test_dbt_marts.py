@@ -112,7 +112,7 @@ def test_build_runs_models_data_tests_and_unit_tests(world):
     kinds = {}
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["unique_id"])
-    assert len(kinds["model"]) == 18  # 8 staging, 4 intermediate, 6 marts
+    assert len(kinds["model"]) == 19  # 8 staging, 5 intermediate, 6 marts
     assert len(kinds["unit_test"]) == 3
     assert len(kinds["test"]) >= 40
     singular = [t for t in kinds["test"] if "conserved" in t]
@@ -202,7 +202,7 @@ def test_ai_cost_roi_attributes_costs_and_finds_payback(world):
         assert before < cost <= at
         checked += 1
     assert checked > 0
-    [(models,)] = rows("SELECT count(DISTINCT model) FROM marts.mart_ai_cost_roi")
+    [(models,)] = rows("SELECT count(DISTINCT model) FROM marts.mart_ai_cost_roi WHERE cost_line = 'article'")
     assert models == 3
 
 
@@ -339,4 +339,4 @@ def test_the_readme_queries_run_for_an_analyst(world, analysts):
     with analyst_connection(analysts["acme"]) as c:
         for query in queries:
             c.execute(query).fetchall()
-        assert c.execute("SELECT count(*) FROM mart_ai_cost_roi").fetchone()[0] == 12  # search_path is marts
+        assert c.execute("SELECT count(article_id) FROM mart_ai_cost_roi").fetchone()[0] == 12  # search_path is marts

@@ -56,7 +56,7 @@ def revenue_kpis(conn: psycopg.Connection, day: date, tenant_id=None) -> dict[st
     for dimension in ("model", "niche_slug"):
         roi_by[dimension] = fetch_dicts(
             conn,
-            f"""SELECT coalesce({dimension}, '-') AS {dimension}, count(*) AS articles,
+            f"""SELECT coalesce({dimension}, '-') AS {dimension}, count(article_id) AS articles,
                        round(sum(generation_cost_usd), 4)::float AS cost_usd,
                        round(sum(revenue_to_date_usd), 4)::float AS revenue_usd,
                        round((sum(revenue_to_date_usd) - sum(generation_cost_usd))

@@ -1,12 +1,11 @@
 -- What generating each article cost: every LLM attempt of the article, plus the research calls of
--- its topic (ledger rows with a topic but no article yet). Articles without ledger rows fall back
--- to the cost recorded on the article. The model is the one that cost the most.
+-- its topic (int_ai_usage_attribution: each ledger row counts for one article at most). Articles
+-- without ledger rows fall back to the cost recorded on the article. The model is the one that
+-- cost the most. ledger_cost_usd is the part that comes from the ledger (0 for a recorded cost).
 with usage as (
-    select a.article_id, u.model, u.cost_usd, u.tokens_in + u.tokens_out as tokens
-    from {{ ref('stg_articles') }} a
-    join {{ ref('stg_ai_usage') }} u
-      on u.article_id = a.article_id
-      or (u.article_id is null and u.topic_id is not null and u.topic_id = a.topic_id)
+    select article_id, model, cost_usd, tokens, usage_id
+    from {{ ref('int_ai_usage_attribution') }}
+    where article_id is not null
 ),
 
 by_model as (
@@ -17,7 +16,8 @@ by_model as (
 ),
 
 totals as (
-    select article_id, sum(cost_usd) as cost_usd, count(*) as llm_calls, sum(tokens) as tokens
+    select article_id, sum(cost_usd) as cost_usd, count(*) as llm_calls, sum(tokens) as tokens,
+           max(usage_id) as last_usage_id
     from usage
     group by article_id
 )
@@ -26,6 +26,8 @@ select
     a.article_id,
     a.tenant_id,
     coalesce(t.cost_usd, a.recorded_generation_cost_usd, 0) as generation_cost_usd,
+    coalesce(t.cost_usd, 0) as ledger_cost_usd,
+    t.last_usage_id,
     coalesce(t.llm_calls, 0) as llm_calls,
     coalesce(t.tokens, 0) as tokens,
     coalesce(m.model, a.ai_model_used, 'unknown') as model

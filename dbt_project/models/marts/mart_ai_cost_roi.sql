@@ -3,6 +3,12 @@
 -- niche; group by them for ROI by model or niche). payback_days: days from going live until the
 -- cumulative revenue covered the cost; projected_payback_days: for those not there yet, the days
 -- still needed at the average daily revenue of their last 7 days with data.
+--
+-- The mart accounts for the whole ledger: ledger spend that pays for no article in it (niche
+-- research, embedding batches, topics without an article, articles neither live nor with traffic)
+-- is shown as explicit lines with cost_line = 'unattributed', article_id null, one per tenant, task
+-- and model. So sum(ledger_cost_usd) per tenant equals the tenant's ai_usage total (dbt test
+-- assert_ai_cost_roi_equals_ledger); count(article_id) counts articles.
 with daily as (
     select
         article_id,
@@ -33,8 +39,9 @@ payback as (
     join {{ ref('dim_articles') }} a on a.article_id = d.article_id
     where d.cumulative_revenue_usd >= a.generation_cost_usd
     group by d.article_id
-)
+),
 
+articles as (
 select
     a.tenant_id,
     a.niche_id,
@@ -55,8 +62,49 @@ select
     case
         when p.payback_day is null and t.recent_daily_revenue_usd > 0
         then ceil((a.generation_cost_usd - coalesce(t.revenue_usd, 0)) / t.recent_daily_revenue_usd)::integer
-    end as projected_payback_days
+    end as projected_payback_days,
+    'article' as cost_line,
+    null::text as task,
+    c.ledger_cost_usd,
+    c.last_usage_id
 from {{ ref('dim_articles') }} a
+join {{ ref('int_article_generation_cost') }} c on c.article_id = a.article_id
 left join totals t on t.article_id = a.article_id
 left join payback p on p.article_id = a.article_id
 where a.status = 'published' or t.article_id is not null
+),
+
+unattributed as (
+    select u.tenant_id, u.task, u.model, sum(u.cost_usd) as cost_usd, count(*) as llm_calls,
+           sum(u.tokens) as tokens, max(u.usage_id) as last_usage_id
+    from {{ ref('int_ai_usage_attribution') }} u
+    left join articles a on a.article_id = u.article_id
+    where a.article_id is null
+    group by u.tenant_id, u.task, u.model
+)
+
+select * from articles
+union all
+select
+    tenant_id,
+    null::uuid as niche_id,
+    null::text as niche_slug,
+    null::uuid as article_id,
+    model,
+    null::date as published_date,
+    cost_usd as generation_cost_usd,
+    llm_calls,
+    tokens,
+    0 as views_to_date,
+    0 as revenue_to_date_usd,
+    -cost_usd as net_usd,
+    null::numeric as roi,
+    0 as days_with_data,
+    null::date as payback_day,
+    null::integer as payback_days,
+    null::integer as projected_payback_days,
+    'unattributed' as cost_line,
+    task,
+    cost_usd as ledger_cost_usd,
+    last_usage_id
+from unattributed
