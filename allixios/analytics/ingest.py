@@ -86,17 +86,22 @@ def _printable(name: str) -> str:
 
 
 def _landing_files(folder: Path) -> list[LandedFile]:
-    """The day's files: those in each tenant folder, then those directly in the day folder, in path
-    order. Only regular files count; a symbolic link is followed only when it stays in its own folder
-    (a link to a system file or to another tenant's folder is recorded, never read)."""
+    """The day's files, in path order: those of each tenant folder and those directly in the day
+    folder (the default tenant's). Only regular files count; a symbolic link is followed only when it
+    stays in its own folder (a link to a system file or to another tenant's folder is recorded, never
+    read). A tenant folder that cannot be listed is recorded as one rejected entry."""
     real_day = folder.resolve()
     found: list[LandedFile] = []
     for entry in sorted(folder.iterdir()):
         if not _ours(entry):
             continue
         if entry.is_dir():
-            expected, tenant, files = real_day / entry.name, entry.name, sorted(entry.iterdir())
-            prefix = f"{folder.name}/{_printable(entry.name)}/"
+            expected, tenant, prefix = real_day / entry.name, entry.name, f"{folder.name}/{_printable(entry.name)}/"
+            try:
+                files = sorted(entry.iterdir())
+            except OSError as exc:
+                found.append(LandedFile(entry, prefix, tenant, f"cannot list the folder ({type(exc).__name__})"))
+                continue
         elif entry.is_file():
             expected, tenant, files, prefix = real_day, schemas.DEFAULT_TENANT, [entry], f"{folder.name}/"
         else:
