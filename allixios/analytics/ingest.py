@@ -67,6 +67,11 @@ def day_folder(day: date, root: Path | None = None) -> Path:
     return (root or events_root()) / day.isoformat()
 
 
+def feed_folder(day: date, tenant_slug: str, root: Path | None = None) -> Path:
+    """Where a tenant's event files for ``day`` land: its rows are bound to that tenant."""
+    return day_folder(day, root) / tenant_slug
+
+
 @dataclass(frozen=True)
 class LandedFile:
     path: Path

@@ -31,7 +31,7 @@ import psycopg
 from sqlalchemy.engine import URL
 
 from allixios.analytics import currency
-from allixios.analytics.ingest import day_folder, events_root
+from allixios.analytics.ingest import events_root, feed_folder
 from allixios.errors import NotFoundError, ValidationError
 from allixios.tenants import get_tenant
 
@@ -346,7 +346,7 @@ def _inject_bad_revenue(revenue: pl.DataFrame, rng: _Rng, share: float, day: dat
 
 
 def _write_day(pages: pl.DataFrame, revenue: pl.DataFrame, rng: _Rng, day: date, tenant: str, root: Path) -> dict:
-    folder = day_folder(day, root) / tenant  # the tenant's feed folder: ingest binds its rows to the tenant
+    folder = feed_folder(day, tenant, root)  # ingest binds the rows of this folder to the tenant
     folder.mkdir(parents=True, exist_ok=True)
     n = pages.height
     # web tracker half as JSONL, app third as CSV, the rest (AMP pages) as Parquet
