@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -378,17 +379,22 @@ def test_a_topic_file_adds_topics_only_to_its_own_tenant(world):
     (landing / "other" / "batch.csv").write_text(same)  # the same bytes for another tenant load too
     (landing / "shop" / "sneaky.csv").write_text("tenant,niche,title\nother,gardening,Planted by Shop\n")
     outcomes = {}
-    with connect() as conn:
-        for path in pending_files(landing):
-            outcomes[f"{path.parent.name}/{path.name}"] = ingest_topic_file(conn, path)
-            archive(path, outcomes[f"{path.parent.name}/{path.name}"])
+    try:
+        with connect() as conn:
+            for path in [p for p in pending_files(landing) if p.parent.name in ("shop", "other")]:
+                outcomes[f"{path.parent.name}/{path.name}"] = ingest_topic_file(conn, path)
+                archive(path, outcomes[f"{path.parent.name}/{path.name}"])
+        archived = (landing / "shop" / "rejected" / "sneaky.csv.reason.txt").exists()
+        left = [p for p in pending_files(landing) if p.parent.name in ("shop", "other")]
+    finally:  # the landing folder is the session's: leave it as found
+        for tenant in ("shop", "other"):
+            shutil.rmtree(landing / tenant, ignore_errors=True)
 
     assert outcomes["shop/batch.csv"].status == outcomes["other/batch.csv"].status == "loaded"
     sneaky = outcomes["shop/sneaky.csv"]
     assert sneaky.status == "rejected" and "tenant 'other' is not this file's tenant 'shop'" in sneaky.error
     assert _topics_of("shop") == _topics_of("other") == ["Pruning Roses in Winter"]
-    assert (landing / "shop" / "rejected" / "sneaky.csv.reason.txt").exists()
-    assert not pending_files(landing)
+    assert archived and not left
 
 
 def test_topics_import_binds_the_file_to_the_tenant_option(world, tmp_path):
