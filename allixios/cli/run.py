@@ -53,6 +53,11 @@ def dev() -> None:
     migrations.upgrade()
     settings.ensure_state_folders()
     prepare_dagster_home()
+    from allixios.partition_start import pin_to_first_day_of_data
+
+    with connect() as conn:
+        start = pin_to_first_day_of_data(conn)  # inherited by the code server
+    typer.echo(f"dev: daily partitions start {start} (first day of data; ALLIXIOS_PARTITIONS_START overrides)")
     code = devserver.supervise(devserver.dev_processes(settings.ui_port()), echo=typer.echo)
     if code:
         raise typer.Exit(code)
