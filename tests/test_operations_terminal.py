@@ -198,3 +198,51 @@ def test_make_dev_serves_the_ui_on_the_configured_port_without_warnings(db, tmp_
     assert code == 0
     with socket.socket() as s:  # the port is free again: nothing left running
         s.bind(("127.0.0.1", port))
+
+
+# --- where the daily partitions start ------------------------------------------------------------
+
+def test_partitions_start_is_configured_or_the_first_day_of_data(conn, sample_tenant, monkeypatch):
+    from datetime import UTC, date, datetime, timedelta
+
+    from allixios import partition_start
+
+    monkeypatch.setenv(partition_start.START_ENV, "2026-10-15")
+    assert partition_start.partitions_start() == date(2026, 10, 15)
+    assert partition_start.pin_to_first_day_of_data(conn) == date(2026, 10, 15)  # configured wins
+
+    monkeypatch.setenv(partition_start.START_ENV, "15/10/2026")
+    with pytest.raises(ConfigError, match="ALLIXIOS_PARTITIONS_START"):
+        partition_start.partitions_start()
+
+    monkeypatch.delenv(partition_start.START_ENV)
+    today = datetime.now(UTC).date()
+    assert partition_start.partitions_start(today) == today - timedelta(days=partition_start.DEFAULT_LOOKBACK_DAYS)
+    # the sample tenant's backlog was created today: that is its first day of data
+    assert partition_start.first_day_of_data(conn) == today
+    assert partition_start.pin_to_first_day_of_data(conn) == today
+    assert os.environ[partition_start.START_ENV] == today.isoformat()
+
+
+# --- resources bound with EnvVar ----------------------------------------------------------------
+
+def test_resources_bind_the_database_url_as_an_env_var(db, monkeypatch):
+    import dagster as dg
+
+    from resources import resource_defs
+
+    bound = resource_defs()
+    for name in ("warehouse", "llm", "embeddings"):
+        assert isinstance(bound[name].database_url, dg.EnvVar), name
+        assert bound[name].database_url == settings.DATABASE_URL_ENV  # the name, never the URL
+
+    @dg.asset(required_resource_keys={"warehouse"})
+    def probe(context) -> str:
+        with context.resources.warehouse.connection() as conn:
+            return conn.execute("select current_database()").fetchone()[0]
+
+    result = dg.materialize([probe], resources={"warehouse": bound["warehouse"]})
+    assert result.output_for_node("probe") == db.database
+
+    monkeypatch.delenv(settings.DATABASE_URL_ENV)
+    assert resource_defs()["warehouse"].database_url == ""  # unset: the embedded default
