@@ -19,6 +19,7 @@ from allixios.errors import AllixiosError
 _USAGE_ERRORS = (click.ClickException, typer._click.exceptions.ClickException)
 _NO_ARGS = typer._click.exceptions.NoArgsIsHelpError
 
+
 class _LazyGroup(TyperGroup):
     """The top-level group: a command's module is imported only when that command runs.
 
