@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from allixios.errors import ConfigError
 
 START_ENV = "ALLIXIOS_PARTITIONS_START"
+RUN_DATE_ENV = "ALLIXIOS_RUN_DATE"  # the day `make run` materializes (README)
 DEFAULT_LOOKBACK_DAYS = 7
 
 
@@ -30,11 +31,18 @@ def configured_start() -> date | None:
 
 
 def partitions_start(today: date | None = None) -> date:
-    """The first partition day: ALLIXIOS_PARTITIONS_START, else a week before today (UTC)."""
+    """The first partition day: ALLIXIOS_PARTITIONS_START, else a week before today (UTC) or
+    before ALLIXIOS_RUN_DATE when that is earlier (so `make run` for a past day has its days)."""
     configured = configured_start()
     if configured:
         return configured
     today = today or datetime.now(UTC).date()
+    run_date = os.environ.get(RUN_DATE_ENV, "").strip()
+    if run_date:
+        try:
+            today = min(today, date.fromisoformat(run_date))
+        except ValueError:
+            pass  # the runner reports a bad ALLIXIOS_RUN_DATE itself
     return today - timedelta(days=DEFAULT_LOOKBACK_DAYS)
 
 

@@ -216,8 +216,12 @@ def test_partitions_start_is_configured_or_the_first_day_of_data(conn, sample_te
         partition_start.partitions_start()
 
     monkeypatch.delenv(partition_start.START_ENV)
+    monkeypatch.delenv(partition_start.RUN_DATE_ENV, raising=False)
     today = datetime.now(UTC).date()
     assert partition_start.partitions_start(today) == today - timedelta(days=partition_start.DEFAULT_LOOKBACK_DAYS)
+    monkeypatch.setenv(partition_start.RUN_DATE_ENV, "2026-11-10")  # `make run` for a past day
+    assert partition_start.partitions_start(date(2026, 12, 1)) == date(2026, 11, 3)
+    monkeypatch.delenv(partition_start.RUN_DATE_ENV)
     # the sample tenant's backlog was created today: that is its first day of data
     assert partition_start.first_day_of_data(conn) == today
     assert partition_start.pin_to_first_day_of_data(conn) == today
