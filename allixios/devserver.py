@@ -45,6 +45,12 @@ def venv_executable(name: str) -> str:
     return found
 
 
+def dagster_home() -> Path:
+    """The instance folder in use: $DAGSTER_HOME (set by ``prepare_dagster_home``), else Allixios' own."""
+    configured = os.environ.get("DAGSTER_HOME")
+    return Path(configured) if configured else settings.dagster_home()
+
+
 def dev_processes(port: int | None = None) -> list[DevProcess]:
     """What `make dev` serves on 127.0.0.1, all on the same database.
 
@@ -58,7 +64,7 @@ def dev_processes(port: int | None = None) -> list[DevProcess]:
         DevProcess(
             "dagster",
             [venv_executable("dg"), "dev", "-w", str(workspace), "--host", HOST, "--port", str(port)],
-            cwd=settings.dagster_home(),
+            cwd=dagster_home(),
             url=f"http://{HOST}:{port}",
         ),
         # further servers of `make dev` are one DevProcess each, here

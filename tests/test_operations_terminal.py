@@ -124,7 +124,9 @@ def test_ui_port_is_honoured_by_links_and_make_dev(monkeypatch):
     assert dagster.argv[dagster.argv.index("--port") + 1] == "4567"
     assert dagster.argv[dagster.argv.index("--host") + 1] == "127.0.0.1"
     assert Path(dagster.argv[0]).name == "dg" and dagster.argv[1] == "dev"
-    assert dagster.cwd == settings.dagster_home()  # no "dagster.yaml will not be used" warning
+    assert dagster.cwd == devserver.dagster_home()  # no "dagster.yaml will not be used" warning
+    monkeypatch.setenv("DAGSTER_HOME", "/srv/dagster")
+    assert devserver.dev_processes()[0].cwd == Path("/srv/dagster")
 
     monkeypatch.setenv(settings.UI_URL_ENV, "https://dagster.example.com/")
     assert run_link("abc") == "https://dagster.example.com/runs/abc"
