@@ -12,6 +12,11 @@ from pathlib import Path
 DATABASE_URL_ENV = "ALLIXIOS_DATABASE_URL"
 DAGSTER_DATABASE_URL_ENV = "ALLIXIOS_DAGSTER_DATABASE_URL"
 HOME_ENV = "ALLIXIOS_HOME"
+UI_PORT_ENV = "ALLIXIOS_UI_PORT"
+UI_URL_ENV = "ALLIXIOS_UI_URL"
+DEFAULT_UI_PORT = 3000
+# the landing folders the README names: event files (analytics) and topic files (topic intake)
+LANDING_KINDS = ("events", "topics")
 DEFAULT_TENANT_SLUG = "sample"
 
 
@@ -42,6 +47,38 @@ def dagster_home() -> Path:
 def landing_dir(kind: str) -> Path:
     """Landing folder for incoming files: ``events``, ``topics``."""
     return home() / "landing" / kind
+
+
+def state_folders() -> list[Path]:
+    """Every folder of ``home()`` an operator is told to look in or drop files into (README)."""
+    return [dagster_home(), *(landing_dir(kind) for kind in LANDING_KINDS)]
+
+
+def ensure_state_folders() -> list[Path]:
+    """Create the state folders (idempotent); the embedded server creates ``pg/`` itself."""
+    folders = state_folders()
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def ui_port() -> int:
+    """The port `make dev` serves the Dagster UI on (ALLIXIOS_UI_PORT, default 3000)."""
+    raw = os.environ.get(UI_PORT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_UI_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        from allixios.errors import ConfigError
+
+        raise ConfigError(f"{UI_PORT_ENV} is not a port number ({raw!r})", fix=f"set {UI_PORT_ENV} to e.g. 3000, or unset it")
+    return int(raw)
+
+
+def ui_url() -> str:
+    """Base URL of the Dagster UI for links (run summaries, alerts): ALLIXIOS_UI_URL, else
+    http://127.0.0.1:<ALLIXIOS_UI_PORT>, the address `make dev` serves."""
+    configured = os.environ.get(UI_URL_ENV, "").strip()
+    return configured.rstrip("/") if configured else f"http://127.0.0.1:{ui_port()}"
 
 
 def repo_path(*parts: str) -> Path:

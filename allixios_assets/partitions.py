@@ -1,14 +1,18 @@
 """Partitions shared by the asset graph.
 
 Content assets are partitioned by day x niche; the niche dimension is dynamic and its keys follow
-the ``niches`` table (``tenant_slug.niche_slug``). Analytics assets are daily.
+the ``niches`` table (``tenant_slug.niche_slug``). Analytics assets are daily. The days start at
+ALLIXIOS_PARTITIONS_START, which `allixios dev` sets to the first day of data
+(``allixios/partition_start.py``), else a week before today.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-PARTITIONS_START = "2026-11-01"
+from allixios.partition_start import partitions_start
+
+PARTITIONS_START = partitions_start().isoformat()
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
 niche_partitions = dg.DynamicPartitionsDefinition(name="niche")

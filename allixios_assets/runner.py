@@ -82,7 +82,7 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
         ok &= result.success
         echo(f"  analytics_job {day}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
 
-    echo("\nOpen the Dagster UI with `make dev` (http://127.0.0.1:3000) to see these runs, the asset")
+    echo(f"\nOpen the Dagster UI with `make dev` ({settings.ui_url()}) to see these runs, the asset")
     echo("lineage and metadata; query the marts with `allixios db url` (README: Querying the marts).")
     if not ok:
         echo("\nSome runs failed: see the run ids above in the UI (`make dev`).")

@@ -1,18 +1,29 @@
 """Dagster resources: warehouse (PostgreSQL), LLM, embeddings, dbt.
 
-``resource_defs()`` is what ``allixios_assets.definitions`` binds; each resource reads its
-settings from the environment through ``EnvVar`` or defaults, never at import time.
+``resource_defs()`` is what ``allixios_assets.definitions`` binds. Settings that come from the
+environment are bound as ``dg.EnvVar`` (``from_env``): Dagster resolves them when a run starts
+and the UI's resource page names the variable, never its value (database URLs carry passwords).
+An unset optional variable binds the resource's default instead (e.g. the embedded database).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
+def from_env(name: str, default: str = ""):
+    """``dg.EnvVar(name)`` when the variable is set, else ``default`` (EnvVar requires a value)."""
+    import dagster as dg
+
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
 def resource_defs() -> dict[str, Any]:
+    from allixios.settings import DATABASE_URL_ENV
     from resources.warehouse import WarehouseResource
 
-    defs: dict[str, Any] = {"warehouse": WarehouseResource()}
+    defs: dict[str, Any] = {"warehouse": WarehouseResource(database_url=from_env(DATABASE_URL_ENV))}
     for extra in _optional_resources():
         defs.update(extra)
     return defs

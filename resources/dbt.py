@@ -66,12 +66,39 @@ def export_dbt_environment(url: URL | None = None) -> None:
     os.environ.update(connection_env(url))
 
 
+def _on_database(manifest: dict[str, Any], database: str) -> dict[str, Any]:
+    """The manifest with every model and source in ``database``.
+
+    The manifest is parsed once (at install time) with the profile's default database name; the
+    database a run builds in is Allixios' own, which ALLIXIOS_DATABASE_URL may name differently.
+    dagster-dbt reads column types and row counts from the relations the manifest names.
+    """
+    def move(node: dict[str, Any]) -> dict[str, Any]:
+        if "database" not in node:
+            return node
+        relation = node.get("relation_name") or ""
+        old = f'"{node["database"]}".'
+        if relation.startswith(old):  # "db"."schema"."name", as the row counts query it
+            relation = f'"{database}".' + relation[len(old):]
+        return {**node, "database": database, **({"relation_name": relation} if relation else {})}
+
+    def moved(nodes: dict[str, Any]) -> dict[str, Any]:
+        return {uid: move(node) for uid, node in nodes.items()}
+
+    return {**manifest, "nodes": moved(manifest.get("nodes", {})), "sources": moved(manifest.get("sources", {}))}
+
+
 class AllixiosDbtResource(DbtCliResource):
     """``DbtCliResource`` that points dbt's profile at Allixios' database before each command."""
 
     def cli(self, args, **kwargs):  # type: ignore[override]
         export_dbt_environment()
-        return super().cli(args, **kwargs)
+        invocation = super().cli(args, **kwargs)
+        database = os.environ[f"{ENV_PREFIX}DBNAME"]
+        nodes = invocation.manifest.get("nodes", {})
+        if any(node.get("database") not in (None, database) for node in nodes.values()):
+            invocation.manifest = _on_database(dict(invocation.manifest), database)
+        return invocation
 
 
 def resource_defs() -> dict[str, Any]:

@@ -21,4 +21,10 @@ class EmbeddingsResource(dg.ConfigurableResource):
 
 
 def resource_defs() -> dict:
-    return {"embeddings": EmbeddingsResource()}
+    from allixios.ai.catalogue import MODELS_FILE_ENV
+    from allixios.settings import DATABASE_URL_ENV
+    from resources import from_env
+
+    return {
+        "embeddings": EmbeddingsResource(catalogue_path=from_env(MODELS_FILE_ENV), database_url=from_env(DATABASE_URL_ENV))
+    }

@@ -25,4 +25,8 @@ class LLMResource(dg.ConfigurableResource):
 
 
 def resource_defs() -> dict:
-    return {"llm": LLMResource()}
+    from allixios.ai.catalogue import MODELS_FILE_ENV
+    from allixios.settings import DATABASE_URL_ENV
+    from resources import from_env
+
+    return {"llm": LLMResource(catalogue_path=from_env(MODELS_FILE_ENV), database_url=from_env(DATABASE_URL_ENV))}

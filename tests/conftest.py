@@ -21,6 +21,10 @@ from allixios.db.engine import connect, dispose_all
 
 APP_TABLES_TO_KEEP = {"alembic_version"}
 
+# the tests use fixed days from November 2026: their partitions must exist whatever today is
+# (before any test imports the Dagster definitions; sub-processes inherit it)
+os.environ.setdefault("ALLIXIOS_PARTITIONS_START", "2026-11-01")
+
 
 def _drop(url: URL) -> None:
     with psycopg.connect(server.libpq_conninfo(url.set(database="postgres")), autocommit=True) as admin:

@@ -1,4 +1,4 @@
-"""Revenue KPIs over the dbt marts, and their rendering as Markdown (tables, bars, a sparkline).
+"""Revenue KPIs over the dbt marts, their reconciliation with the marts, and a Markdown table helper.
 
 Read by the ``revenue_metrics`` asset for one partition day; every query is set-based over the
 marts (indexed on day), never a loop over articles.
@@ -15,7 +15,6 @@ from allixios.db.engine import fetch_dicts
 
 TREND_DAYS = 14
 RANK_DAYS = 7
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 def revenue_kpis(conn: psycopg.Connection, day: date, tenant_id=None) -> dict[str, Any]:
@@ -87,14 +86,6 @@ def revenue_kpis(conn: psycopg.Connection, day: date, tenant_id=None) -> dict[st
     }
 
 
-def sparkline(values: list[float]) -> str:
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = high - low or 1.0
-    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1) + 0.5))] for v in values)
-
-
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
     if not rows:
         return "_no rows_"
@@ -107,13 +98,40 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def trend_chart(trend: list[dict]) -> str:
-    """Daily revenue as a sparkline and a bar chart in a Markdown table (renders in the Dagster UI)."""
-    revenue = [r["revenue_usd"] for r in trend]
-    peak = max(revenue) or 1.0
-    rows = [
-        {"day": str(r["day"]), "views": r["views"], "revenue_usd": r["revenue_usd"],
-         "": "█" * max(0, round(24 * r["revenue_usd"] / peak))}
-        for r in trend
-    ]
-    return f"`{sparkline(revenue)}` revenue, last {len(trend)} days\n\n" + markdown_table(rows, ["day", "views", "revenue_usd", ""])
+RECONCILE_TOLERANCE_USD = 0.0001
+
+
+def reconcile_with_marts(conn: psycopg.Connection, kpis: dict[str, Any], tenant_id=None) -> list[str]:
+    """What does not add up between the KPIs of ``kpis["day"]`` and the marts, one line each
+    (empty when everything reconciles). The day's views and revenue (read from
+    fct_niche_revenue_daily) must equal the article facts' and the tenant KPI view's totals; the ROI
+    tables by model and by niche must both add up to mart_ai_cost_roi's cost and revenue."""
+    scope = "AND tenant_id = %(tenant)s" if tenant_id else ""
+    params = {"day": kpis["day"], "tenant": tenant_id}
+    problems: list[str] = []
+    for relation in ("marts.fct_article_daily_performance", "marts.mart_tenant_daily_kpis"):
+        views, revenue = conn.execute(
+            f"""SELECT coalesce(sum(views), 0)::bigint, coalesce(sum(revenue_usd), 0)::float
+                FROM {relation} WHERE day = %(day)s {scope}""",
+            params,
+        ).fetchone()
+        if int(views) != kpis["views"]:
+            problems.append(f"views {kpis['views']} != {views} in {relation}")
+        if abs(round(revenue, 4) - kpis["revenue_usd"]) > RECONCILE_TOLERANCE_USD:
+            problems.append(f"revenue_usd {kpis['revenue_usd']} != {round(revenue, 4)} in {relation}")
+    cost, revenue = conn.execute(
+        f"""SELECT coalesce(sum(generation_cost_usd), 0)::float, coalesce(sum(revenue_to_date_usd), 0)::float
+            FROM marts.mart_ai_cost_roi WHERE true {scope}""",
+        params,
+    ).fetchone()
+    for table in ("roi_by_model", "roi_by_niche"):
+        rows = kpis[table]
+        # each row is rounded to 4 places: allow that rounding per row
+        slack = RECONCILE_TOLERANCE_USD * (len(rows) + 1)
+        if abs(sum(r["cost_usd"] or 0 for r in rows) - cost) > slack:
+            problems.append(f"{table} cost {sum(r['cost_usd'] or 0 for r in rows):.4f} != {cost:.4f} in marts.mart_ai_cost_roi")
+        if abs(sum(r["revenue_usd"] or 0 for r in rows) - revenue) > slack:
+            problems.append(
+                f"{table} revenue {sum(r['revenue_usd'] or 0 for r in rows):.4f} != {revenue:.4f} in marts.mart_ai_cost_roi"
+            )
+    return problems

@@ -8,13 +8,15 @@ import os
 import httpx
 import psycopg
 
+from allixios import settings
+
 WEBHOOK_ENV = "ALLIXIOS_ALERT_WEBHOOK_URL"
-UI_URL_ENV = "ALLIXIOS_UI_URL"
 log = logging.getLogger("allixios.alerts")
 
 
 def run_link(run_id: str) -> str:
-    return f"{os.environ.get(UI_URL_ENV, 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
+    """The run's page in the Dagster UI (ALLIXIOS_UI_URL, else the ALLIXIOS_UI_PORT `make dev` serves)."""
+    return f"{settings.ui_url()}/runs/{run_id}"
 
 
 def failure_message(job_name: str, run_id: str, error: str | None) -> str:

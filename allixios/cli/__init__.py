@@ -10,36 +10,117 @@ import sys
 
 import click
 import typer
+from typer._click.utils import make_default_short_help
+from typer.core import TyperGroup
 
 from allixios.errors import AllixiosError
 
 # typer vendors its own click: usage errors are instances of its ClickException, not click's
 _USAGE_ERRORS = (click.ClickException, typer._click.exceptions.ClickException)
+_NO_ARGS = typer._click.exceptions.NoArgsIsHelpError
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: a command's module is imported only when that command runs.
+
+    `allixios --help` lists the commands from ``_LAZY`` (name -> target, one-line help) without
+    importing them, so it stays instant: no database driver, Dagster, dbt or LLM library loads
+    until a command needs it. Help is plain text (no Rich boxes or type tags such as `<bool>`).
+    """
+
+    def list_commands(self, ctx):
+        eager = super().list_commands(ctx)
+        return [*eager, *(name for name in _LAZY if name not in eager)]
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in _LAZY:
+            self.commands[cmd_name] = _load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None and loaded.hidden:
+                continue
+            short = loaded.get_short_help_str(limit) if loaded is not None else make_default_short_help(_LAZY[name][1], limit)
+            rows.append((name, short))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     help="Allixios: AI content operations on Dagster. Run `allixios COMMAND --help` for details.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
-def _register() -> None:
-    from allixios.cli import ai, analysts, articles, db, ingest, marts, niches, run, simulate, topics
 
-    app.add_typer(db.app, name="db")
-    app.add_typer(niches.app, name="niches")
-    app.add_typer(topics.app, name="topics")
-    app.add_typer(ai.app, name="ai")
-    app.add_typer(articles.app, name="articles")
-    app.add_typer(simulate.app, name="simulate")
-    app.add_typer(ingest.app, name="ingest")
-    app.add_typer(marts.app, name="marts")
-    app.add_typer(analysts.app, name="analysts")
-    app.command(name="run")(run.run)
-    app.command(name="seed")(run.seed)
-    app.command(name="prepare")(run.prepare)
-    app.command(name="dev")(run.dev)
+@app.callback()
+def _root() -> None:
+    # a callback makes `app` a group even before any command is loaded
+    pass
+
+
+# command -> ("module:attribute", the one-line help `allixios --help` shows). The attribute is a
+# Typer app (a command group) or a function (a single command). A test keeps the help lines equal
+# to the commands' own.
+_LAZY: dict[str, tuple[str, str]] = {}
+
+
+def _lazy(name: str, target: str, help_line: str) -> None:
+    _LAZY[name] = (target, help_line)
+
+
+def _plain(instance: typer.Typer) -> typer.Typer:
+    """Plain-text help for a group and its sub-groups (Rich help shows a type tag on every flag)."""
+    instance.rich_markup_mode = None
+    for group in instance.registered_groups:
+        if group.typer_instance is not None:
+            _plain(group.typer_instance)
+    return instance
+
+
+def _load(name: str):
+    """The click command for ``name``, built exactly as ``app.add_typer`` / ``app.command`` would."""
+    import importlib
+
+    module_name, attribute = _LAZY[name][0].split(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    holder.callback()(_root)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(_plain(target), name=name)
+    else:
+        holder.command(name=name)(target)
+    return typer.main.get_command(holder).commands[name]
+
+
+def _register() -> None:
+    _lazy("run", "allixios.cli.run:run",
+          "Seed, then materialize the main job (content graph + analytics) for today on a real Dagster instance.")
+    _lazy("seed", "allixios.cli.run:seed",
+          "Migrate the schema and create the sample tenant with niches and a topic backlog (idempotent).")
+    _lazy("prepare", "allixios.cli.run:prepare",
+          "Set-up (run by `make install`): database migrated, folders created, Dagster home written, dbt manifest built.")
+    _lazy("dev", "allixios.cli.run:dev",
+          "Serve the Dagster UI and daemon (`dg dev`) on 127.0.0.1:$ALLIXIOS_UI_PORT, supervised together.")
+    _lazy("db", "allixios.cli.db:app", "Start, stop and migrate the database.")
+    _lazy("niches", "allixios.cli.niches:app", "Add, list and remove niches.")
+    _lazy("topics", "allixios.cli.topics:app", "Add and list backlog topics.")
+    _lazy("ai", "allixios.cli.ai:app", "Models, usage and budgets of the AI layer.")
+    _lazy("articles", "allixios.cli.articles:app", "Find, read, edit, lock, revert, delete and restore articles.")
+    _lazy("simulate", "allixios.cli.simulate:app", "Offline stand-ins for real feeds: simulated traffic.")
+    _lazy("ingest", "allixios.cli.ingest:app", "Load landed event files into the raw tables.")
+    _lazy("marts", "allixios.cli.marts:app", "The dbt marts (staging -> intermediate -> marts).")
+    _lazy("analysts", "allixios.cli.analysts:app", "Analyst logins that read one tenant's marts (Row-Level Security).")
 
 
 _register()
@@ -47,9 +128,12 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="allixios", standalone_mode=False)
     except AllixiosError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except _NO_ARGS as exc:  # a group without a command: its help, as click prints it
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
         return 2
     except _USAGE_ERRORS as exc:  # bad arguments: one line naming the command's --help
         ctx = getattr(exc, "ctx", None)

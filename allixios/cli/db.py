@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from allixios.db import migrate as migrations
-from allixios.db import server
-
 app = typer.Typer(help="Start, stop and migrate the database.", no_args_is_help=True)
 
 
 @app.command()
 def start() -> None:
     """Start the embedded PostgreSQL (or check ALLIXIOS_DATABASE_URL) and create the databases."""
+    from allixios.db import server
+
     url = server.app_url()
     server.ensure_database(url)
     server.ensure_database(server.dagster_url(), require_pgvector=False)
@@ -24,6 +23,8 @@ def start() -> None:
 @app.command()
 def stop() -> None:
     """Stop the embedded PostgreSQL (no-op for an external server)."""
+    from allixios.db import server
+
     if not server.status().embedded:
         typer.echo("ALLIXIOS_DATABASE_URL is set: the external server is not managed by Allixios")
         return
@@ -33,6 +34,9 @@ def stop() -> None:
 @app.command()
 def status() -> None:
     """Show whether the database is up, where it is and the schema revision."""
+    from allixios.db import migrate as migrations
+    from allixios.db import server
+
     state = server.status()
     kind = "embedded" if state.embedded else "external"
     if not state.running:
@@ -49,12 +53,21 @@ def status() -> None:
 @app.command()
 def url(
     dagster: bool = typer.Option(False, "--dagster", help="Print the Dagster storage database URL instead."),
-    driver: str = typer.Option("psycopg", help="SQLAlchemy driver suffix: psycopg, psycopg2 or none."),
+    sqlalchemy: bool = typer.Option(
+        False, "--sqlalchemy", help="Print the SQLAlchemy form (postgresql+psycopg://...) instead of the libpq URL."
+    ),
 ) -> None:
-    """Print the database URL (starting the embedded server if needed)."""
+    """Print the database URL for psql, psycopg and BI tools (starting the embedded server if needed).
+
+    The default is a plain libpq URL: `psql "$(allixios db url)"` and `psycopg.connect(...)` accept it.
+    """
+    from allixios.db import server
+
     target = server.dagster_url() if dagster else server.app_url()
-    name = "postgresql" if driver == "none" else f"postgresql+{driver}"
-    typer.echo(target.set(drivername=name).render_as_string(hide_password=False))
+    if sqlalchemy:
+        typer.echo(target.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    else:
+        typer.echo(server.libpq_conninfo(target))
 
 
 @app.command()
@@ -63,6 +76,9 @@ def migrate(
     down: bool = typer.Option(False, "--down", help="Downgrade to REVISION (e.g. base) instead."),
 ) -> None:
     """Apply (or revert) schema migrations."""
+    from allixios.db import migrate as migrations
+    from allixios.db import server
+
     if down:
         migrations.downgrade(revision=revision)
     else:

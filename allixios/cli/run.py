@@ -28,31 +28,36 @@ def run() -> None:
 
 
 def prepare() -> None:
-    """Build-time set-up (run by `make install`): database migrated, Dagster home written, dbt manifest built."""
+    """Set-up (run by `make install`): database migrated, folders created, Dagster home written, dbt manifest built."""
+    from allixios import settings
+
     migrations.upgrade()
+    folders = settings.ensure_state_folders()
     from allixios_assets.instance import prepare_dagster_home
 
     home = prepare_dagster_home()
     from resources.dbt import prepare_manifest
 
     manifest = prepare_manifest()
-    typer.echo(f"schema migrated; Dagster home {home}; dbt manifest {manifest}")
+    typer.echo(f"schema migrated; folders {', '.join(str(f) for f in folders)}; Dagster home {home}; dbt manifest {manifest}")
 
 
 def dev() -> None:
-    """Serve the Dagster UI and daemon (`dagster dev`) on the Allixios code location and PostgreSQL storage."""
-    import os
-    import shutil
+    """Serve the Dagster UI and daemon (`dg dev`) on 127.0.0.1:$ALLIXIOS_UI_PORT, supervised together.
 
-    from allixios import settings
+    Every server `make dev` runs is listed in `allixios.devserver.dev_processes()`; Ctrl-C stops them all.
+    """
+    from allixios import devserver, settings
     from allixios_assets.instance import prepare_dagster_home
 
     migrations.upgrade()
+    settings.ensure_state_folders()
     prepare_dagster_home()
-    dagster = shutil.which("dagster")
-    if not dagster:
-        from allixios.errors import ConfigError
+    from allixios.partition_start import pin_to_first_day_of_data
 
-        raise ConfigError("the `dagster` command is not on PATH", fix="run `make dev` (it puts .venv/bin first)")
-    os.chdir(settings.project_root())
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", os.environ.get("ALLIXIOS_UI_PORT", "3000")])
+    with connect() as conn:
+        start = pin_to_first_day_of_data(conn)  # inherited by the code server
+    typer.echo(f"dev: daily partitions start {start} (first day of data; ALLIXIOS_PARTITIONS_START overrides)")
+    code = devserver.supervise(devserver.dev_processes(settings.ui_port()), echo=typer.echo)
+    if code:
+        raise typer.Exit(code)

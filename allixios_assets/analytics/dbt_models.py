@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+from dagster_dbt.asset_utils import default_description_fn
 
 from allixios.analytics.locks import exclusive
 from allixios.errors import ConfigError
@@ -24,12 +25,26 @@ SOURCE_ASSET_KEYS = {
     ("app", "seo_reports"): dg.AssetKey(["seo_reports"]),
     ("app", "topics"): dg.AssetKey(["topics"]),
     ("app", "ai_usage"): dg.AssetKey(["article_drafts"]),
+    # written outside Dagster (CLI, API, topic intake): external assets (app_tables.py)
+    ("app", "tenants"): dg.AssetKey(["tenants"]),
+    ("app", "niches"): dg.AssetKey(["niches"]),
 }
 
 
+# who answers for the dbt models in the catalog, unless a model's `meta: {owner: ...}` says otherwise
+DEFAULT_OWNER = "team:analytics"
+
+
 class AllixiosDbtTranslator(DagsterDbtTranslator):
-    """Models keep dagster-dbt's keys ([schema, name], e.g. marts/mart_content_health); sources
-    become the keys of the assets that produce them, so lineage runs from raw files to marts."""
+    """How the dbt project shows in the Dagster catalog.
+
+    Models keep dagster-dbt's keys ([schema, name], e.g. marts/mart_content_health); sources become
+    the keys of the assets that produce them, so lineage runs from raw files to marts. Every model
+    is in group ``analytics``, owned by its ``meta.owner`` (default ``team:analytics``), tagged with
+    its layer (staging / intermediate / marts) and described by its dbt description alone: the SQL
+    is one click away in the code, not pasted into the catalog. Column descriptions come from the
+    dbt YAML; column types and row counts are attached when the models are built.
+    """
 
     def get_asset_key(self, dbt_resource_props):
         if dbt_resource_props["resource_type"] == "source":
@@ -40,6 +55,22 @@ class AllixiosDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props):
         return "analytics"
+
+    def get_description(self, dbt_resource_props):
+        return default_description_fn(dbt_resource_props, display_raw_sql=False)
+
+    def get_owners(self, dbt_resource_props):
+        owner = (dbt_resource_props.get("config", {}).get("meta") or {}).get("owner") or (
+            dbt_resource_props.get("meta") or {}
+        ).get("owner")
+        return [owner or DEFAULT_OWNER]
+
+    def get_tags(self, dbt_resource_props):
+        tags = dict(super().get_tags(dbt_resource_props))
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+            tags["layer"] = fqn[1]  # allixios.<layer>.<model>: staging, intermediate or marts
+        return tags
 
 
 def load_manifest():
@@ -74,7 +105,9 @@ def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtReso
             context.log.info(f"waited {waited_s:.0f} s for another dbt build to finish")
         context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
-        yield from invocation.stream()
+        # the catalog's column types and row counts, read from PostgreSQL as each model is built
+        # (row counts for tables only: counting a view would run its query)
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
     # each build gets its own target folder; after a success its events are in Dagster, so the
     # folder goes (a failed build keeps it for debugging)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
