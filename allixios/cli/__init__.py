@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from allixios.cli import ai, analysts, articles, db, ingest, marts, niches, run, simulate, topics
+    from allixios.cli import ai, analysts, api, articles, db, ingest, marts, niches, run, simulate, topics
 
     app.add_typer(db.app, name="db")
     app.add_typer(niches.app, name="niches")
@@ -40,6 +40,7 @@ def _register() -> None:
     app.command(name="seed")(run.seed)
     app.command(name="prepare")(run.prepare)
     app.command(name="dev")(run.dev)
+    api.register(app)  # serve, users, keys
 
 
 _register()
