@@ -127,7 +127,8 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
     app.state.launcher = launcher or default_launcher()
     problems.install(app)
     for module in (system, auth, content, articles, ai, analytics):
-        app.include_router(module.router, prefix="/v1")
+        # every operation can answer these (body parsing, credentials, size and rate limits)
+        app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     limit = max_body or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     app.add_middleware(Guard, max_body=limit)
     return app

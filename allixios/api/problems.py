@@ -142,8 +142,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        import psycopg
+
         from allixios.errors import explain_database_error
 
+        cause = getattr(exc, "orig", None) or exc
+        if isinstance(cause, psycopg.errors.DataError):  # e.g. a NUL character or an out-of-range number
+            return problem_response(request, "VALIDATION_ERROR", f"a value cannot be stored ({type(cause).__name__})",
+                                    "remove NUL/control characters and keep numbers in range")
         explained = explain_database_error(exc)
         if explained is not None:
             return problem_response(request, "DATABASE_ERROR", explained.message, explained.fix)

@@ -28,7 +28,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from allixios.ai.catalogue import Catalogue
-from allixios.ai.selection import rank
+from allixios.ai.selection import NoModelAvailableError, rank
 from allixios.content.drafting import DraftBrief, build_draft_messages
 from allixios.content.topics import TopicInput, add_topics, validate_topic
 from allixios.editorial.audit import record_audit
@@ -110,9 +110,19 @@ def build_plan(plan_id: UUID, topics: list[TopicRequest], inputs: PlanInputs, ca
     today = inputs.now.date()
     selections = []
     for t in topics:
-        selections.append(rank(catalogue, "writer", _messages(t, inputs.niche_label),
-                               expected_output_tokens=inputs.expected_output_tokens, history=inputs.history,
-                               max_cost_usd=per_topic_cap, unavailable=inputs.unavailable))
+        messages = _messages(t, inputs.niche_label)
+        try:
+            selections.append(rank(catalogue, "writer", messages, expected_output_tokens=inputs.expected_output_tokens,
+                                   history=inputs.history, max_cost_usd=per_topic_cap, unavailable=inputs.unavailable))
+        except NoModelAvailableError:
+            if per_topic_cap is None:
+                raise
+            cheapest = min(c.estimate.expected_usd for c in rank(
+                catalogue, "writer", messages, expected_output_tokens=inputs.expected_output_tokens,
+                history=inputs.history, unavailable=inputs.unavailable).ranked)
+            raise ValidationError(f"the cheapest model's estimate ${cheapest:.6f} per article is over max_cost_usd "
+                                  f"${max_cost_usd:.6f} / {len(topics)} topics",
+                                  fix="raise max_cost_usd or send fewer topics") from None
     costs = [s.chosen.estimate.expected_usd for s in selections]
     total = sum(costs)
     reasons: list[str] = []

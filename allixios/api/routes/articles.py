@@ -69,7 +69,7 @@ def list_articles(request: Request, status: STATUSES | None = None,
 
 
 @router.get("/articles/search", summary="Search: text (full-text), semantic (vectors) or hybrid",
-            responses=problem_doc(401, 403, 422, 429))
+            responses=problem_doc(401, 403, 404, 422, 429))
 def search(request: Request, q: str = Query(min_length=1, max_length=500),
            mode: Literal["text", "semantic", "hybrid"] = "hybrid", niche: str | None = Query(None, max_length=63),
            limit: int = Query(10, ge=1, le=50), principal: Principal = Depends(need("articles:read"))):
