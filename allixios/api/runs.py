@@ -23,28 +23,33 @@ class RunLauncher(Protocol):
 
 
 class DagsterLauncher:
-    """Launches through `allixios_assets.launcher` (the code location, its run queue and pools)."""
+    """Launches through `allixios_assets.launcher` (the code location, its run queue and pools).
 
-    def __init__(self) -> None:
+    `launcher` is an `allixios_assets.launcher.Launcher` (tests pass one bound to their instance);
+    by default the process-wide one, created on first use.
+    """
+
+    def __init__(self, launcher: Any = None) -> None:
+        self._launcher = launcher
         self._lock = threading.Lock()
 
-    def _module(self):
-        from allixios_assets import launcher
+    def _target(self):
+        if self._launcher is None:
+            from allixios_assets import launcher
 
-        return launcher
+            self._launcher = launcher.shared()
+        return self._launcher
 
     def launch(self, job_name, *, partition_key=None, tags=None, run_config=None) -> str:
         with self._lock:  # one code server per process; launches are rare (coalesced per partition)
-            return self._module().launch(job_name, partition_key=partition_key, tags=dict(tags or {}),
+            return self._target().launch(job_name, partition_key=partition_key, tags=dict(tags or {}),
                                          run_config=dict(run_config or {}))
 
     def cancel(self, run_id: str) -> None:
-        self._module().cancel(run_id)
+        self._target().cancel(run_id)
 
     def status(self, run_id: str) -> str | None:
-        from allixios_assets.instance import get_instance
-
-        run = get_instance().get_run_by_id(run_id)
+        run = self._target().instance.get_run_by_id(run_id)
         return run.status.value if run is not None else None
 
 
