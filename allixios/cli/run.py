@@ -40,7 +40,7 @@ def prepare() -> None:
 
 
 def dev() -> None:
-    """Serve the Dagster UI and daemon (`dagster dev`) on the Allixios code location and PostgreSQL storage."""
+    """Serve the Dagster UI and daemon (`dagster dev`) and the Allixios API (`allixios serve`) on one database."""
     import os
     import shutil
 
@@ -55,4 +55,16 @@ def dev() -> None:
 
         raise ConfigError("the `dagster` command is not on PATH", fix="run `make dev` (it puts .venv/bin first)")
     os.chdir(settings.project_root())
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", os.environ.get("ALLIXIOS_UI_PORT", "3000")])
+    import subprocess
+    import sys
+
+    # the Allixios API beside the UI, on the same database; stopped when the UI stops
+    api = subprocess.Popen([sys.executable, "-m", "allixios.cli", "serve", "--host", "127.0.0.1",
+                            "--port", os.environ.get("ALLIXIOS_API_PORT", "8000")])
+    try:
+        code = subprocess.call([dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1",
+                                "--port", os.environ.get("ALLIXIOS_UI_PORT", "3000")])
+    finally:
+        api.terminate()
+        api.wait(timeout=15)
+    raise typer.Exit(code)

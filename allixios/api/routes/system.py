@@ -17,7 +17,7 @@ router = APIRouter(tags=["system"])
 
 @router.get("/system/live", summary="Liveness: the process answers (no database, no credential)",
             responses=problem_doc(500))
-def live() -> dict:
+async def live() -> dict:  # async: no thread hop, the stack's floor
     return {"status": "ok"}
 
 
