@@ -17,6 +17,7 @@ dispatcher (one run per partition, coalesced), never here.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import uuid
 from dataclasses import dataclass, field
@@ -203,8 +204,9 @@ def build_plan(plan_id: UUID, topics: list[TopicRequest], inputs: PlanInputs, ca
 # ---- gathering inputs ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _pool_limits() -> tuple[int, int]:
-    """(llm pool slots, max concurrent runs) from dagster.yaml; defaults when it cannot be read."""
+    """(llm pool slots, max concurrent runs) from dagster.yaml (read once per process); defaults when unreadable."""
     import yaml
 
     from allixios.settings import repo_path
@@ -271,8 +273,8 @@ def create_request(conn: psycopg.Connection, tenant: Tenant, niche: Niche, topic
     plan = build_plan(uuid.uuid4(), topics, inputs, catalogue, priority=priority, max_cost_usd=max_cost_usd,
                       max_duration_s=max_duration_s, deadline=deadline)
     existing = {r[0].lower(): r[1] for r in conn.execute(
-        "SELECT title, status FROM topics WHERE niche_id = %s AND lower(btrim(title)) = ANY(%s)",
-        (niche.id, [t.title.lower() for t in topics]))}
+        "SELECT title, status FROM topics WHERE tenant_id = %s AND niche_id = %s AND lower(btrim(title)) = ANY(%s)",
+        (tenant.id, niche.id, [t.title.lower() for t in topics]))}
     taken = [t for t, s in existing.items() if s != "pending"]
     if taken:
         raise ValidationError(f"topic(s) already drafted or selected in this niche: {', '.join(taken[:5])}",
@@ -281,8 +283,8 @@ def create_request(conn: psycopg.Connection, tenant: Tenant, niche: Niche, topic
     # topics already pending in the backlog join the request at its priority
     ids = [r[0] for r in conn.execute(
         """UPDATE topics SET priority = greatest(priority, %s), source_ref = coalesce(source_ref, %s), updated_at = now()
-           WHERE niche_id = %s AND lower(btrim(title)) = ANY(%s) RETURNING id""",
-        (priority, f"content_request:{plan.id}", niche.id, [t.title.lower() for t in topics]))]
+           WHERE tenant_id = %s AND niche_id = %s AND lower(btrim(title)) = ANY(%s) RETURNING id""",
+        (priority, f"content_request:{plan.id}", tenant.id, niche.id, [t.title.lower() for t in topics]))]
     for a in plan.assignments:
         conn.execute("""INSERT INTO content_allocations AS c (niche_id, day, topics) VALUES (%s, %s, 1)
                         ON CONFLICT (niche_id, day) DO UPDATE SET topics = c.topics + 1""", (niche.id, a["date"]))

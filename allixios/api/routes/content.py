@@ -58,10 +58,23 @@ class ContentRequestIn(Strict):
     callback: Callback | None = None
 
 
-def _catalogue():
-    from allixios.ai.catalogue import load_catalogue
+_catalogue_cache: dict = {}
 
-    return load_catalogue()
+
+def _catalogue():
+    """The model catalogue, re-read only when its file changes (not parsed on every request)."""
+    from allixios.ai.catalogue import catalogue_path, load_catalogue
+
+    path = catalogue_path()
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return load_catalogue()  # says what is wrong with the path
+    cached = _catalogue_cache.get("entry")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load_catalogue(path))
+        _catalogue_cache["entry"] = cached
+    return cached[1]
 
 
 @router.post("/content-requests", status_code=202, summary="Plan articles for topics; answers the ExecutionPlan",
