@@ -129,6 +129,9 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
     for module in (system, auth, content, articles, ai, analytics):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
+    if articles.publish_routes_available():  # the publishing area's domain functions (merged separately)
+        app.include_router(articles.publishing, prefix="/v1",
+                           responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     limit = max_body or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     app.add_middleware(Guard, max_body=limit)
     return app

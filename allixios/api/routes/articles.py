@@ -1,7 +1,7 @@
 """The content-management interface: articles, versions, diff, revert, locks, delete/restore, SEO,
 collaborators. Domain work is done by allixios/editorial; this module maps it onto HTTP.
 
-Publish/unpublish are not here yet (their domain functions come with the publishing work).
+Publish/unpublish are registered when the publishing area's `allixios/editorial/publish.py` is present.
 """
 
 from __future__ import annotations
@@ -298,3 +298,35 @@ def collaborators(request: Request, article_id: str, principal: Principal = Depe
             {"a": article.id, "t": principal.tenant.id, "s": str(article.id)})
     return cached_json(request, {"article_id": str(article.id), "items": rows})
 
+
+
+def publish_routes_available() -> bool:
+    """publish/unpublish use the publishing area's domain functions (allixios/editorial/publish.py)."""
+    import importlib.util
+
+    return importlib.util.find_spec("allixios.editorial.publish") is not None
+
+
+publishing = APIRouter(tags=["articles"])
+
+
+@publishing.post("/articles/{article_id}/publish", summary="Make the latest version live (if it meets the bars)",
+                 responses=problem_doc(401, 403, 404, 409, 412, 422, 429))
+def publish(request: Request, article_id: str, principal: Principal = Depends(need("articles:publish"))):
+    from allixios.editorial.publish import publish_article
+
+    aid = _id(article_id)
+    with connect() as conn:
+        ed.resolve_article(conn, principal.tenant, aid)
+        result = publish_article(conn, principal.tenant, aid, actor=principal.actor,
+                                 expected_version=version_from_if_match(request, required=False))
+    return json_response(_change(result))
+
+
+@publishing.post("/articles/{article_id}/unpublish", summary="Take the article down (the site answers 410)",
+                 responses=problem_doc(401, 403, 404, 409, 429))
+def unpublish(article_id: str, principal: Principal = Depends(need("articles:publish"))):
+    from allixios.editorial.publish import unpublish_article
+
+    with connect() as conn:
+        return json_response(_change(unpublish_article(conn, principal.tenant, _id(article_id), actor=principal.actor)))
