@@ -46,6 +46,8 @@ class Dispatcher:
     def tick(self) -> int:
         launched = self._launch_due()
         self._finish_done()
+        with connect() as conn:  # stored Idempotency-Key answers are kept for a day
+            conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
         return launched
 
     def _launch_due(self) -> int:
