@@ -67,6 +67,12 @@ def dev_processes(port: int | None = None) -> list[DevProcess]:
             cwd=dagster_home(),
             url=f"http://{HOST}:{port}",
         ),
+        # the Allixios API on the same database (plans content requests, launches runs through the code location)
+        DevProcess(
+            "api",
+            [sys.executable, "-m", "allixios.cli", "serve", "--host", HOST, "--port", str(settings.api_port())],
+            url=f"http://{HOST}:{settings.api_port()}/docs",
+        ),
         # further servers of `make dev` are one DevProcess each, here
     ]
 

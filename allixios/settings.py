@@ -62,16 +62,25 @@ def ensure_state_folders() -> list[Path]:
     return folders
 
 
-def ui_port() -> int:
-    """The port `make dev` serves the Dagster UI on (ALLIXIOS_UI_PORT, default 3000)."""
-    raw = os.environ.get(UI_PORT_ENV, "").strip()
+def _port(env: str, default: int) -> int:
+    raw = os.environ.get(env, "").strip()
     if not raw:
-        return DEFAULT_UI_PORT
+        return default
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         from allixios.errors import ConfigError
 
-        raise ConfigError(f"{UI_PORT_ENV} is not a port number ({raw!r})", fix=f"set {UI_PORT_ENV} to e.g. 3000, or unset it")
+        raise ConfigError(f"{env} is not a port number ({raw!r})", fix=f"set {env} to e.g. {default}, or unset it")
     return int(raw)
+
+
+def ui_port() -> int:
+    """The port `make dev` serves the Dagster UI on (ALLIXIOS_UI_PORT, default 3000)."""
+    return _port(UI_PORT_ENV, DEFAULT_UI_PORT)
+
+
+def api_port() -> int:
+    """The port `make dev` serves the Allixios API on (ALLIXIOS_API_PORT, default 8000)."""
+    return _port("ALLIXIOS_API_PORT", 8000)
 
 
 def ui_url() -> str:

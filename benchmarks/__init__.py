@@ -15,4 +15,5 @@ BENCHMARKS: tuple[str, ...] = (
     "generation_throughput",
     "provider_faults",
     "pipeline_overhead",
+    "api_load",
 )

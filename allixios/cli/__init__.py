@@ -111,7 +111,7 @@ def _register() -> None:
     _lazy("prepare", "allixios.cli.run:prepare",
           "Set-up (run by `make install`): database migrated, folders created, Dagster home written, dbt manifest built.")
     _lazy("dev", "allixios.cli.run:dev",
-          "Serve the Dagster UI and daemon (`dg dev`) on 127.0.0.1:$ALLIXIOS_UI_PORT, supervised together.")
+          "Serve the Dagster UI and daemon (`dg dev`) and the Allixios API on 127.0.0.1, supervised together.")
     _lazy("db", "allixios.cli.db:app", "Start, stop and migrate the database.")
     _lazy("niches", "allixios.cli.niches:app", "Add, list and remove niches.")
     _lazy("topics", "allixios.cli.topics:app", "Add and list backlog topics.")
@@ -121,6 +121,10 @@ def _register() -> None:
     _lazy("ingest", "allixios.cli.ingest:app", "Load landed event files into the raw tables.")
     _lazy("marts", "allixios.cli.marts:app", "The dbt marts (staging -> intermediate -> marts).")
     _lazy("analysts", "allixios.cli.analysts:app", "Analyst logins that read one tenant's marts (Row-Level Security).")
+    _lazy("serve", "allixios.cli.api:serve",
+          "Serve the Allixios API (OpenAPI at /openapi.json, docs at /docs, routes under /v1).")
+    _lazy("users", "allixios.cli.api:users_app", "Users of a tenant and their roles (e-mail and name are stored encrypted).")
+    _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
 
 
 _register()

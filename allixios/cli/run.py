@@ -43,7 +43,7 @@ def prepare() -> None:
 
 
 def dev() -> None:
-    """Serve the Dagster UI and daemon (`dg dev`) on 127.0.0.1:$ALLIXIOS_UI_PORT, supervised together.
+    """Serve the Dagster UI and daemon (`dg dev`) and the Allixios API on 127.0.0.1, supervised together.
 
     Every server `make dev` runs is listed in `allixios.devserver.dev_processes()`; Ctrl-C stops them all.
     """

@@ -1,0 +1,149 @@
+"""Authentication and authorisation of a request: the credential names the user, tenant and role.
+
+Accepted: `Authorization: Bearer <JWT from /v1/auth/token>`, `Authorization: Bearer alx_...` or
+`X-API-Key: alx_...` (an API key directly), or a JWT from the tenant's own OIDC issuer (SSO). Every
+request re-checks that the user is enabled and, for key-based credentials, that the key is live, so
+revocation is immediate. The tenant is never taken from the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from fastapi import Request
+
+from allixios.api import ratelimit
+from allixios.api.problems import ApiProblem
+from allixios.db.engine import connect
+from allixios.identity import keys, pii, tokens
+from allixios.identity.roles import permissions
+from allixios.tenants import Tenant
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    tenant: Tenant
+    role: str
+    permissions: frozenset[str]
+    credential: str  # "key:<prefix>", "jwt:<user id>", "sso:<user id>": rate-limit and idempotency bucket
+    api_key_id: UUID | None = None
+
+    @property
+    def actor(self) -> str:
+        """What audit_log and edit locks record: the authenticated user."""
+        return f"user:{self.user_id}"
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise ApiProblem("AUTHORIZATION_ERROR", f"role {self.role!r} (with this credential's scopes) may not "
+                             f"do {permission}", fix=f"use a credential with the {permission!r} permission")
+
+
+def _unauthenticated(detail: str) -> ApiProblem:
+    return ApiProblem("AUTHENTICATION_ERROR", detail, headers={"WWW-Authenticate": 'Bearer realm="allixios"'})
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthenticated("the Authorization header is not `Bearer <credential>`")
+        return value.strip()
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    raise _unauthenticated("no credential sent")
+
+
+def _tenant(conn, tenant_id: UUID) -> tuple[Tenant, dict]:
+    row = conn.execute("SELECT id, slug, name, settings, limits FROM tenants WHERE id = %s AND deleted_at IS NULL",
+                       (tenant_id,)).fetchone()
+    if row is None:
+        raise _unauthenticated("the credential's tenant no longer exists")
+    return Tenant(row[0], row[1], row[2], row[3] or {}), row[4] or {}
+
+
+def _sso_principal(conn, token: str, issuer: str) -> tuple[UUID, UUID, str, list[str]]:
+    row = conn.execute("SELECT id, settings->'sso' FROM tenants WHERE settings->'sso'->>'issuer' = %s "
+                       "AND deleted_at IS NULL", (issuer,)).fetchone()
+    if row is None:
+        raise _unauthenticated("the token's issuer is neither Allixios nor a tenant's configured SSO issuer")
+    tenant_id, sso = row
+    try:
+        claims = tokens.verify_sso_token(token, sso)
+    except tokens.TokenError as exc:
+        raise _unauthenticated(str(exc)) from None
+    user = conn.execute(
+        """SELECT id, role FROM users WHERE tenant_id = %s AND disabled_at IS NULL
+           AND (external_subject = %s OR (email_hash = %s AND external_subject IS NULL)) LIMIT 1""",
+        (tenant_id, str(claims["sub"]), pii.email_hash(str(claims.get("email") or "-"))),
+    ).fetchone()
+    if user is None:
+        raise ApiProblem("AUTHORIZATION_ERROR", "the SSO user is not a user of this tenant",
+                         fix="an admin adds them with `allixios users add EMAIL --role ROLE`")
+    conn.execute("UPDATE users SET external_subject = %s, last_seen_at = now() WHERE id = %s AND external_subject IS NULL",
+                 (str(claims["sub"]), user[0]))
+    return user[0], tenant_id, user[1], []
+
+
+def resolve_credential(conn, secret: str) -> tuple[UUID, UUID, str, list[str], UUID | None, str]:
+    """(user, tenant, role, scopes, api key id, credential label) of a bearer credential, or a 401."""
+    if secret.startswith(keys.KEY_PREFIX):
+        found = keys.verify_secret(conn, secret)
+        if found is None:
+            raise _unauthenticated("the API key is unknown, revoked or expired, or its user is disabled")
+        key, role = found
+        return key.user_id, key.tenant_id, role, key.scopes, key.id, f"key:{key.prefix}"
+    issuer = tokens.unverified_issuer(secret)
+    if issuer is not None and issuer != tokens.ISSUER:
+        user_id, tenant_id, role, scopes = _sso_principal(conn, secret, issuer)
+        return user_id, tenant_id, role, scopes, None, f"sso:{user_id}"
+    try:
+        claims = tokens.verify_access_token(conn, secret)
+    except tokens.TokenError as exc:
+        raise _unauthenticated(str(exc)) from None
+    # role and liveness from the database, not the token: a role change or revocation applies at once
+    row = conn.execute(
+        """SELECT u.role FROM users u WHERE u.id = %s AND u.tenant_id = %s AND u.disabled_at IS NULL
+           AND (%s::uuid IS NULL OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = %s AND k.revoked_at IS NULL
+                AND (k.expires_at IS NULL OR k.expires_at > now())))""",
+        (claims.user_id, claims.tenant_id, claims.api_key_id, claims.api_key_id),
+    ).fetchone()
+    if row is None:
+        raise _unauthenticated("the token's user is disabled or its API key was revoked")
+    return claims.user_id, claims.tenant_id, row[0], claims.scopes, claims.api_key_id, f"jwt:{claims.user_id}"
+
+
+def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the caller, after its rate limits (429 with Retry-After when spent)."""
+    secret = _bearer(request)
+    with connect() as conn:
+        # counters and last-used stamps only: losing the last few on a crash is harmless, waiting for a
+        # WAL flush on every request is not
+        conn.execute("SET LOCAL synchronous_commit = off")
+        user_id, tenant_id, role, scopes, key_id, label = resolve_credential(conn, secret)
+        tenant, limits = _tenant(conn, tenant_id)
+        per_credential, per_tenant = ratelimit.limits_for(limits)
+        decision = ratelimit.hit(conn, label, str(tenant_id), per_credential, per_tenant)
+    request.state.extra_headers = decision.headers()
+    if not decision.allowed:
+        raise ApiProblem("RATE_LIMIT_ERROR", f"the {decision.scope}'s limit of {decision.limit} requests per "
+                         f"{ratelimit.WINDOW_S} s is spent", headers=decision.headers())
+    principal = Principal(user_id, tenant, role, permissions(role, scopes), label, key_id)
+    request.state.principal = principal
+    return principal
+
+
+def need(permission: str):
+    """Dependency factory: the caller, required to hold `permission`."""
+    from fastapi import Depends
+
+    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+        principal.require(permission)
+        return principal
+
+    dependency.__name__ = f"need_{permission.replace(':', '_')}"
+    return dependency
