@@ -36,6 +36,7 @@ def _register() -> None:
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(marts.app, name="marts")
     app.add_typer(analysts.app, name="analysts")
+    app.add_typer(__import__("allixios.cli.targets", fromlist=["app"]).app, name="targets")
     app.command(name="run")(run.run)
     app.command(name="seed")(run.seed)
     app.command(name="prepare")(run.prepare)
