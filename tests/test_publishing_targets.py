@@ -425,3 +425,30 @@ def test_targets_cli_add_list_status_remove_and_secrets_never_stored(sample_tena
     assert code == 0 and "removed" in out
     code, _out, err = run_cli(capsys, "targets", "remove", "blog")
     assert code == 2 and "not found" in err
+
+
+# ---- the Dagster asset ---------------------------------------------------------------------------
+
+
+def test_target_publications_asset_reports_and_never_fails_for_a_target(sample_tenant, db, fake, monkeypatch):
+    import dagster as dg
+
+    from allixios_assets.definitions import defs
+    from allixios_assets.publishing.target_assets import target_publications
+    from resources.warehouse import WarehouseResource
+
+    node = defs.get_repository_def().assets_defs_by_key[dg.AssetKey("target_publications")]
+    assert node.group_names_by_key[dg.AssetKey("target_publications")] == "publishing"
+    assert dg.AssetKey("published_articles") in node.dependency_keys
+
+    monkeypatch.setenv(WP_ENV, "abcd EFGH ijkl MNOP qrst UVWX")
+    monkeypatch.setenv(CDN_ENV, CDN_TOKEN)
+    fake.respond = lambda req: (500, {"code": "internal", "message": "database gone"})
+    with connect(db) as conn:
+        make_live(conn, sample_tenant, "asset-run")
+        add_wp(conn, sample_tenant, fake.url)
+    result = dg.materialize([target_publications], resources={"warehouse": WarehouseResource()})
+    assert result.success
+    meta = result.asset_materializations_for_node("target_publications")[0].metadata
+    assert meta["failed"].value == 1 and meta["pending_with_error"].value == 1
+    assert "failed with HTTP 500" in meta["targets"].value and "abcd" not in meta["targets"].value
