@@ -452,3 +452,63 @@ def test_target_publications_asset_reports_and_never_fails_for_a_target(sample_t
     meta = result.asset_materializations_for_node("target_publications")[0].metadata
     assert meta["failed"].value == 1 and meta["pending_with_error"].value == 1
     assert "failed with HTTP 500" in meta["targets"].value and "abcd" not in meta["targets"].value
+
+
+def test_trash_mode_and_lost_id_finds_the_trashed_post(wp_env, sample_tenant, db):
+    wp = wp_env
+    with connect(db) as conn:
+        article_id = make_live(conn, sample_tenant, "sinking-funds")
+        add_wp(conn, sample_tenant, wp.url, unpublish="trash")
+        pubs.run_targets(conn, tenant_id=sample_tenant.id)
+        remote_id = publication_rows(conn, article_id)[-1][3]
+        unpublish_article(conn, sample_tenant, "sinking-funds", actor="editor")
+        pubs.run_targets(conn, tenant_id=sample_tenant.id)
+    assert wp_post(wp, remote_id)["status"] == "trash"
+    before = wp.post_count("any")
+    with connect(db) as conn:
+        conn.execute("DELETE FROM publications WHERE article_id = %s", (article_id,))  # the id is lost
+        publish_article(conn, sample_tenant, "sinking-funds", actor="editor")
+        report = pubs.run_targets(conn, tenant_id=sample_tenant.id)
+        assert publication_rows(conn, article_id)[-1][3] == remote_id
+    assert report.targets["blog"].published == 1
+    post = wp_post(wp, remote_id)
+    assert post["status"] == "publish" and post["slug"] == "sinking-funds"
+    assert wp.post_count("any") == before + 1  # back from the trash, not a second post
+    assert wp.post_count("trash") == 0
+
+
+def test_tenants_never_reach_each_others_targets(sample_tenant, db, fake, monkeypatch):
+    from allixios.sample import seed_sample
+
+    monkeypatch.setenv(WP_ENV, "abcd EFGH ijkl MNOP qrst UVWX")
+    monkeypatch.setenv(CDN_ENV, CDN_TOKEN)
+    other_fake = FakeHTTP().start()
+    try:
+        with connect(db) as conn:
+            other = seed_sample(conn, "other")
+            make_live(conn, other, "other-tenant-article")
+            add_cdn(conn, sample_tenant, fake.url)
+            add_cdn(conn, other, other_fake.url)
+            add_wp(conn, sample_tenant, fake.url)  # the sample tenant's WordPress
+            report = pubs.run_targets(conn)
+            pubs.purge_urls(conn, other.id, ["https://other.example/x/"])
+            targets = {r[0] for r in conn.execute(
+                "SELECT t.tenant_id FROM publications p JOIN publishing_targets t ON t.id = p.target_id").fetchall()}
+        assert report.targets == {} and targets == {other.id}
+        assert fake.requests == [] and len(other_fake.requests) == 1
+    finally:
+        other_fake.stop()
+
+
+def test_cli_publish_pushes_to_targets_and_reports_a_down_one(sample_tenant, db, capsys, monkeypatch):
+    monkeypatch.setenv(WP_ENV, "abcd EFGH ijkl MNOP qrst UVWX")
+    with connect(db) as conn:
+        create_article(conn, sample_tenant, "personal_finance", "cli-push", "Cli Push", BODY, status="scored",
+                       quality=90, seo=80, embed=False)
+        add_wp(conn, sample_tenant, f"http://127.0.0.1:{free_port()}")
+    code, out, err = run_cli(capsys, "articles", "publish", "cli-push")
+    assert code == 0, err
+    assert "version 2 is live" in out and "target blog: pending (WordPress target 'blog'" in out
+    assert "could not be reached" in out
+    code, out, _ = run_cli(capsys, "articles", "unpublish", "cli-push", "--no-push")
+    assert code == 0 and "target blog" not in out

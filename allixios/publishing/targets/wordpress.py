@@ -92,7 +92,8 @@ class WordPressTarget:
     def _where(self) -> str:
         return f"WordPress target {self.name!r} ({self.base})"
 
-    def _request(self, method: str, route: str, *, ok404: bool = False, **kwargs) -> httpx.Response:
+    def _request(self, method: str, route: str, *, ok404: bool = False, ok_gone: bool = False,
+                 **kwargs) -> httpx.Response:
         params = {"rest_route": route, **kwargs.pop("params", {})}
         try:
             response = self._http().request(method, self.base + "/", params=params, **kwargs)
@@ -103,7 +104,7 @@ class WordPressTarget:
             raise TargetError(f"{self._where()} could not be reached: "
                               f"{self.secrets.scrub(type(exc).__name__ + ': ' + str(exc), 200)}",
                               fix="check the URL and that the site is up; the publication is retried") from None
-        if response.status_code == 404 and ok404:
+        if (response.status_code == 404 and ok404) or (response.status_code == 410 and ok_gone):
             return response
         if response.status_code >= 400:
             raise self._error(response)
@@ -213,9 +214,10 @@ class WordPressTarget:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
     def _find(self, slugs: list[str]) -> int | None:
-        """The post that has one of ``slugs`` (any status, the trash included), newest slug first."""
+        """The post that has one of ``slugs`` (any status, the trash included), in the order given."""
         if not slugs:
             return None
+        slugs = [*slugs, *(f"{s}__trashed" for s in slugs)]  # WordPress renames the slug of a trashed post
         found = self._json(self._request("GET", "/wp/v2/posts", params={
             "slug": ",".join(slugs), "status": "publish,future,draft,pending,private,trash",
             "context": "edit", "per_page": 100,
@@ -224,9 +226,6 @@ class WordPressTarget:
         for slug in slugs:
             if slug in by_slug:
                 return int(by_slug[slug]["id"])
-        # WordPress keeps a trashed post's slug as `<slug>__trashed`
-        for post in found if isinstance(found, list) else []:
-            return int(post["id"])
         return None
 
     def publish(self, article: LiveArticle, remote_id: str | None, remote_meta: dict[str, Any]) -> Delivery:
@@ -281,9 +280,9 @@ class WordPressTarget:
         if post_id is None:
             return Delivery(None, None, 0)
         if self.config["unpublish"] == "trash":
-            response = self._request("DELETE", f"/wp/v2/posts/{post_id}", ok404=True)
+            response = self._request("DELETE", f"/wp/v2/posts/{post_id}", ok404=True, ok_gone=True)
         else:
             response = self._request("POST", f"/wp/v2/posts/{post_id}", json={"status": "draft"}, ok404=True)
-        if response.status_code == 404:
+        if response.status_code in (404, 410):
             return Delivery(str(post_id), None, 1, warnings=["the post was already gone on the WordPress side"])
         return Delivery(str(post_id), self._json(response).get("link"), 1)
