@@ -512,3 +512,31 @@ def test_cli_publish_pushes_to_targets_and_reports_a_down_one(sample_tenant, db,
     assert "could not be reached" in out
     code, out, _ = run_cli(capsys, "articles", "unpublish", "cli-push", "--no-push")
     assert code == 0 and "target blog" not in out
+
+
+def test_featured_image_comes_from_the_media_store_a_path_or_nowhere(tmp_path, monkeypatch):
+    from allixios import settings
+
+    monkeypatch.setenv(settings.HOME_ENV, str(tmp_path))
+    store = tmp_path / "media" / "sample"
+    store.mkdir(parents=True)
+    (store / "cover-1a2b.png").write_bytes(open(png_file(tmp_path), "rb").read())
+    image = pubs.featured_image({"featured_image_url": "/_media/cover-1a2b.png", "tenant_slug": "sample",
+                                 "title": "Cover"})
+    assert image is not None and image.mime == "image/png" and image.alt == "Cover" and len(image.sha256) == 64
+    assert pubs.featured_image({"featured_image_url": png_file(tmp_path, "x.png"), "title": "t"}).filename == "x.png"
+    for missing in ("/_media/../../etc/passwd", "/_media/nope.png", "/images/never-made.jpg",
+                    "https://cdn.example/x.jpg", None):
+        assert pubs.featured_image({"featured_image_url": missing, "tenant_slug": "sample", "title": "t"}) is None
+
+
+def test_wordpress_timeout_is_one_line_and_pending(sample_tenant, db, fake, monkeypatch):
+    monkeypatch.setenv(WP_ENV, "abcd EFGH ijkl MNOP qrst UVWX")
+    fake.delay = 1.5
+    with connect(db) as conn:
+        article_id = make_live(conn, sample_tenant, "slow-site")
+        add_wp(conn, sample_tenant, fake.url, timeout=0.3)
+        report = pubs.run_targets(conn, tenant_id=sample_tenant.id)
+        (_a, _v, state, _r, _w, attempts, error, _n), = publication_rows(conn, article_id)
+    assert report.targets["blog"].failed == 1 and (state, attempts) == ("pending", 1)
+    assert "did not answer within 0.3s" in error and " — fix: " in error

@@ -50,6 +50,7 @@ BACKOFF_BASE = timedelta(minutes=1)  # 1, 2, 4, 8 ... minutes
 BACKOFF_MAX = timedelta(hours=6)
 GIVE_UP_IN_RUN = 2  # consecutive failures after which a target is skipped for the rest of the run
 COMMON_KEYS = {"alert_after"}
+MEDIA_PREFIX = "/_media/"  # public paths of the media library's files
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -164,11 +165,12 @@ def pending_publications(conn: psycopg.Connection, tenant: Tenant, limit: int = 
 _LIVE_SQL = """
 SELECT a.id AS article_id, a.tenant_id, v.version_number, v.title, v.slug, v.content, v.excerpt, v.meta_title,
        v.meta_description, v.tags, coalesce(c.name, n.name) AS category, a.featured_image_url, a.published_at,
-       v.content_hash, a.ai_model_used,
+       v.content_hash, a.ai_model_used, t.slug AS tenant_slug,
        (a.status = 'published' AND a.deleted_at IS NULL) AS live,
        ARRAY(SELECT DISTINCT o.slug FROM article_versions o WHERE o.article_id = a.id) AS known_slugs
 FROM articles a
 JOIN article_versions v ON v.article_id = a.id AND v.version_number = %(version)s
+JOIN tenants t ON t.id = a.tenant_id
 LEFT JOIN niches n ON n.id = a.niche_id
 LEFT JOIN categories c ON c.id = a.category_id
 WHERE a.id = %(article)s
@@ -178,14 +180,23 @@ WHERE a.id = %(article)s
 def featured_image(row: dict[str, Any]) -> Image | None:
     """The featured image to upload for an article, from ``articles.featured_image_url``.
 
-    The one place that knows where image bytes come from: a local path or ``file://`` URL is
-    uploaded; anything else (a remote URL, a missing file) is not, and the post goes out without it.
-    The media library (media_assets) can take over here without touching the targets.
+    The one place that knows where image bytes come from: the media library's ``/_media/<name>``
+    (a file in ``$ALLIXIOS_HOME/media/<tenant>/``), a local path or a ``file://`` URL is uploaded;
+    anything else (a remote URL, a missing file) is not, and the post goes out without it.
     """
     ref = (row.get("featured_image_url") or "").strip()
     if not ref:
         return None
-    path = Path(unquote(urlsplit(ref).path)) if ref.startswith("file://") else Path(ref)
+    if ref.startswith(MEDIA_PREFIX):
+        # the media library's public path: the file sits in the tenant's media store
+        from allixios import settings
+
+        name = ref[len(MEDIA_PREFIX):]
+        if "/" in name or name.startswith("."):
+            return None
+        path = settings.home() / "media" / str(row.get("tenant_slug") or "") / name
+    else:
+        path = Path(unquote(urlsplit(ref).path)) if ref.startswith("file://") else Path(ref)
     if not path.is_absolute() or not path.is_file():
         return None
     data = path.read_bytes()
