@@ -540,3 +540,14 @@ def test_wordpress_timeout_is_one_line_and_pending(sample_tenant, db, fake, monk
         (_a, _v, state, _r, _w, attempts, error, _n), = publication_rows(conn, article_id)
     assert report.targets["blog"].failed == 1 and (state, attempts) == ("pending", 1)
     assert "did not answer within 0.3s" in error and " — fix: " in error
+
+
+def test_targets_check_logs_in_without_writing(wp_env, sample_tenant, db, capsys, monkeypatch):
+    with connect(db) as conn:
+        add_wp(conn, sample_tenant, wp_env.url)
+        add_wp(conn, sample_tenant, wp_env.url, name="wrong", password_env="ALLIXIOS_TEST_WRONG_PW")
+    monkeypatch.setenv("ALLIXIOS_TEST_WRONG_PW", "nope nope nope nope nope nope")
+    code, out, err = run_cli(capsys, "targets", "check", "blog")
+    assert code == 0 and "logged in as admin" in out, err
+    code, out, err = run_cli(capsys, "targets", "check", "wrong")
+    assert code == 2 and "refused the credentials" in err and "nope" not in err and err.count("\n") == 1

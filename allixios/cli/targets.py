@@ -102,6 +102,23 @@ def remove(name: str = typer.Argument(..., help="Target name."), tenant: str = T
     typer.echo(f"target {row['name']} ({row['kind']}) removed; remote copies were left as they are")
 
 
+@app.command("check")
+def check(name: str = typer.Argument(..., help="Target name."), tenant: str = TenantOption) -> None:
+    """Reach the target with its credentials (nothing is written remotely)."""
+    from allixios.db.engine import connect
+    from allixios.errors import ConfigError
+    from allixios.publishing.publications import check_target
+    from allixios.publishing.targets import TargetError
+    from allixios.tenants import get_tenant
+
+    with connect() as conn:
+        try:
+            message = check_target(conn, get_tenant(conn, tenant), name)
+        except TargetError as exc:
+            raise ConfigError(exc.message, fix=exc.fix) from None
+    typer.echo(f"target {name}: {message}")
+
+
 @app.command("status")
 def status(tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
     """Per target: delivered, pending and failing publications, alerts, last error; then what is pending."""

@@ -127,6 +127,20 @@ def remove_target(conn: psycopg.Connection, tenant: Tenant, name: str) -> dict:
     return row[0]
 
 
+def check_target(conn: psycopg.Connection, tenant: Tenant, name: str) -> str:
+    """Reach the target with its credentials without changing anything remotely; a TargetError says why not."""
+    rows = [r for r in list_targets(conn, tenant) if r["name"] == name]
+    if not rows:
+        raise NotFoundError(f"target {name!r} not found for tenant {tenant.slug!r}",
+                            fix=f"see `allixios targets list --tenant {tenant.slug}`")
+    target = build_target(name, rows[0]["kind"], {k: v for k, v in rows[0]["config"].items() if k not in COMMON_KEYS})
+    try:
+        return target.check()
+    finally:
+        if hasattr(target, "close"):
+            target.close()
+
+
 def target_status(conn: psycopg.Connection, tenant: Tenant) -> list[dict]:
     """Per target: delivered, pending, failing (pending with an error), alerts raised, last delivery and error."""
     return fetch_dicts(

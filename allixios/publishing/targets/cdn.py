@@ -82,6 +82,11 @@ class CdnTarget:
         scheme = self.config["auth_scheme"]
         return {self.config["auth_header"]: f"{scheme} {token}" if scheme else token}
 
+    def check(self) -> str:
+        """Only what can be checked without purging anything: the token is in the environment."""
+        self._headers()
+        return f"token found in ${self.config['token_env']}; purges go to {self.endpoint} ({self.config['batch_size']} URLs per request)"
+
     def purge(self, urls: list[str]) -> int:
         if not urls:
             return 0

@@ -141,6 +141,16 @@ class WordPressTarget:
                               f"({response.text[:80]!r})",
                               fix="check the URL points at the WordPress home (REST API at ?rest_route=/)") from None
 
+    def check(self) -> str:
+        """Log in and confirm the user may publish posts and upload media (no write)."""
+        me = self._json(self._request("GET", "/wp/v2/users/me", params={"context": "edit"}))
+        caps = me.get("capabilities") or {}
+        missing = [c for c in ("publish_posts", "upload_files", "manage_categories") if not caps.get(c)]
+        if missing:
+            raise TargetError(f"{self._where()}: user {self.config['user']!r} lacks {', '.join(missing)}",
+                              fix="give the user the Editor role (Users → All Users → Role)", retryable=False)
+        return f"logged in as {me.get('slug', self.config['user'])} (may publish posts and upload media)"
+
     # ---- terms and media -------------------------------------------------------------------------
 
     def _term(self, taxonomy: str, name: str) -> tuple[int, int]:
