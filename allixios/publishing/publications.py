@@ -501,11 +501,12 @@ def _process(conn: psycopg.Connection, row: dict, targets: _Targets, report: Run
     target = None
     try:
         target = targets.get(row)
-        if row["action"] == "purge":
-            ok = _deliver_purge(conn, row, target, rep, now)
-        else:
-            _deliver_article(conn, row, target, rep)
-            ok = True
+        with conn.transaction():  # a savepoint: a failed statement cannot poison the run's transaction
+            if row["action"] == "purge":
+                ok = _deliver_purge(conn, row, target, rep, now)
+            else:
+                _deliver_article(conn, row, target, rep)
+                ok = True
     except Exception as exc:  # one target's failure (or bug) must never cost the other targets
         _fail(conn, row, target, exc, now, rep)
         ok = False
@@ -579,7 +580,9 @@ def purge_urls(conn: psycopg.Connection, tenant_id: UUID, urls: list[str]) -> li
         conn.execute(
             """INSERT INTO publications (tenant_id, target_id, action, urls, content_hash)
                VALUES (%s, %s, 'purge', %s, %s)
-               ON CONFLICT (target_id, content_hash) WHERE action = 'purge' AND status = 'pending' DO NOTHING""",
+               ON CONFLICT (target_id, content_hash) WHERE action = 'purge' AND status = 'pending'
+               -- a new deploy of the same pages: every URL again, even those a failed attempt had purged
+               DO UPDATE SET urls = EXCLUDED.urls, updated_at = now()""",
             (tenant_id, t["id"], wanted, digest),
         )
         rows = fetch_dicts(
