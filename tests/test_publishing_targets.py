@@ -12,6 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from allixios.cli import main
+from allixios.content.offline_writer import MODEL_NAME as OFFLINE_WRITER
 from allixios.db.engine import connect
 from allixios.editorial.articles import edit_article, parse_edit_text
 from allixios.editorial.publish import publish_article, unpublish_article
@@ -209,12 +210,16 @@ def test_wordpress_rejected_media_type_still_publishes_the_post(wp_env, sample_t
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>')
     with connect(db) as conn:
         article_id = make_live(conn, sample_tenant, "credit-score-myths", image=str(svg))
+        conn.execute("UPDATE articles SET ai_model_used = %s WHERE id = %s", (OFFLINE_WRITER, article_id))
         add_wp(conn, sample_tenant, wp.url)
         report = pubs.run_targets(conn, tenant_id=sample_tenant.id)
         (_a, _v, status, remote_id, _w, _att, error, _n), = publication_rows(conn, article_id)
     assert status == "done" and report.targets["blog"].published == 1
     assert "rejected the featured image cover.svg" in error and " — fix: " in error
-    assert wp_post(wp, remote_id)["featured_media"] == 0
+    post = wp_post(wp, remote_id)
+    assert post["featured_media"] == 0
+    # text of the offline stand-in writer says so on the WordPress page too
+    assert post["content"]["raw"].startswith('<p class="allixios-stand-in"><strong>Placeholder')
 
 
 def test_down_cdn_does_not_block_wordpress(wp_env, sample_tenant, db, monkeypatch):

@@ -211,12 +211,12 @@ echo "APP_PASSWORD=" . $password . "\\n";
     raise RuntimeError(f"WordPress install failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
 
 
-def start_wordpress() -> WordPress:
+def start_wordpress(port: int | None = None) -> WordPress:
     base = Path(tempfile.mkdtemp(prefix="wp", dir="/tmp"))
     procs: list[subprocess.Popen] = []
     try:
         sock = _start_mariadb(base, procs)
-        port = free_port()
+        port = port or free_port()
         url = f"http://127.0.0.1:{port}"
         root = base / "site"
         _wp_tree(root, url, sock)
