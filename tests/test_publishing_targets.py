@@ -452,8 +452,16 @@ def test_target_publications_asset_reports_and_never_fails_for_a_target(sample_t
     with connect(db) as conn:
         make_live(conn, sample_tenant, "asset-run")
         add_wp(conn, sample_tenant, fake.url)
-    result = dg.materialize([target_publications], resources={"warehouse": WarehouseResource()})
+    from allixios_assets.publishing.target_assets import targets_delivering
+
+    with connect(db) as conn:
+        add_target = pubs.add_target(conn, sample_tenant, "blog", "wordpress", {
+            "url": fake.url, "user": "admin", "password_env": WP_ENV, "alert_after": 1})
+    assert add_target["config"]["alert_after"] == 1
+    result = dg.materialize([target_publications, targets_delivering], resources={"warehouse": WarehouseResource()})
     assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and "blog" in check.description
     meta = result.asset_materializations_for_node("target_publications")[0].metadata
     assert meta["failed"].value == 1 and meta["pending_with_error"].value == 1
     assert "failed with HTTP 500" in meta["targets"].value and "abcd" not in meta["targets"].value
@@ -556,3 +564,33 @@ def test_targets_check_logs_in_without_writing(wp_env, sample_tenant, db, capsys
     assert code == 0 and "logged in as admin" in out, err
     code, out, err = run_cli(capsys, "targets", "check", "wrong")
     assert code == 2 and "refused the credentials" in err and "nope" not in err and err.count("\n") == 1
+
+
+def test_two_runs_at_once_deliver_each_article_once(wp_env, sample_tenant, db):
+    import threading
+
+    wp = wp_env
+    with connect(db) as conn:
+        ids = [make_live(conn, sample_tenant, f"parallel-{i}", tags=("parallel",)) for i in range(6)]
+        add_wp(conn, sample_tenant, wp.url)
+    before = wp.post_count()
+    reports, errors = [], []
+
+    def run():
+        try:
+            with connect(db) as conn:
+                reports.append(pubs.run_targets(conn, tenant_id=sample_tenant.id))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.targets["blog"].published for r in reports if "blog" in r.targets) == 6
+    assert wp.post_count() == before + 6
+    with connect(db) as conn:
+        rows = [r for i in ids for r in publication_rows(conn, i)]
+    assert [r[2] for r in rows] == ["done"] * 6 and len({r[3] for r in rows}) == 6

@@ -55,6 +55,27 @@ def target_publications(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
+@dg.asset_check(
+    asset=target_publications, blocking=False,
+    description="WARN while any publication has failed as often as its target's alert threshold (an alert was "
+    "raised and it is still pending); the rows stay pending and are retried with backoff.",
+)
+def targets_delivering(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connection() as conn:
+        rows = conn.execute(
+            """SELECT t.name, count(*), max(p.attempts), (array_agg(p.last_error ORDER BY p.updated_at DESC))[1]
+               FROM publications p JOIN publishing_targets t ON t.id = p.target_id
+               WHERE p.status = 'pending' AND p.alerted_at IS NOT NULL GROUP BY t.name ORDER BY t.name""",
+        ).fetchall()
+    stuck = {name: {"pending": n, "max_attempts": a, "last_error": e} for name, n, a, e in rows}
+    return dg.AssetCheckResult(
+        passed=not stuck, severity=dg.AssetCheckSeverity.WARN,
+        description="every target is delivering" if not stuck else
+        f"{sum(v['pending'] for v in stuck.values())} publication(s) keep failing on {', '.join(stuck)}",
+        metadata={"stuck": dg.MetadataValue.json(stuck)},
+    )
+
+
 target_publications_job = dg.define_asset_job(
     "target_publications_job", selection=dg.AssetSelection.assets(target_publications),
     executor_def=dg.in_process_executor, tags={"area": "publishing"},
@@ -67,5 +88,5 @@ target_publications_schedule = dg.ScheduleDefinition(
     description="Every 15 minutes: new live versions go out, and pending publications whose backoff is over are retried.",
 )
 
-defs = dg.Definitions(assets=[target_publications], jobs=[target_publications_job],
+defs = dg.Definitions(assets=[target_publications], asset_checks=[targets_delivering], jobs=[target_publications_job],
                       schedules=[target_publications_schedule])
