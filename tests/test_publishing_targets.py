@@ -404,6 +404,13 @@ def test_targets_cli_add_list_status_remove_and_secrets_never_stored(sample_tena
     code, _out, err = run_cli(capsys, "targets", "add", "blog", "--kind", "wordpress", "--url", "blog.example",
                               "--user", "editor", "--password-env", "WP_PW")
     assert code == 2 and "not an http(s) URL" in err and " — fix: " in err
+    code, _out, err = run_cli(capsys, "targets", "add", "edge", "--kind", "cdn", "--url", fake.url,
+                              "--token-env", CDN_ENV, "--zone", "z")
+    assert code == 2 and "--url do(es) not apply to a cdn target" in err
+    code, _out, err = run_cli(capsys, "targets", "add", "ftp", "--kind", "ftp")
+    assert code == 2 and "unknown target kind 'ftp'" in err
+    code, _out, err = run_cli(capsys, "targets", "add", "edge", "--kind", "cdn", "--token-env", CDN_ENV)
+    assert code == 2 and "the CDN purge path needs a zone — fix: pass --zone ZONE_ID" in err
     code, out, err = run_cli(capsys, "targets", "add", "blog", "--kind", "wordpress", "--url", fake.url,
                              "--user", "editor", "--password-env", WP_ENV)
     assert code == 0, err
