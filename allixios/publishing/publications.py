@@ -243,6 +243,11 @@ def live_version(conn: psycopg.Connection, article_id: UUID, version: int) -> tu
 # ---- planning -----------------------------------------------------------------------------------
 
 
+# a row planned again starts a fresh retry cycle (its own attempts, error and alert)
+_REOPEN = "status = 'pending', next_attempt_at = now(), updated_at = now(), attempts = 0, last_error = NULL, " \
+    "alerted_at = NULL"
+
+
 def plan(conn: psycopg.Connection, *, tenant_id: UUID | None = None, article_ids: list[UUID] | None = None) -> dict:
     """Pending rows for what should change on each article target; stale pending rows superseded."""
     params = {"tenant": tenant_id, "ids": article_ids}
@@ -271,7 +276,7 @@ def plan(conn: psycopg.Connection, *, tenant_id: UUID | None = None, article_ids
             WHERE a.status = 'published' AND a.deleted_at IS NULL AND a.published_version_number IS NOT NULL
               AND {scope}
             ON CONFLICT (target_id, article_id, version_number, action) WHERE article_id IS NOT NULL
-            DO UPDATE SET status = 'pending', next_attempt_at = now(), updated_at = now()
+            DO UPDATE SET {_REOPEN}
             WHERE publications.status = 'superseded'
                OR (publications.status = 'done' AND {last_done} = 'unpublish')""",
         params,
@@ -290,7 +295,7 @@ def plan(conn: psycopg.Connection, *, tenant_id: UUID | None = None, article_ids
             JOIN publishing_targets t ON t.id = l.target_id AND t.enabled AND t.deleted_at IS NULL
             WHERE l.action = 'publish'
             ON CONFLICT (target_id, article_id, version_number, action) WHERE article_id IS NOT NULL
-            DO UPDATE SET status = 'pending', next_attempt_at = now(), updated_at = now()
+            DO UPDATE SET {_REOPEN}
             WHERE publications.status <> 'pending'""",
         params,
     ).rowcount
