@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test dev bench lint lock clean
+.PHONY: install run test test-deps dev bench lint lock clean
 
 install: $(STAMP)
 
@@ -23,8 +23,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/allixios run
 
-test: install
+test: install test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# System packages the real-thing tests use (WordPress on MariaDB and PHP, Chromium). Installed only
+# when running as root with apt-get and something is missing; elsewhere those tests skip and say why.
+TEST_DEBS := wordpress mariadb-server php-cli php-mysql chromium
+test-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing test packages: $$missing"; \
+	    flock /tmp/apt.lock sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing"; \
+	  fi; \
+	fi
 
 dev: install
 	$(BIN)/allixios dev

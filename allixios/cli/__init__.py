@@ -121,6 +121,7 @@ def _register() -> None:
     _lazy("ingest", "allixios.cli.ingest:app", "Load landed event files into the raw tables.")
     _lazy("marts", "allixios.cli.marts:app", "The dbt marts (staging -> intermediate -> marts).")
     _lazy("analysts", "allixios.cli.analysts:app", "Analyst logins that read one tenant's marts (Row-Level Security).")
+    _lazy("targets", "allixios.cli.targets:app", "Publishing targets of a tenant: WordPress sites and CDN purge APIs.")
     _lazy("serve", "allixios.cli.api:serve",
           "Serve the Allixios API (OpenAPI at /openapi.json, docs at /docs, routes under /v1).")
     _lazy("users", "allixios.cli.api:users_app", "Users of a tenant and their roles (e-mail and name are stored encrypted).")

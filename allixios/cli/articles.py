@@ -349,3 +349,72 @@ def analyze(
     print_table(report["assessments"])
     typer.echo("\nsuggestions:")
     print_table(report["suggestions"])
+
+
+# ---- publish / unpublish (issue 13: editorial; what is live is decided here) --------------------
+
+
+def _push_to_targets(article_id, tenant_slug: str, push: bool) -> None:
+    """Deliver the change to the tenant's targets now; failures stay pending for the next run."""
+    if not push:
+        return
+    from allixios.publishing.publications import run_targets
+
+    with connect() as conn:
+        t = get_tenant(conn, tenant_slug)
+        report = run_targets(conn, tenant_id=t.id, article_ids=[article_id])
+    for rep in report.targets.values():
+        done = rep.published + rep.unchanged + rep.unpublished
+        line = f"  target {rep.name}: " + ("ok" if done and not rep.failed else "pending")
+        if rep.errors:
+            line += f" ({rep.errors[-1]})"
+        typer.echo(line)
+
+
+PushOption = typer.Option(True, "--push/--no-push", help="Deliver to the tenant's targets now (default) or on the next run.")
+
+
+@app.command("publish")
+def publish(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    expected_version: int = ExpectedVersionOption,
+    push: bool = PushOption,
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Make the latest version live (it must pass the tenant's bars); the site and targets show it next."""
+    from allixios.editorial.publish import publish_article
+
+    with connect() as conn:
+        result = publish_article(conn, get_tenant(conn, tenant), article, actor=_user(user),
+                                 expected_version=expected_version)
+    if as_json:
+        print_json(asdict(result))
+    elif result.changed:
+        typer.echo(f"{article}: version {result.after_version} is live")
+    else:
+        typer.echo(f"{article}: version {result.after_version} is already live, nothing to do")
+    _push_to_targets(result.article_id, tenant, push and not as_json)
+
+
+@app.command("unpublish")
+def unpublish(
+    article: str = typer.Argument(..., help="Article id or slug."),
+    user: str = UserOption,
+    push: bool = PushOption,
+    tenant: str = TenantOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Take the article down: the site answers 410 for it, WordPress posts go to draft (or trash)."""
+    from allixios.editorial.publish import unpublish_article
+
+    with connect() as conn:
+        result = unpublish_article(conn, get_tenant(conn, tenant), article, actor=_user(user))
+    if as_json:
+        print_json(asdict(result))
+    elif result.changed:
+        typer.echo(f"{article}: unpublished (version {result.details.get('last_live_version')} was live)")
+    else:
+        typer.echo(f"{article}: not published, nothing to do")
+    _push_to_targets(result.article_id, tenant, push and not as_json)

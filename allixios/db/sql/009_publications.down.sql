@@ -1,2 +1,1 @@
--- undo 009_publications
-SELECT 1;
+DROP TABLE IF EXISTS publications, publishing_targets CASCADE;
