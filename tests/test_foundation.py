@@ -44,6 +44,17 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture
+def fresh_pool_after():
+    """A round trip re-creates enum types; pooled connections keep prepared statements naming the
+    old ones ("cache lookup failed for type"), so later tests start with new connections."""
+    yield
+    from allixios.db.engine import dispose_all
+
+    dispose_all()
+
+
+@pytest.mark.usefixtures("fresh_pool_after")
 def test_migrations_round_trip(db):
     migrate.downgrade(db, "base")
     with connect(db) as conn:
@@ -59,6 +70,7 @@ def test_migrations_round_trip(db):
         assert hnsw, "embeddings needs an HNSW index"
 
 
+@pytest.mark.usefixtures("fresh_pool_after")
 def test_failed_migration_leaves_schema_unchanged(db, monkeypatch):
     import allixios.db.sqlfiles as sqlfiles
 

@@ -33,15 +33,6 @@ BODY = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fresh_connections():
-    """Pooled connections from earlier tests may hold prepared statements naming enum types that a
-    migration round trip has since re-created ("cache lookup failed for type"): start with new ones."""
-    from allixios.db.engine import dispose_all
-
-    dispose_all()
-
-
 @pytest.fixture(scope="session")
 def wordpress():
     reason = wordpress_unavailable()
