@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from allixios.api.routes.articles import publish_routes_available
 from allixios.identity.roles import ROLES, permissions
 from tests.api_support import ServerThread, client, make_world, truncate
 
@@ -58,8 +57,8 @@ def _ops(w, n: str) -> list[tuple[str, str, dict | None, str]]:
         ("GET", f"/v1/articles/{art}/collaborators", None, "articles:read"),
         ("DELETE", f"/v1/articles/{art}", None, "articles:delete"),
         ("POST", f"/v1/articles/{art}/restore", None, "articles:delete"),
-        *([("POST", f"/v1/articles/{art}/publish", None, "articles:publish"),
-           ("POST", f"/v1/articles/{art}/unpublish", None, "articles:publish")] if publish_routes_available() else []),
+        ("POST", f"/v1/articles/{art}/publish", None, "articles:publish"),
+        ("POST", f"/v1/articles/{art}/unpublish", None, "articles:publish"),
         ("GET", "/v1/ai/models", None, "ai:read"),
         ("GET", "/v1/ai/providers", None, "ai:read"),
         ("GET", "/v1/ai/budget", None, "ai:read"),

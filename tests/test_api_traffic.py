@@ -142,3 +142,14 @@ def test_cursor_pagination_visits_every_article_once(api):
                 break
         assert len(seen) == len(set(seen)) >= 6
         assert c.get("/v1/articles", params={"cursor": "garbage!"}).json()["code"] == "VALIDATION_ERROR"
+
+
+def test_docs_page_is_served_without_a_cdn(api):
+    server, _ = api
+    import httpx
+
+    page = httpx.get(f"{server.url}/docs", timeout=10)
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "/docs-static/swagger-ui-bundle.js" in page.text
+    script = httpx.get(f"{server.url}/docs-static/swagger-ui-bundle.js", timeout=10)
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]

@@ -118,7 +118,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
         description="Every operation is under /v1. Errors are RFC 9457 problem details with `code` and `fix`. "
         "Authenticate with `Authorization: Bearer <token>` (POST /v1/auth/token) or an API key.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from bundled files: a docs page must not need a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -129,9 +129,28 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
     for module in (system, auth, content, articles, ai, analytics):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
-    if articles.publish_routes_available():  # the publishing area's domain functions (merged separately)
-        app.include_router(articles.publishing, prefix="/v1",
-                           responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
+    app.include_router(articles.publishing, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
+    _serve_docs(app)
     limit = max_body or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     app.add_middleware(Guard, max_body=limit)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Interactive docs at /docs from the Swagger UI 5 files that the fastapi-offline wheel ships
+    (FastAPI's default page loads them from a CDN, which a closed network or a strict CSP refuses)."""
+    from importlib import resources
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    static = resources.files("fastapi_offline").joinpath("static")
+    app.mount("/docs-static", StaticFiles(directory=str(static)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Allixios API — docs",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js", swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon.png",
+        )

@@ -300,13 +300,6 @@ def collaborators(request: Request, article_id: str, principal: Principal = Depe
 
 
 
-def publish_routes_available() -> bool:
-    """publish/unpublish use the publishing area's domain functions (allixios/editorial/publish.py)."""
-    import importlib.util
-
-    return importlib.util.find_spec("allixios.editorial.publish") is not None
-
-
 publishing = APIRouter(tags=["articles"])
 
 
