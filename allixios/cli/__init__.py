@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from allixios.cli import ai, analysts, articles, db, ingest, marts, niches, run, simulate, topics
+    from allixios.cli import ai, analysts, articles, db, ingest, marts, niches, run, simulate, site, topics
 
     app.add_typer(db.app, name="db")
     app.add_typer(niches.app, name="niches")
@@ -36,6 +36,7 @@ def _register() -> None:
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(marts.app, name="marts")
     app.add_typer(analysts.app, name="analysts")
+    app.add_typer(site.app, name="site")
     app.command(name="run")(run.run)
     app.command(name="seed")(run.seed)
     app.command(name="prepare")(run.prepare)
