@@ -55,4 +55,24 @@ def dev() -> None:
 
         raise ConfigError("the `dagster` command is not on PATH", fix="run `make dev` (it puts .venv/bin first)")
     os.chdir(settings.project_root())
+    _start_site_server()
     os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", os.environ.get("ALLIXIOS_UI_PORT", "3000")])
+
+
+def _start_site_server() -> None:
+    """`allixios site serve` beside the Dagster UI (issue 13); it dies with `dev` (PR_SET_PDEATHSIG)."""
+    import os
+    import subprocess
+    import sys
+
+    def die_with_parent() -> None:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    port = os.environ.get("ALLIXIOS_SITE_PORT", "4500")
+    tenant = os.environ.get("ALLIXIOS_SITE_TENANT", "sample")
+    subprocess.Popen([sys.executable, "-m", "allixios.cli", "site", "serve", "--tenant", tenant, "--port", port],
+                     preexec_fn=die_with_parent)
+    typer.echo(f"site of {tenant}: http://127.0.0.1:{port}/ (build it with `allixios site build` or `make run`)")

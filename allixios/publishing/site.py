@@ -251,6 +251,8 @@ class SiteBuilder:
         self.media_by_id = {m["id"]: m for m in self.media.values()}
         self.resolve = _Resolver(conn, cfg, self.niches)
         self.templates = {name: self._template(name) for name in ("article.html", "listing.html", "404.html")}
+        self.css = self._stylesheet()
+        self.assets = {"css": f"/_assets/site-{_sha(self.css)[:12]}.css"}
 
     def _template(self, name: str):
         from jinja2 import TemplateError
@@ -370,16 +372,17 @@ class SiteBuilder:
             fh.writelines(f"{p}\t{s}\n" for p, s in pages)
         return new_paths
 
-    def _write_assets(self, out: _Writer, result: BuildResult) -> None:
+    def _stylesheet(self) -> bytes:
         from jinja2 import TemplateError
 
         try:
-            css = self.env.get_template("site.css").render(site=self.cfg).encode()
+            return self.env.get_template("site.css").render(site=self.cfg).encode()
         except TemplateError as exc:
             raise ConfigError(f"site template site.css failed: {exc}",
                               fix=f"correct the stylesheet in the theme folder {self.cfg.theme_dir}") from None
-        self.assets = {"css": f"/_assets/site-{_sha(css)[:12]}.css"}
-        out.write(self.assets["css"], css)
+
+    def _write_assets(self, out: _Writer, result: BuildResult) -> None:
+        out.write(self.assets["css"], self.css)
         out.write("/favicon.ico", _favicon(self.cfg.primary_color))
         store = media_store(self.cfg.tenant_slug)
         if store.is_dir():
@@ -724,3 +727,36 @@ def site_status(conn: psycopg.Connection, tenant: Tenant) -> dict[str, Any]:
                                  {"tenant": tenant.id, "offline": OFFLINE_WRITER}).fetchone()[0]
     return {"tenant": tenant.slug, "live_release": live.name if live else None,
             "folder": str(releases.current_link(tenant.slug)), "live_articles": live_articles, "releases": rows}
+
+
+def render_article_page(conn: psycopg.Connection, tenant: Tenant, article_id) -> tuple[str, list[str]]:
+    """The page of one article as the site renders it: its live version when published, else a preview of
+    its current fields (marked noindex). Returns (html, warnings). Nothing is written."""
+    cfg = load_config(conn, tenant)
+    builder = SiteBuilder(conn, tenant, cfg)
+    params = {"tenant": tenant.id, "offline": OFFLINE_WRITER, "article": article_id}
+    cur = conn.execute(f"SELECT * FROM ({LIVE_ARTICLES_SQL}) live WHERE id = %(article)s", params)
+    values = cur.fetchone()
+    preview = values is None
+    if preview:
+        cur = conn.execute(
+            """SELECT a.id, NULL::uuid AS version_id, a.slug, a.title, a.meta_title, a.meta_description, a.excerpt,
+                      a.tags, a.content_hash, a.published_at, a.updated_at AS modified_at,
+                      coalesce(n.slug, 'articles') AS niche_slug, coalesce(n.name, 'Articles') AS niche_name,
+                      au.name AS author, a.ai_model_used = %(offline)s AS stand_in, a.featured_media_id,
+                      '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/' || a.slug || '/' AS path,
+                      a.content
+               FROM articles a LEFT JOIN niches n ON n.id = a.niche_id LEFT JOIN authors au ON au.id = a.author_id
+               WHERE a.tenant_id = %(tenant)s AND a.id = %(article)s""", params)
+        values = cur.fetchone()
+    row = dict(zip([c.name for c in cur.description], values, strict=True))
+    content = row.pop("content", None) if preview else conn.execute(
+        "SELECT content FROM article_versions WHERE id = %s", (row["version_id"],)).fetchone()[0]
+    if preview:
+        row["stand_in"] = True if row["stand_in"] is None else row["stand_in"]
+    data, _, warnings = builder.article_page(row, content)
+    text = data.decode()
+    if preview:  # a page that is not live must not be indexable if someone publishes the preview by hand
+        text = text.replace('<meta name="theme-color"', '<meta name="robots" content="noindex">\n<meta name="theme-color"', 1)
+        warnings = ["not published: this is a preview of the current version"] + warnings
+    return text, warnings
