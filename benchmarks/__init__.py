@@ -15,4 +15,6 @@ BENCHMARKS: tuple[str, ...] = (
     "generation_throughput",
     "provider_faults",
     "pipeline_overhead",
+    "site_build",
+    "site_audit",
 )

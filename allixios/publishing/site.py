@@ -137,42 +137,52 @@ def _sha(data: bytes) -> str:
 
 
 class _Writer:
-    """Writes files into the partial release; a path ending in '/' is that folder's index.html."""
+    """Writes files into the partial release; a path ending in '/' is that folder's index.html.
+
+    Plain ``os`` calls on strings: a build touches every page, so per-file overhead counts."""
 
     def __init__(self, root: Path, previous: Path | None):
         self.root, self.previous = root, previous
-        self._made: set[Path] = set()
+        self._root_s = str(root)
+        self._prev_s = str(previous) if previous is not None else None
+        self._made: set[str] = set()
+
+    def _rel(self, path: str) -> str:
+        return path + "index.html" if path.endswith("/") else path
 
     def file_for(self, path: str) -> Path:
-        rel = path.lstrip("/")
-        return self.root / (rel + "index.html" if path.endswith("/") else rel)
+        return Path(self._root_s + self._rel(path))
 
-    def _parent(self, target: Path) -> None:
-        parent = target.parent
+    def _parent(self, target: str) -> None:
+        parent = target[: target.rfind("/")]
         if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(parent)
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)
+            except FileExistsError:
+                pass
             self._made.add(parent)
 
     def write(self, path: str, data: bytes) -> None:
-        target = self.file_for(path)
+        target = self._root_s + self._rel(path)
         self._parent(target)
         with open(target, "wb") as fh:
             fh.write(data)
 
     def reuse(self, path: str) -> bool:
         """Hard-link the page from the previous release (False if it is not there)."""
-        if self.previous is None:
+        if self._prev_s is None:
             return False
-        rel = path.lstrip("/")
-        source = self.previous / (rel + "index.html" if path.endswith("/") else rel)
-        target = self.file_for(path)
+        rel = self._rel(path)
+        target = self._root_s + rel
         self._parent(target)
         try:
-            os.link(source, target)
+            os.link(self._prev_s + rel, target)
         except FileNotFoundError:
             return False
         except OSError:
-            shutil.copyfile(source, target)
+            shutil.copyfile(self._prev_s + rel, target)
         return True
 
 
@@ -185,11 +195,17 @@ def _read_manifest(release: Path | None) -> Iterator[tuple[str, str, str, str, l
             yield path, base, lhash, sha, links.split(" ") if links else []
 
 
-def _read_pages_manifest(release: Path | None) -> dict[str, str]:
+def _read_pages_manifest(release: Path | None) -> dict[str, tuple[str, str]]:
+    """path -> (output sha, input hash or '') of every non-article page."""
     if release is None or not (release / PAGES_MANIFEST).is_file():
         return {}
+    out = {}
     with open(release / PAGES_MANIFEST, encoding="utf-8") as fh:
-        return dict(line.rstrip("\n").split("\t") for line in fh if line.strip())
+        for line in fh:
+            if line.strip():
+                path, sha, inputs = (line.rstrip("\n").split("\t") + [""])[:3]
+                out[path] = (sha, inputs)
+    return out
 
 
 class _Resolver:
@@ -332,6 +348,11 @@ class SiteBuilder:
                    "body_html": Markup(body.html), "tags": [markup.plain_line(t) for t in row["tags"] or []]}
         return self._render("article.html", page=page, article=article), body.links, body.warnings
 
+    def _card_key(self, row: dict) -> tuple:
+        m = self.media_by_id.get(row["featured_media_id"])
+        return (row["path"], row["title"], row["excerpt"], row["meta_description"], row["published_at"],
+                row["stand_in"], m["public_path"] if m else None)
+
     def _card(self, row: dict) -> dict:
         img = self._image(row["featured_media_id"])
         return {"path": row["path"], "title": markup.plain_line(row["title"]),
@@ -340,6 +361,7 @@ class SiteBuilder:
                 "stand_in": row["stand_in"], "image": img}
 
     def _listing_page(self, path: str, title: str, description: str, listing: dict, noindex=False) -> bytes:
+        listing = dict(listing, entries=[self._card(r) for r in listing.get("entries") or ()])
         page = {"title": title, "description": description, "canonical": self.cfg.url(path), "noindex": noindex,
                 "og_type": "website", "image": None, "published": None, "jsonld": listing.pop("jsonld", []),
                 "feeds": listing.pop("feeds", [])}
@@ -349,28 +371,48 @@ class SiteBuilder:
     # --- the build ------------------------------------------------------------------------------
     def build(self, result: BuildResult, out: _Writer, previous: Path | None) -> list[str]:
         """Write every page into ``out``; returns the article paths new since ``previous``."""
+        self._out, self._result = out, result
+        self._prev_pages = {} if self.full else _read_pages_manifest(previous)
+        self._pages: list[tuple[str, str, str]] = []
         self._write_assets(out, result)
-        new_paths = self._write_articles(out, previous, result)
-        prev_pages = _read_pages_manifest(previous)
-        pages: list[tuple[str, str]] = []
-
-        def emit(path: str, data: bytes) -> None:
-            out.write(path, data)
-            sha = _sha(data)
-            pages.append((path, sha))
-            if prev_pages.pop(path, None) != sha:
-                result.changed_urls.append(self.cfg.url(path))
-
-        self._write_listings(emit)
-        self._write_home(emit)
-        self._write_errors(emit)
-        self._write_sitemaps(emit)
-        emit("/robots.txt", f"User-agent: *\nAllow: /\n\nSitemap: {self.cfg.url('/sitemap.xml')}\n".encode())
-        result.removed_urls.extend(self.cfg.url(p) for p in prev_pages)  # pages that no longer exist
-        result.other_pages = len(pages)
+        self._sitemap = _Sitemaps(self.cfg, self.sitemap_limit, self.emit)
+        all_modified = [n["modified"] for n in self.niches if n["modified"]]
+        self._sitemap.add("/", max(all_modified) if all_modified else None)
+        for n in self.niches:
+            self._sitemap.add(f"/{url_segment(n['slug'])}/", n["modified"])
+        new_paths = self._write_articles(out, previous, result)  # adds the indexable articles to the sitemap
+        self._sitemap.finish()
+        self._write_listings()
+        self._write_home()
+        self._write_errors()
+        self.emit("/robots.txt", f"User-agent: *\nAllow: /\n\nSitemap: {self.cfg.url('/sitemap.xml')}\n".encode())
+        result.removed_urls.extend(self.cfg.url(p) for p in self._prev_pages)  # pages that no longer exist
+        result.other_pages = len(self._pages)
         with open(out.root / PAGES_MANIFEST, "w", encoding="utf-8") as fh:
-            fh.writelines(f"{p}\t{s}\n" for p, s in pages)
+            fh.writelines(f"{p}\t{s}\t{i}\n" for p, s, i in self._pages)
         return new_paths
+
+    def emit(self, path: str, data: bytes, inputs: str = "") -> None:
+        """Write a non-article page and note whether its bytes changed."""
+        self._out.write(path, data)
+        sha = _sha(data)
+        self._pages.append((path, sha, inputs))
+        before = self._prev_pages.pop(path, None)
+        if before is None or before[0] != sha:
+            self._result.changed_urls.append(self.cfg.url(path))
+
+    def emit_listing(self, path: str, title: str, description: str, listing: dict, noindex: bool = False) -> None:
+        """A listing page, hard-linked from the previous release when its inputs are the same."""
+        # entries are raw rows until rendered: hash what a card shows, build cards only if rendering
+        keyed = dict(listing, entries=[self._card_key(r) for r in listing.get("entries") or ()])
+        inputs = _sha(json.dumps([path, title, description, keyed, noindex, self.fingerprint, self.assets["css"],
+                                  self.nav], default=str, sort_keys=True).encode())
+        before = self._prev_pages.get(path)
+        if before is not None and before[1] == inputs and self._out.reuse(path):
+            self._prev_pages.pop(path)
+            self._pages.append((path, before[0], inputs))
+            return
+        self.emit(path, self._listing_page(path, title, description, listing, noindex), inputs)
 
     def _stylesheet(self) -> bytes:
         from jinja2 import TemplateError
@@ -400,6 +442,7 @@ class SiteBuilder:
         prev = next(prev_iter, None)
         new_paths: list[str] = []
         pending: list[tuple[dict, str, tuple | None]] = []  # (row, input hash, previous entry)
+        to_render = 0
         manifest = open(out.root / MANIFEST, "w", encoding="utf-8")
         try:
             with self.conn.cursor(name="site_articles") as cur:
@@ -418,9 +461,14 @@ class SiteBuilder:
                         entry, prev = prev, next(prev_iter, None)
                     else:
                         new_paths.append(path)
-                    pending.append((row, self._input_hash(row), entry))
-                    if sum(1 for p in pending if p[2] is None or p[1] != p[2][1]) >= RENDER_BATCH:
+                    if not row["stand_in"]:  # stand-in articles carry noindex: not in the sitemap
+                        self._sitemap.add(path, row["modified_at"])
+                    input_hash = self._input_hash(row)
+                    pending.append((row, input_hash, entry))
+                    to_render += entry is None or entry[1] != input_hash
+                    if to_render >= RENDER_BATCH or len(pending) >= 20 * RENDER_BATCH:
                         self._flush(pending, out, manifest, result)
+                        to_render = 0
             self._flush(pending, out, manifest, result)
             while prev is not None:
                 result.removed_urls.append(self.cfg.url(prev[0]))
@@ -469,7 +517,7 @@ class SiteBuilder:
         finally:
             cur.close()
 
-    def _write_listings(self, emit) -> None:
+    def _write_listings(self) -> None:
         per = self.cfg.per_page
         counts = {n["slug"]: n for n in self.niches}
         current, items, number, feed = None, [], 0, []
@@ -490,11 +538,11 @@ class SiteBuilder:
                        "pagination": {"number": number, "total": total, "prev": prev, "next": nxt} if total > 1 else None,
                        "jsonld": [crumbs], "feeds": [{"title": f"{n['name']} — {self.cfg.name}", "href": f"{base}feed.xml"}]}
             title = f"{heading} | {self.cfg.name}"
-            emit(path, self._listing_page(path, title, f"{n['name']}: articles from {self.cfg.name}, newest first"
-                                          + (f" (page {number})." if number > 1 else "."), listing))
+            self.emit_listing(path, title, f"{n['name']}: articles from {self.cfg.name}, newest first"
+                              + (f" (page {number})." if number > 1 else "."), listing)
 
         def flush_feed():
-            emit(f"/{url_segment(current)}/feed.xml", self._feed(counts[current], feed))
+            self.emit(f"/{url_segment(current)}/feed.xml", self._feed(counts[current], feed))
 
         for row in self._live_rows('niche_slug COLLATE "C", published_at DESC, path COLLATE "C"'):
             if row["niche_slug"] != current:
@@ -505,7 +553,7 @@ class SiteBuilder:
                 current, items, number, feed = row["niche_slug"], [], 0, []
             if not items:
                 number += 1
-            items.append(self._card(row))
+            items.append(row)
             if len(feed) < FEED_ITEMS:
                 feed.append(row)
             if len(items) == per:
@@ -538,9 +586,9 @@ class SiteBuilder:
         parts.append("</feed>\n")
         return "".join(parts).encode()
 
-    def _write_home(self, emit) -> None:
+    def _write_home(self) -> None:
         cfg = self.cfg
-        items = [self._card(r) for r in self._live_rows("published_at DESC, path COLLATE \"C\"", limit=cfg.per_page)]
+        items = list(self._live_rows("published_at DESC, path COLLATE \"C\"", limit=cfg.per_page))
         sections = [{"path": f"/{url_segment(n['slug'])}/", "name": n["name"], "count": n["count"]} for n in self.niches]
         site_ld = {"@context": "https://schema.org", "@type": "WebSite", "name": cfg.name, "url": cfg.url("/"),
                    "inLanguage": cfg.language}
@@ -549,56 +597,57 @@ class SiteBuilder:
                    "jsonld": [site_ld], "feeds": [{"title": f"{n['name']} — {cfg.name}", "href": f"{s['path']}feed.xml"}
                                                    for n, s in zip(self.niches, sections, strict=False)]}
         description = cfg.tagline or f"{cfg.name}: articles on " + ", ".join(n["name"] for n in self.niches) + "."
-        emit("/", self._listing_page("/", cfg.name, description, listing))
+        self.emit_listing("/", cfg.name, description, listing)
 
-    def _write_errors(self, emit) -> None:
+    def _write_errors(self) -> None:
         for path, heading, intro in (
             ("/404.html", "Page not found", "There is no page at this address."),
             ("/410.html", "This article is no longer available", "It was withdrawn and will not come back."),
         ):
             listing = {"heading": heading, "intro": intro, "template": "404.html"}
-            emit(path, self._listing_page(path, f"{heading} | {self.cfg.name}", intro, listing, noindex=True))
+            self.emit_listing(path, f"{heading} | {self.cfg.name}", intro, listing, noindex=True)
 
-    def _write_sitemaps(self, emit) -> None:
-        cfg, limit = self.cfg, self.sitemap_limit
-        head = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        files: list[tuple[str, str]] = []  # (path, lastmod)
-        chunk: list[str] = []
-        newest = [""]
-        last = [b""]
 
-        def url(path: str, lastmod: datetime | None) -> None:
-            stamp = _date(lastmod)
-            newest[0] = max(newest[0], stamp)
-            chunk.append(f"<url><loc>{xml_escape(cfg.url(path))}</loc><lastmod>{stamp}</lastmod></url>\n")
-            if len(chunk) >= limit:
-                flush()
 
-        def flush() -> None:
-            path = f"/sitemap-{len(files) + 1}.xml"
-            last[0] = (head + "".join(chunk) + "</urlset>\n").encode()
-            emit(path, last[0])
-            files.append((path, newest[0]))
-            chunk.clear()
-            newest[0] = ""
+class _Sitemaps:
+    """sitemap.xml streamed in files of at most ``limit`` URLs; an index once there is more than one."""
 
-        all_modified = [n["modified"] for n in self.niches if n["modified"]]
-        url("/", max(all_modified) if all_modified else None)
-        for n in self.niches:
-            url(f"/{url_segment(n['slug'])}/", n["modified"])
-        # stand-in articles carry noindex, so they stay out of the sitemap
-        for row in self._live_rows('path COLLATE "C"'):
-            if not row["stand_in"]:
-                url(row["path"], row["modified_at"])
-        if chunk or not files:
-            flush()
-        if len(files) == 1:  # one file: serve it as /sitemap.xml as well (no index needed)
-            emit("/sitemap.xml", last[0])
+    HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+
+    def __init__(self, cfg: SiteConfig, limit: int, emit):
+        self.cfg, self.limit, self.emit = cfg, limit, emit
+        self.files: list[tuple[str, str]] = []  # (path, newest lastmod)
+        self.chunk: list[str] = []
+        self.newest = ""
+        self.last = b""
+
+    def add(self, path: str, lastmod: datetime | None) -> None:
+        stamp = _date(lastmod)
+        self.newest = max(self.newest, stamp)
+        self.chunk.append(f"<url><loc>{xml_escape(self.cfg.url(path))}</loc><lastmod>{stamp}</lastmod></url>\n")
+        if len(self.chunk) >= self.limit:
+            self._flush()
+
+    def _flush(self) -> None:
+        path = f"/sitemap-{len(self.files) + 1}.xml"
+        self.last = (self.HEAD + "".join(self.chunk) + "</urlset>\n").encode()
+        self.emit(path, self.last)
+        self.files.append((path, self.newest))
+        self.chunk.clear()
+        self.newest = ""
+
+    def finish(self) -> None:
+        if self.chunk or not self.files:
+            self._flush()
+        if len(self.files) == 1:  # one file: it is the sitemap itself (no index needed)
+            self.emit("/sitemap.xml", self.last)
             return
-        index = ['<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n']
-        index += [f"<sitemap><loc>{xml_escape(cfg.url(p))}</loc><lastmod>{m}</lastmod></sitemap>\n" for p, m in files]
+        index = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+                 '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n']
+        index += [f"<sitemap><loc>{xml_escape(self.cfg.url(p))}</loc><lastmod>{m}</lastmod></sitemap>\n"
+                  for p, m in self.files]
         index.append("</sitemapindex>\n")
-        emit("/sitemap.xml", "".join(index).encode())
+        self.emit("/sitemap.xml", "".join(index).encode())
 
 
 def _favicon(colour: str) -> bytes:
