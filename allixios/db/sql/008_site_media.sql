@@ -61,3 +61,6 @@ CREATE TABLE site_urls (
     PRIMARY KEY (tenant_id, path)
 );
 CREATE INDEX site_urls_article_idx ON site_urls (article_id);
+
+-- internal links written to an old slug are resolved through the versions that carried it
+CREATE INDEX article_versions_slug_idx ON article_versions (tenant_id, slug);
