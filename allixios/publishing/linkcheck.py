@@ -72,10 +72,13 @@ def _redirects(release: Path) -> dict[str, tuple[int, str]]:
 
 
 def _exists(release: Path, path: str) -> bool:
-    target = release / unquote(path).lstrip("/")
+    rel = unquote(path).lstrip("/")
+    if ".." in rel.split("/"):
+        return False
+    target = release / rel
     if path.endswith("/") or target.is_dir():
         target = target / "index.html"
-    return target.is_file() and release.resolve() in target.resolve().parents
+    return target.is_file()
 
 
 def crawl_release(release: Path, base_url: str = "") -> CrawlResult:

@@ -426,16 +426,11 @@ class SiteBuilder:
     def _write_assets(self, out: _Writer, result: BuildResult) -> None:
         out.write(self.assets["css"], self.css)
         out.write("/favicon.ico", _favicon(self.cfg.primary_color))
+        # media files are content-hashed and never rewritten, so every release can share the store:
+        # one relative symlink instead of a link per file (a release stays valid after a rollback)
         store = media_store(self.cfg.tenant_slug)
-        if store.is_dir():
-            target = out.root / "_media"
-            target.mkdir(parents=True, exist_ok=True)
-            for f in store.iterdir():
-                if f.is_file() and not f.name.endswith(".tmp"):
-                    try:
-                        os.link(f, target / f.name)
-                    except OSError:
-                        shutil.copyfile(f, target / f.name)
+        store.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(store, out.root), out.root / "_media")
 
     def _write_articles(self, out: _Writer, previous: Path | None, result: BuildResult) -> list[str]:
         prev_iter = iter(() if self.full else _read_manifest(previous))
