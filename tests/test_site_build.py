@@ -115,7 +115,8 @@ def test_article_page_carries_the_full_seo_head(site, db):
     css = next((live / "_assets").iterdir()).read_text()
     assert "--primary: #ffdd00" in css and "--on-primary: #111111" in css
     with connect(db) as conn:
-        assert site_base_url(conn, tenant) == BASE
+        assert site_base_url(tenant, conn) == BASE
+    assert site_base_url(tenant) == BASE
 
 
 def test_stand_in_articles_are_labelled_noindexed_and_kept_out_of_the_sitemap(site, db):

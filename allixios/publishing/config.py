@@ -107,10 +107,16 @@ def _base_url(custom_domain: str | None, site: dict) -> str:
     return f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
-def site_base_url(conn: psycopg.Connection, tenant: Tenant) -> str:
-    """The absolute base of the tenant's canonical URLs: its custom domain, else settings.site.base_url,
-    else $ALLIXIOS_SITE_BASE_URL, else the local `allixios site serve` address."""
-    return load_config(conn, tenant).base_url
+def site_base_url(tenant: Tenant, conn: psycopg.Connection | None = None) -> str:
+    """The absolute base of the tenant's canonical URLs (no trailing slash): its custom domain, else
+    settings.site.base_url, else $ALLIXIOS_SITE_BASE_URL, else the local `allixios site serve` address.
+    Opens its own connection when ``conn`` is not given."""
+    if conn is not None:
+        return load_config(conn, tenant).base_url
+    from allixios.db.engine import connect
+
+    with connect() as own:
+        return load_config(own, tenant).base_url
 
 
 def _positive(site: dict, key: str, default: int) -> int:
