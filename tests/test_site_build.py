@@ -304,3 +304,25 @@ def test_media_folder_images_are_optimised_and_stripped(sample_tenant, db):
     with pytest.raises(ValidationError) as err:
         optimise(b"this is not an image", "x", cfg.media_dir, "images/raised-beds-1.jpg")
     assert "is not a readable image" in err.value.one_line() and "fix:" in err.value.one_line()
+
+
+def test_missing_image_gets_a_labelled_stand_in_and_one_warning(site, db):
+    tenant, _ = site
+    result = build(db, tenant)
+    line = next(w for w in result.warnings if "/images/raised-beds-1.jpg" in w)
+    assert "is not in the media folder" in line and "stand-in was generated — fix: put the file there" in line
+    with connect(db) as conn:
+        row = conn.execute("SELECT is_stand_in, source, credit FROM media_assets WHERE source_ref = "
+                           "'/images/raised-beds-1.jpg'").fetchone()
+    assert row[0] is True and row[1] == "generated" and "stand-in" in row[2]
+
+
+def test_article_slug_equal_to_another_niche_does_not_collide(sample_tenant, db):
+    # an article slugged like a niche's URL segment lives under its own niche: both pages exist
+    with connect(db) as conn:
+        live_article(conn, sample_tenant, "personal_finance", "remote-work", "Remote Work and Money", "Body one.")
+        live_article(conn, sample_tenant, "remote_work", "home-office", "Home Office", "Body two.")
+    build(db, sample_tenant, with_media=False)
+    live = releases.live_release(sample_tenant.slug)
+    assert "Remote Work and Money" in page(live, "/personal-finance/remote-work/")
+    assert "Home Office" in page(live, "/remote-work/")
