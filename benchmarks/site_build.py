@@ -64,18 +64,23 @@ def seed(conn, tenant: str, articles: int, niches: int) -> None:
                   content_hash FROM articles WHERE tenant_id = %s""", (tid,))
 
 
-def change_one_percent(conn, tenant: str) -> int:
+def change_one_percent(conn, tenant: str, round_: int = 0) -> int:
+    """A new live version for 1 % of the articles (a different 1 % each round)."""
+    total = conn.execute("SELECT count(*) FROM articles a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = %s",
+                         (tenant,)).fetchone()[0]
+    share = max(1, total // 100)
     rows = conn.execute(
         """SELECT a.id FROM articles a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = %s
-           ORDER BY a.slug LIMIT GREATEST(1, (SELECT count(*) FROM articles a2 JOIN tenants t2 ON t2.id = a2.tenant_id
-                                              WHERE t2.slug = %s) / 100)""", (tenant, tenant)).fetchall()
+           ORDER BY a.slug OFFSET %s LIMIT %s""", (tenant, round_ * share, share)).fetchall()
     ids = [r[0] for r in rows]
     conn.execute(
         """INSERT INTO article_versions (article_id, tenant_id, version_number, reason, title, content, slug, meta_title,
                                          meta_description, excerpt, tags, content_hash)
-           SELECT id, tenant_id, 2, 'published', title, content || E'\n\nAn added closing line.', slug, meta_title,
-                  meta_description, excerpt, tags, md5(content || 'changed') FROM articles WHERE id = ANY(%s)""", (ids,))
-    conn.execute("UPDATE articles SET version_number = 2, published_version_number = 2 WHERE id = ANY(%s)", (ids,))
+           SELECT id, tenant_id, version_number + 1, 'published', title, content || E'\n\nAn added closing line.',
+                  slug, meta_title, meta_description, excerpt, tags, md5(content || 'changed')
+           FROM articles WHERE id = ANY(%s)""", (ids,))
+    conn.execute("""UPDATE articles SET version_number = version_number + 1,
+                           published_version_number = version_number + 1 WHERE id = ANY(%s)""", (ids,))
     return len(ids)
 
 
@@ -148,11 +153,16 @@ def run(ctx) -> None:
         assert res.pages == pages == n
     base_s, full = min(base_runs), Stopwatch()
     full.seconds = min(full_runs)
-    changed = 0
-    with connect(ctx.url) as conn:
-        changed = change_one_percent(conn, "bench")
-    with connect(ctx.url) as conn, Stopwatch() as inc:
-        res2 = build_site(conn, tenant, with_media=False)
+    inc_runs = []
+    for round_ in range(ctx.params["repeats"]):  # a different 1 % each time; the faster run counts
+        with connect(ctx.url) as conn:
+            changed = change_one_percent(conn, "bench", round_)
+        with connect(ctx.url) as conn, Stopwatch() as sw:
+            res2 = build_site(conn, tenant, with_media=False)
+        inc_runs.append(sw.seconds)
+        assert res2.rendered == changed
+    inc = Stopwatch()
+    inc.seconds = min(inc_runs)
     base_rate, full_rate = pages / base_s, pages / full.seconds
     r.metric("article_pages", n)
     r.metric("render_only_pages_per_s", round(base_rate, 1), "pages/s", "baseline: same rows and templates, no writes")
