@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test test-deps dev bench lint lock clean
+.PHONY: install run test test-deps dev bench audit lint lock clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ dev: install
 
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Lighthouse on a sample of generated pages (issue 13): npm package in benchmarks/audit/node_modules
+audit: install
+	cd benchmarks/audit && test -x node_modules/.bin/lighthouse || npm install --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m benchmarks site_audit $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

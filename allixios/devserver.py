@@ -73,6 +73,13 @@ def dev_processes(port: int | None = None) -> list[DevProcess]:
             [sys.executable, "-m", "allixios.cli", "serve", "--host", HOST, "--port", str(settings.api_port())],
             url=f"http://{HOST}:{settings.api_port()}/docs",
         ),
+        # the tenant's published site (`allixios site serve`), as built by `make run` or `allixios site build`
+        DevProcess(
+            "site",
+            [sys.executable, "-m", "allixios.cli", "site", "serve", "--tenant",
+             os.environ.get("ALLIXIOS_SITE_TENANT", "sample"), "--port", str(settings.site_port())],
+            url=f"http://{HOST}:{settings.site_port()}/",
+        ),
         # further servers of `make dev` are one DevProcess each, here
     ]
 

@@ -78,6 +78,11 @@ def ui_port() -> int:
     return _port(UI_PORT_ENV, DEFAULT_UI_PORT)
 
 
+def site_port() -> int:
+    """The port `make dev` serves the tenant site on (ALLIXIOS_SITE_PORT, default 4500)."""
+    return _port("ALLIXIOS_SITE_PORT", 4500)
+
+
 def api_port() -> int:
     """The port `make dev` serves the Allixios API on (ALLIXIOS_API_PORT, default 8000)."""
     return _port("ALLIXIOS_API_PORT", 8000)

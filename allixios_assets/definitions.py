@@ -6,6 +6,7 @@ from allixios_assets.analytics.definitions import defs as analytics_defs
 from allixios_assets.content.definitions import defs as content_defs
 from allixios_assets.maintenance.definitions import defs as maintenance_defs
 from allixios_assets.maintenance.freshness import with_freshness_policies
+from allixios_assets.publishing.definitions import defs as publishing_defs
 from allixios_assets.publishing.target_assets import defs as publication_target_defs
 from resources import resource_defs
 from sensors.definitions import defs as sensor_defs
@@ -16,6 +17,7 @@ defs = with_freshness_policies(
         analytics_defs,
         maintenance_defs,
         publication_target_defs,
+        publishing_defs,
         sensor_defs,
         dg.Definitions(resources=resource_defs()),
     )

@@ -82,11 +82,29 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
         ok &= result.success
         echo(f"  analytics_job {day}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
 
+    ok &= _build_site(defs, instance, echo, tenant_slug)
+
     echo(f"\nOpen the Dagster UI with `make dev` ({settings.ui_url()}) to see these runs, the asset")
     echo("lineage and metadata; query the marts with `allixios db url` (README: Querying the marts).")
     if not ok:
         echo("\nSome runs failed: see the run ids above in the UI (`make dev`).")
     return ok
+
+
+def _build_site(defs: dg.Definitions, instance: dg.DagsterInstance, echo: Callable[[str], None], tenant_slug: str) -> bool:
+    """The publishing group (issue 13): the tenant's site built from its live versions, then where to see it."""
+    from allixios.publishing import releases
+
+    job = defs.resolve_job_def("publishing_job")
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, tags={"allixios/trigger": "make run"},
+        run_config={"ops": {name: {"config": {"tenants": [tenant_slug]}} for name in ("media_library", "tenant_sites")},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    live = releases.live_release(tenant_slug)
+    echo(f"\nsite of {tenant_slug}: {'release ' + live.name if live and result.success else 'FAILED'} (run {result.run_id[:8]}); "
+         f"serve it with `allixios site serve` (http://127.0.0.1:{settings.site_port()}/) or `make dev`")
+    return result.success
 
 
 def _print_summary(echo: Callable[[str], None], rows: list[dict]) -> None:

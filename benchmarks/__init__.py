@@ -16,4 +16,6 @@ BENCHMARKS: tuple[str, ...] = (
     "provider_faults",
     "pipeline_overhead",
     "api_load",
+    "site_build",
+    "site_audit",
 )

@@ -121,6 +121,7 @@ def _register() -> None:
     _lazy("ingest", "allixios.cli.ingest:app", "Load landed event files into the raw tables.")
     _lazy("marts", "allixios.cli.marts:app", "The dbt marts (staging -> intermediate -> marts).")
     _lazy("analysts", "allixios.cli.analysts:app", "Analyst logins that read one tenant's marts (Row-Level Security).")
+    _lazy("site", "allixios.cli.site:app", "Build, serve, inspect and roll back the tenant's static site.")
     _lazy("targets", "allixios.cli.targets:app", "Publishing targets of a tenant: WordPress sites and CDN purge APIs.")
     _lazy("serve", "allixios.cli.api:serve",
           "Serve the Allixios API (OpenAPI at /openapi.json, docs at /docs, routes under /v1).")

@@ -107,10 +107,15 @@ def list_(
 @app.command("show")
 def show(
     article: str = typer.Argument(..., help="Article id or slug."),
+    body: bool = typer.Option(False, "--body", help="Print the article's Markdown body (the live version if published)."),
+    html: bool = typer.Option(False, "--html", help="Print the article's page as the site renders it."),
     tenant: str = TenantOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Metadata, scores, failing assessments, current and published version, lock and recent changes."""
+    if body or html:
+        _show_text(article, tenant, html)
+        return
     with connect() as conn:
         data = arts.show_article(conn, get_tenant(conn, tenant), article)
     if as_json:
@@ -126,6 +131,28 @@ def show(
     print_table(data["failing_assessments"])
     typer.echo("\nrecent changes:")
     print_table(data["recent_changes"], ["created_at", "actor", "action", "before_version", "after_version"])
+
+
+def _show_text(article: str, tenant: str, as_html: bool) -> None:
+    """`show --body` / `show --html`: the live version when the article is published, else the current text."""
+    import sys
+
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        ref = arts.resolve_article(conn, t, article)
+        if as_html:
+            from allixios.publishing.site import render_article_page
+
+            text, warnings = render_article_page(conn, t, ref.id)
+        else:
+            number = ref.published_version_number if ref.status == "published" else None
+            sql = ("SELECT content FROM article_versions WHERE article_id = %s AND version_number = %s" if number
+                   else "SELECT content FROM articles WHERE id = %s")
+            text = conn.execute(sql, (ref.id, number) if number else (ref.id,)).fetchone()[0] or ""
+            warnings = [] if number else [f"not published: the current version {ref.version_number} is shown"]
+    for w in warnings:
+        print(f"note: {w}", file=sys.stderr)
+    typer.echo(text, nl=not text.endswith("\n"))
 
 
 @app.command("search")

@@ -12,12 +12,16 @@ class MaintenanceConfig(dg.Config):
 
 
 @dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"],
-          description="Internal links of published articles checked against published slugs; broken ones recorded "
-          "in articles.workflow_state.broken_links.")
+          description="Internal links of published articles checked and broken ones recorded in "
+          "articles.workflow_state.broken_links: a crawl of the built site (every link and image of every page) "
+          "for tenants with a live site, the Markdown-link guess against published slugs for the others.")
 def internal_link_audit(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from allixios.publishing.linkcheck import check_site_links
+
     with warehouse.connection() as conn:
-        result = maintenance.validate_internal_links(conn)
-    return dg.MaterializeResult(metadata={k: int(v) for k, v in result.items()})
+        result = maintenance.validate_internal_links(conn)  # the guess, overwritten below where a site exists
+        crawled = check_site_links(conn)
+    return dg.MaterializeResult(metadata={k: int(v) for k, v in result.items()} | {f"site_{k}": v for k, v in crawled.items()})
 
 
 @dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_audit],
