@@ -601,3 +601,23 @@ def test_two_runs_at_once_deliver_each_article_once(wp_env, sample_tenant, db):
     with connect(db) as conn:
         rows = [r for i in ids for r in publication_rows(conn, i)]
     assert [r[2] for r in rows] == ["done"] * 6 and len({r[3] for r in rows}) == 6
+
+
+def test_site_deploy_purges_what_the_release_changed(sample_tenant, db, fake, monkeypatch, tmp_path):
+    """The site build is the deploy: after the switch, every changed URL goes to the tenant's CDN."""
+    from allixios.publishing.site import build_site
+
+    monkeypatch.setenv("ALLIXIOS_HOME", str(tmp_path))
+    monkeypatch.setenv(CDN_ENV, CDN_TOKEN)
+    with connect(db) as conn:
+        make_live(conn, sample_tenant, "emergency-fund-basics")
+        add_cdn(conn, sample_tenant, fake.url, batch_size=500)
+        result = build_site(conn, sample_tenant, base_url="https://example.test", with_media=False)
+    assert result.purges and result.purges[0]["status"] == "done"
+    purged = {u for r in fake.requests for u in r.json()["files"]}
+    assert "https://example.test/personal_finance/emergency-fund-basics/" in purged or any(
+        u.endswith("/emergency-fund-basics/") for u in purged), purged
+    assert set(result.changed_urls) <= purged
+    with connect(db) as conn:  # nothing changed: nothing to purge on the next build
+        again = build_site(conn, sample_tenant, base_url="https://example.test", with_media=False)
+    assert again.changed_urls == [] and again.purges == []

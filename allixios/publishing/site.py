@@ -92,9 +92,10 @@ class BuildResult:
     media: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     previous_release: str | None = None
+    purges: list[dict] = field(default_factory=list)  # one per CDN target: status, urls, error
 
     def summary(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("changed_urls", "removed_urls", "warnings")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("changed_urls", "removed_urls", "warnings", "purges")}
         d |= {"changed_urls": len(self.changed_urls), "removed_urls": len(self.removed_urls),
               "warnings": len(self.warnings)}
         return d
@@ -753,6 +754,11 @@ def build_site(conn: psycopg.Connection, tenant: Tenant, *, base_url: str | None
     )
     releases.switch_to(tenant.slug, result.release)
     releases.prune(conn, tenant.id, tenant.slug, cfg.keep_releases)
+    # once live, the tenant's CDNs forget what this release changed or removed (nothing to do without a
+    # CDN target; a failing CDN stays pending with its error and never undoes the deploy)
+    from allixios.publishing.publications import purge_urls
+
+    result.purges = purge_urls(conn, tenant.id, result.changed_urls + result.removed_urls)
     return result
 
 
