@@ -4,21 +4,11 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from alembic import op
-
-from allixios.db.sqlfiles import read_sql
+from allixios.db.sqlfiles import sql_revision
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-PART = "006_ingest_integrity"
-
-
-def upgrade() -> None:
-    op.execute(read_sql(f"{PART}.sql"))
-
-
-def downgrade() -> None:
-    op.execute(read_sql(f"{PART}.down.sql"))
+upgrade, downgrade = sql_revision("006_ingest_integrity")

@@ -4,21 +4,11 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from alembic import op
-
-from allixios.db.sqlfiles import read_sql
+from allixios.db.sqlfiles import sql_revision
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-PART = "007_ai_integrity"
-
-
-def upgrade() -> None:
-    op.execute(read_sql(f"{PART}.sql"))
-
-
-def downgrade() -> None:
-    op.execute(read_sql(f"{PART}.down.sql"))
+upgrade, downgrade = sql_revision("007_ai_integrity")
