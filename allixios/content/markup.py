@@ -118,7 +118,7 @@ def _clean_raw_html(text: str) -> str:
         if token.type == "html_block":
             cleaned = clean_html("\n".join(lines[start:end]))
             lines[start:end] = [cleaned] + [None] * (end - start - 1)
-        elif token.type == "inline" and any(c.type == "html_inline" for c in token.children or ()):
+        elif token.type == "inline" and any(c.type == "html_inline" for c in _flatten(token.children)):
             source = "\n".join(line for line in lines[start:end] if line is not None)
             lines[start:end] = [_clean_inline_html(source, token.children)] + [None] * (end - start - 1)
     return "\n".join(line for line in lines if line is not None)
@@ -128,11 +128,21 @@ def _clean_raw_html(text: str) -> str:
 _CODE_OPEN = re.compile(r"^<(script|style|iframe|noscript|template|textarea|xmp|noembed|noframes|svg|math|object)\b", re.I)
 
 
+def _flatten(children) -> list:
+    """Inline tokens in source order, including those nested in an image's alt text."""
+    out = []
+    for child in children or ():
+        out.append(child)
+        if child.children:
+            out.extend(_flatten(child.children))
+    return out
+
+
 def _clean_inline_html(source: str, children: list) -> str:
     """``source`` (one paragraph) with each inline tag cleaned by nh3 and code elements dropped whole."""
     out: list[str] = []
     pos = 0
-    items = list(children or ())
+    items = list(_flatten(children))
     i = 0
     while i < len(items):
         child = items[i]
