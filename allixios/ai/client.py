@@ -283,6 +283,10 @@ class LLMClient:
         claim = ledger.claim(conn, self._attempt_record(req, d, "pending"), reservation.amount_usd, reservation.id, owner)
         if not claim.granted:
             raise _Busy(claim.busy_owner or "unknown")  # lost the race: roll back permit and reservation
+        # checked after the claim: an insert racing the other caller's completion waits on the unique
+        # index until that completion commits, so its success is visible here -> replay it
+        if self._replay(conn, req) is not None:
+            raise _Busy("finished")
         return permit, reservation, claim.pending_id
 
     @staticmethod
@@ -371,6 +375,8 @@ class LLMClient:
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
         cost = cost_usd(d, tokens_in, tokens_out)
         text = response.choices[0].message.content if response.choices else None
+        if isinstance(text, str):  # a provider echoing its key must not put it into articles or the ledger
+            text = secrets.scrub_text(text, call.secret_values)
         try:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("empty response")
@@ -383,7 +389,7 @@ class LLMClient:
             return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
         flag_class, flag = _beyond_reservation(d, reservation, cost, tokens_out, max_tokens)
         await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, flag_class, flag,
-                           response_text=secrets.scrub_text(text, call.secret_values),
+                           response_text=text,
                            reservation=reservation, circuit_success=True, pending_id=pending_id)
         return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
 
