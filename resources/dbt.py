@@ -57,9 +57,19 @@ def connection_env(url: URL | None = None) -> dict[str, str]:
     return {f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in params.items()}
 
 
+# dbt waits at most this long for a table lock (an analyst's open transaction on a mart, another
+# build) and fails the model instead of hanging; profiles.yml retries connections, the run's retry
+# re-runs the step. libpq reads PGOPTIONS, so only dbt's own connections get it.
+LOCK_TIMEOUT = os.environ.get("ALLIXIOS_DBT_LOCK_TIMEOUT", "60s")
+
+
+def dbt_pgoptions() -> str:
+    return " ".join(filter(None, [os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={LOCK_TIMEOUT}"]))
+
+
 def dbt_environment(url: URL | None = None) -> dict[str, str]:
     """A full environment for running ``dbt`` as a subprocess against Allixios' database."""
-    return {**os.environ, **connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {**os.environ, **connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PGOPTIONS": dbt_pgoptions()}
 
 
 def export_dbt_environment(url: URL | None = None) -> None:
@@ -71,7 +81,15 @@ class AllixiosDbtResource(DbtCliResource):
 
     def cli(self, args, **kwargs):  # type: ignore[override]
         export_dbt_environment()
-        return super().cli(args, **kwargs)
+        saved = os.environ.get("PGOPTIONS")
+        os.environ["PGOPTIONS"] = dbt_pgoptions()  # captured by the dbt subprocess's environment only
+        try:
+            return super().cli(args, **kwargs)
+        finally:
+            if saved is None:
+                os.environ.pop("PGOPTIONS", None)
+            else:
+                os.environ["PGOPTIONS"] = saved
 
 
 def resource_defs() -> dict[str, Any]:

@@ -10,6 +10,13 @@ After a crash (the server was killed), PostgreSQL replays its write-ahead log be
 connections. Meanwhile ``status()`` reports "recovering" and every caller waits for it
 (RECOVERY_WAIT_S) instead of failing; no message ever suggests deleting the data folder, which
 holds the data.
+
+Access control of the embedded server: pg_hba.conf requires a password (scram-sha-256) from every
+role on its unix socket -- analysts and the application's superuser alike; it listens on no TCP
+port. The superuser's password is generated once and kept in ``$ALLIXIOS_HOME/pg.pgpass`` (mode
+0600, libpq's passfile format); the application's URL names that file (``passfile=``) rather
+than carrying the password, so only the OS user owning the Allixios home can log in as
+superuser, and an analyst URL (role + password) cannot be turned into superuser access.
 """
 
 from __future__ import annotations
@@ -34,6 +41,59 @@ _SUPERUSER = "postgres"
 RECOVERY_WAIT_S = float(os.environ.get("ALLIXIOS_DB_RECOVERY_WAIT_S", "600"))  # crash recovery can be long
 _KEEP_DATA = ("keep the folder: it holds your data; see `allixios db status` and the README's "
               "\"Recovering after a crash\"")
+
+
+HBA_MARKER = "# allixios: passwords required (scram-sha-256)"
+PG_HBA = HBA_MARKER + """
+# Managed by allixios/db/server.py. The server listens on its unix socket only (no TCP). Every role
+# logs in with its password; the application's superuser reads its own from $ALLIXIOS_HOME/pg.pgpass.
+local   all   all   scram-sha-256
+"""
+
+
+def passfile_path() -> Path:
+    return settings.home() / "pg.pgpass"
+
+
+def _superuser_password() -> str:
+    """The embedded superuser's password, created on first use (0600, libpq passfile format)."""
+    import secrets
+
+    path = passfile_path()
+    if path.exists():
+        return path.read_text().strip().splitlines()[0].rsplit(":", 1)[1]
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"*:*:*:{_SUPERUSER}:{password}\n")
+    return password
+
+
+def _ensure_password_auth(pgdata: Path, socket_dir: Path) -> None:
+    """Switch a trust-configured embedded server (as pgserver's initdb leaves it) to passwords, once."""
+    hba = pgdata / "pg_hba.conf"
+    try:
+        if hba.read_text().startswith(HBA_MARKER):
+            return
+    except OSError:
+        return
+    import fcntl
+
+    from psycopg import sql
+
+    settings.home().mkdir(parents=True, exist_ok=True)
+    with open(settings.home() / "pg.auth.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process converts; the others then find the marker
+        if hba.read_text().startswith(HBA_MARKER):
+            return
+        password = _superuser_password()
+        with psycopg.connect(host=str(socket_dir), user=_SUPERUSER, dbname="postgres", autocommit=True,
+                             connect_timeout=10) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(_SUPERUSER), sql.Literal(password)))
+            hba.write_text(PG_HBA)  # in place: keeps the file's owner (pgserver's system user when root)
+            conn.execute("SELECT pg_reload_conf()")
 
 
 @dataclass(frozen=True)
@@ -153,6 +213,12 @@ def start_embedded() -> Path:
     that fails right after a crash (the killed server's processes still hold its shared memory) is
     retried for a few seconds.
     """
+    socket_dir = _start_embedded()
+    _ensure_password_auth(settings.pgdata_dir(), socket_dir)
+    return socket_dir
+
+
+def _start_embedded() -> Path:
     pgdata = settings.pgdata_dir()
     running = _read_postmaster(pgdata)
     if running:
@@ -251,7 +317,8 @@ def app_url() -> URL:
         return _parse_url(raw)
     socket_dir = start_embedded()
     return URL.create(
-        "postgresql+psycopg", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(socket_dir)}
+        "postgresql+psycopg", username=_SUPERUSER, database=DEFAULT_DATABASE,
+        query={"host": str(socket_dir), "passfile": str(passfile_path())},
     )
 
 
@@ -274,11 +341,18 @@ def connection_params(url: URL) -> dict[str, str | int]:
     host = url.query.get("host") or url.host or "localhost"
     if isinstance(host, tuple):
         host = host[0]
+    password = url.password or ""
+    passfile = url.query.get("passfile")
+    if not password and passfile:  # tools that take a password (dbt's profile) get it from the passfile
+        try:
+            password = Path(str(passfile)).read_text().strip().splitlines()[0].rsplit(":", 1)[1]
+        except (OSError, IndexError):
+            password = ""
     return {
         "host": str(host),
         "port": int(url.port or 5432),
         "user": url.username or _SUPERUSER,
-        "password": url.password or "",
+        "password": password,
         "dbname": url.database or DEFAULT_DATABASE,
     }
 
@@ -339,7 +413,8 @@ def status() -> ServerStatus:
     state, pid, socket_dir = _postmaster_state(pgdata)
     live = state == "ready" and socket_dir is not None
     url = (
-        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(socket_dir)})
+        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE,
+                   query={"host": str(socket_dir), "passfile": str(passfile_path())})
         if live
         else None
     )
