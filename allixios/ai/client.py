@@ -120,6 +120,7 @@ class _Busy(Exception):  # noqa: N818 (a signal, not an error)
 _BUSY = object()  # _try_deployment: wait for the other caller, then replay
 
 
+
 @dataclass
 class _Call:
     """Book-keeping of one complete() call."""
@@ -268,25 +269,33 @@ class LLMClient:
 
     def _admit(self, conn, d: Deployment, req: CompletionRequest, reserve_usd: float
                ) -> tuple[circuit.Permit, budgets.Reservation | None, int | None]:
-        """One transaction: the request's claim is free, the deployment's circuit permit, the budget
-        reservation, then the pending ai_usage row (the claim) -- all before the paid call."""
+        """One transaction, before the paid call: the request's claim (a pending ai_usage row), the
+        deployment's circuit permit, then the budget reservation.
+
+        The claim comes first and nothing else is locked while it may wait on the one-pending-row
+        index for another caller's completion (which takes the tenant's ai_spend rows): no deadlock.
+        """
         busy = ledger.in_flight_owner(conn, req.request_id)
         if busy:
             raise _Busy(busy)
-        permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
-        if not permit.allowed:
-            return permit, None, None
         owner = owners.current_owner()
-        reservation = budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd, owner=owner, run_id=req.run_id)
-        if not reservation.granted:
-            return permit, reservation, None
-        claim = ledger.claim(conn, self._attempt_record(req, d, "pending"), reservation.amount_usd, reservation.id, owner)
+        claim = ledger.claim(conn, self._attempt_record(req, d, "pending"), reserve_usd, None, owner)
         if not claim.granted:
-            raise _Busy(claim.busy_owner or "unknown")  # lost the race: roll back permit and reservation
+            raise _Busy(claim.busy_owner or "unknown")  # lost the race: roll back
         # checked after the claim: an insert racing the other caller's completion waits on the unique
         # index until that completion commits, so its success is visible here -> replay it
         if self._replay(conn, req) is not None:
             raise _Busy("finished")
+        permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
+        if not permit.allowed:
+            ledger.drop_claim(conn, claim.pending_id)  # no call: the caller records why
+            return permit, None, None
+        reservation = budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd, owner=owner, run_id=req.run_id)
+        if not reservation.granted:
+            # committed, not rolled back: what reserve() recovered from dead processes stays recovered
+            ledger.drop_claim(conn, claim.pending_id)
+            return permit, reservation, None
+        ledger.attach_reservation(conn, claim.pending_id, reservation)
         return permit, reservation, claim.pending_id
 
     @staticmethod

@@ -126,6 +126,17 @@ def claim(conn: psycopg.Connection, a: Attempt, reserved_usd: float, reservation
     raise RuntimeError(f"could not claim request {a.request_id!r}")
 
 
+def drop_claim(conn: psycopg.Connection, pending_id: int) -> None:
+    """Withdraw a claim whose call is not made (circuit open, budget refused)."""
+    conn.execute("DELETE FROM ai_usage WHERE id = %s AND status = 'pending'", (pending_id,))
+
+
+def attach_reservation(conn: psycopg.Connection, pending_id: int, reservation) -> None:
+    """Link a pending attempt to its budget reservation (what it may cost is then known)."""
+    conn.execute("UPDATE ai_usage SET reserved_usd = %s, reservation_id = %s WHERE id = %s",
+                 (reservation.amount_usd, reservation.id, pending_id))
+
+
 def finish(conn: psycopg.Connection, pending_id: int, a: Attempt) -> None:
     """Complete a pending attempt with what the call really did (status, tokens, cost, answer)."""
     row = conn.execute(
