@@ -125,7 +125,7 @@ def test_kill_9_mid_call_leaves_the_paid_calls_on_the_ledger_and_budget(server, 
     assert spent == pytest.approx(sum(float(r["cost_usd"]) for r in rows)) and reserved == 0
     assert open_reservations == 0
 
-    # a re-run of the killed requests is not refused and not blocked by the dead claims
+    # a re-run of the killed requests is not blocked by the dead claims
     results = LLMClient(catalogue, database_url).complete_many_sync([req(sample_tenant, "crash-0"), req(sample_tenant, "crash-1")])
     assert all(r.ok and not r.replayed for r in results)
 
@@ -160,6 +160,8 @@ def test_reservation_of_a_killed_process_is_released_at_once(sample_tenant, data
 
 
 def test_same_request_ids_from_two_processes_pay_once(server, catalogue, sample_tenant, database_url):
+    with connect() as conn:  # with a budget: claims, reservations and settlements take locks together
+        budgets.set_budget(conn, sample_tenant.id, daily_usd=100.0)
     server.latency_ms = 150
     ids = [f"dup-{i:02d}" for i in range(20)]
     proc = child(catalogue, sample_tenant, ids)
@@ -179,6 +181,10 @@ def test_same_request_ids_from_two_processes_pay_once(server, catalogue, sample_
     with connect() as conn:
         counts = conn.execute("SELECT count(*), count(DISTINCT request_id) FROM ai_usage WHERE status = 'success'").fetchone()
     assert counts == (20, 20)
+    spent, reserved = spend(sample_tenant)
+    with connect() as conn:
+        total = float(conn.execute("SELECT sum(cost_usd) FROM ai_usage").fetchone()[0])
+    assert spent == pytest.approx(total) and reserved == 0  # nothing paid for twice in the budget either
 
 
 def test_response_beyond_the_reservation_is_settled_as_billed_and_flagged(server, catalogue, sample_tenant, database_url):
@@ -288,3 +294,23 @@ def test_pending_claims_of_live_owners_are_left_alone(sample_tenant):
         assert not busy.granted and busy.busy_owner == current_owner()
         assert ledger.recover_interrupted(conn, tenant_id=sample_tenant.id) == 0
     assert is_alive(current_owner()) and not is_alive("x:999999999:1".replace("x", os.uname().nodename))
+
+
+def test_a_dead_call_is_counted_even_when_the_next_call_is_refused(server, catalogue, sample_tenant, database_url):
+    per_call = estimate_cost(catalogue.deployment("a"), req(sample_tenant, "tight-0").messages, 40, 40).reserve_usd
+    with connect() as conn:
+        budgets.set_budget(conn, sample_tenant.id, daily_usd=per_call * 1.5)  # one call fits, two do not
+    server.latency_ms = 1500
+    proc = child(catalogue, sample_tenant, ["tight-0"])
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    wait_for(lambda: server.in_flight >= 1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    server.latency_ms = 0
+    refused = LLMClient(catalogue, database_url).complete_sync(req(sample_tenant, "tight-1"))
+    assert refused.status == "skipped_budget"  # the killed call may have been paid: it counts
+    with connect() as conn:
+        statuses = dict(conn.execute("SELECT request_id, status FROM ai_usage").fetchall())
+    assert statuses == {"tight-0": "interrupted", "tight-1": "skipped_budget"}
+    assert spend(sample_tenant) == (pytest.approx(per_call), 0.0)
