@@ -97,8 +97,15 @@ class Embedder:
                 if d.stand_in and ledger.recorded_success(conn, request_id) is not None:
                     return None  # the stand-in is free: a re-run adds no row
                 if ledger.in_flight_owner(conn, request_id) is None:
-                    reservation = budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id)
-                    if not reservation.granted:
+                    # the claim first, holding no other lock while it may wait (as in LLMClient._admit)
+                    claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
+                                         None, owner)
+                    if claim.granted:
+                        reservation = budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id)
+                        if reservation.granted:
+                            ledger.attach_reservation(conn, claim.pending_id, reservation)
+                            return claim.pending_id, reservation
+                        ledger.drop_claim(conn, claim.pending_id)
                         ledger.record_attempt(conn, self._attempt(tenant_id, request_id, run_id, "skipped_budget",
                                                                   error_class="BudgetExceeded",
                                                                   error_message=reservation.reason))
@@ -107,10 +114,6 @@ class Embedder:
                             f"embedding request {request_id!r} not made: {reservation.reason}",
                             fix="raise the budget with `allixios ai budget set`, or wait for the next period",
                         )
-                    claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
-                                         reservation.id, owner)
-                    if claim.granted:
-                        return claim.pending_id, reservation
                     conn.rollback()
             if time.monotonic() > deadline:
                 raise EmbeddingError(f"embedding request {request_id!r} is still in flight in another process",
