@@ -60,11 +60,12 @@ def connection_env(url: URL | None = None) -> dict[str, str]:
 # dbt waits at most this long for a table lock (an analyst's open transaction on a mart, another
 # build) and fails the model instead of hanging; profiles.yml retries connections, the run's retry
 # re-runs the step. libpq reads PGOPTIONS, so only dbt's own connections get it.
-LOCK_TIMEOUT = os.environ.get("ALLIXIOS_DBT_LOCK_TIMEOUT", "60s")
+LOCK_TIMEOUT_ENV, LOCK_TIMEOUT = "ALLIXIOS_DBT_LOCK_TIMEOUT", "60s"
 
 
 def dbt_pgoptions() -> str:
-    return " ".join(filter(None, [os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={LOCK_TIMEOUT}"]))
+    timeout = os.environ.get(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT)
+    return " ".join(filter(None, [os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={timeout}"]))
 
 
 def dbt_environment(url: URL | None = None) -> dict[str, str]:

@@ -86,3 +86,37 @@ def test_dbt_gets_a_lock_timeout_and_connection_retries(embedded):
     assert "PGOPTIONS" not in os.environ or "lock_timeout" not in os.environ.get("PGOPTIONS", "")
     profile = (settings.repo_path("dbt_project") / "profiles.yml").read_text()
     assert "retries:" in profile
+
+
+@pytest.mark.slow
+def test_dbt_fails_fast_on_a_lock_held_by_an_open_transaction(embedded, tmp_path, monkeypatch):
+    """A reader's open transaction on a relation dbt rebuilds: dbt stops at its lock_timeout instead
+    of waiting for ever, and succeeds once the reader is gone."""
+    import subprocess
+
+    from resources.dbt import dbt_executable, project_dir
+
+    def dbt_run() -> subprocess.CompletedProcess:
+        target = tmp_path / f"t{uuid.uuid4().hex[:6]}"
+        return subprocess.run(
+            [dbt_executable(), "run", "--select", "stg_ai_usage", "--project-dir", str(project_dir()),
+             "--profiles-dir", str(project_dir()), "--target-path", str(target), "--log-path", str(target)],
+            env=dbt_environment(), capture_output=True, text=True, timeout=300,
+        )
+
+    monkeypatch.setenv("ALLIXIOS_DBT_LOCK_TIMEOUT", "2s")
+    first = dbt_run()
+    assert first.returncode == 0, first.stdout[-3000:]
+    with connect() as conn:
+        schema = conn.execute("SELECT schemaname FROM pg_views WHERE viewname = 'stg_ai_usage'").fetchone()[0]
+    reader = _connect(embedded)
+    reader.autocommit = False
+    reader.execute(f'SELECT * FROM "{schema}".stg_ai_usage LIMIT 1')  # holds its lock until it ends
+    try:
+        blocked = dbt_run()  # would wait as long as the reader without a lock_timeout (TimeoutExpired)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert blocked.returncode != 0 and "lock timeout" in blocked.stdout.lower(), blocked.stdout[-3000:]
+    again = dbt_run()
+    assert again.returncode == 0, again.stdout[-3000:]
