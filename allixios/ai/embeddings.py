@@ -9,7 +9,8 @@ Transient failures (429, 5xx, timeouts) are retried with backoff.
 Calls made for a tenant (``tenant_id`` and ``request_id`` given) are budgeted like completions:
 the worst case (tokens counted with the per-provider margin) is reserved and the request claimed
 with a pending ai_usage row before the HTTP call, then settled with what the provider billed. A
-refused reservation raises BudgetExceededError (and is recorded as skipped_budget).
+refused reservation raises BudgetExceededError (and is recorded as skipped_budget). The offline
+stand-in, which computes locally, is recorded and counted but never refused.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class Embedder:
                     claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
                                          None, owner)
                     if claim.granted:
-                        reservation = budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id)
+                        # the offline stand-in computes locally (its nominal price is no charge): it is
+                        # recorded and counted, never refused; paid deployments reserve their worst case
+                        reservation = (budgets.Reservation(None, True, amount) if d.stand_in else
+                                       budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id))
                         if reservation.granted:
                             ledger.attach_reservation(conn, claim.pending_id, reservation)
                             return claim.pending_id, reservation
