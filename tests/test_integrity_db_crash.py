@@ -156,4 +156,9 @@ def test_kill_9_of_the_embedded_database_recovers_without_bad_advice():
         assert read.stdout.split() == ["committed", "before", "the", "crash", "400000"], read.stderr[-2000:]
     finally:
         subprocess.run([sys.executable, "-m", "allixios.cli", "db", "stop"], env=env, capture_output=True, timeout=120)
+        from allixios.db.server import _processes_in
+
+        for pid in _processes_in(pgdata):  # this test's server only (its processes work in its folder)
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(home, ignore_errors=True)
