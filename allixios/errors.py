@@ -50,5 +50,15 @@ def explain_database_error(exc: BaseException) -> AllixiosError | None:
         return DatabaseError(f"the database schema is missing or out of date ({first})", fix="run `allixios db migrate`")
     if isinstance(cause, psycopg.OperationalError):
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        lowered = str(cause).lower()
+        if any(m in lowered for m in ("recovery mode", "starting up", "terminating connection because of crash",
+                                      "server closed the connection unexpectedly", "crash of another server process",
+                                      "terminating connection due to administrator command", "shutting down")):
+            # the server went away or is recovering: what was committed is safe, nothing is to be deleted
+            return DatabaseError(
+                f"the database connection was lost ({first})",
+                fix="run the command again: it waits while the server recovers (`allixios db status` shows "
+                "\"recovering\"); keep the data folder, it holds your data",
+            )
         return DatabaseError(f"database connection failed: {first}", fix="check `allixios db status` and ALLIXIOS_DATABASE_URL")
     return None

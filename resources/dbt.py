@@ -57,9 +57,20 @@ def connection_env(url: URL | None = None) -> dict[str, str]:
     return {f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in params.items()}
 
 
+# dbt waits at most this long for a table lock (an analyst's open transaction on a mart, another
+# build) and fails the model instead of hanging; profiles.yml retries connections, the run's retry
+# re-runs the step. libpq reads PGOPTIONS, so only dbt's own connections get it.
+LOCK_TIMEOUT_ENV, LOCK_TIMEOUT = "ALLIXIOS_DBT_LOCK_TIMEOUT", "60s"
+
+
+def dbt_pgoptions() -> str:
+    timeout = os.environ.get(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT)
+    return " ".join(filter(None, [os.environ.get("PGOPTIONS", ""), f"-c lock_timeout={timeout}"]))
+
+
 def dbt_environment(url: URL | None = None) -> dict[str, str]:
     """A full environment for running ``dbt`` as a subprocess against Allixios' database."""
-    return {**os.environ, **connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {**os.environ, **connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PGOPTIONS": dbt_pgoptions()}
 
 
 def export_dbt_environment(url: URL | None = None) -> None:
@@ -93,7 +104,15 @@ class AllixiosDbtResource(DbtCliResource):
 
     def cli(self, args, **kwargs):  # type: ignore[override]
         export_dbt_environment()
-        invocation = super().cli(args, **kwargs)
+        saved = os.environ.get("PGOPTIONS")
+        os.environ["PGOPTIONS"] = dbt_pgoptions()  # captured by the dbt subprocess's environment only
+        try:
+            invocation = super().cli(args, **kwargs)
+        finally:
+            if saved is None:
+                os.environ.pop("PGOPTIONS", None)
+            else:
+                os.environ["PGOPTIONS"] = saved
         database = os.environ[f"{ENV_PREFIX}DBNAME"]
         nodes = invocation.manifest.get("nodes", {})
         if any(node.get("database") not in (None, database) for node in nodes.values()):

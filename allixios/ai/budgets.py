@@ -6,8 +6,11 @@ the row), ``reserved_usd`` holds open reservations. `reserve` locks the tenant's
 (SELECT ... FOR UPDATE, always daily then monthly), so concurrent reservations from any number of
 processes are serialised and cannot together pass a limit, and the check costs two row reads
 however long the ledger is. `settle` runs in the transaction that writes the attempt's ledger row,
-so spending is never counted twice or lost. A reservation left open by a crashed process is
-released after RESERVATION_TTL by the next reservation of its tenant.
+so spending is never counted twice or lost. Every reservation records its owner (host:pid:start,
+see `owners`): the next reservation of its tenant releases those whose process is gone at once, and
+those of owners it cannot check (another host) after RESERVATION_TTL. A reservation held by a call
+that was in flight when its process died is not released but settled at its full amount, through
+`ledger.recover_interrupted`: that call may have been paid.
 """
 
 from __future__ import annotations
@@ -127,14 +130,23 @@ def _release(conn: psycopg.Connection, reservation_id: int, status: str, actual_
     )
 
 
+def close_reservation(conn: psycopg.Connection, reservation_id: int, status: str, actual_usd: float) -> None:
+    _release(conn, reservation_id, status, actual_usd)
+
+
 def _release_stale(conn: psycopg.Connection, tenant_id: UUID) -> None:
-    stale = conn.execute(
-        f"""SELECT id FROM ai_budget_reservations WHERE tenant_id = %s AND status = 'reserved'
-            AND created_at < now() - interval '{RESERVATION_TTL}' ORDER BY id""",
+    """Release reservations whose owner is gone (now) or cannot be checked and is past the TTL."""
+    from allixios.ai import ledger, owners
+
+    ledger.recover_interrupted(conn, tenant_id=tenant_id, ttl=RESERVATION_TTL)  # in-flight calls: counted as paid
+    rows = conn.execute(
+        f"""SELECT id, owner, created_at < now() - interval '{RESERVATION_TTL}' FROM ai_budget_reservations
+            WHERE tenant_id = %s AND status = 'reserved' ORDER BY id""",
         (tenant_id,),
     ).fetchall()
-    for (rid,) in stale:
-        _release(conn, rid, "released", 0)
+    for rid, owner, expired in rows:
+        if expired or not owners.is_alive(owner):
+            _release(conn, rid, "released", 0)
 
 
 def budget_status(conn: psycopg.Connection, tenant_id: UUID) -> list[BudgetStatus]:
@@ -143,7 +155,8 @@ def budget_status(conn: psycopg.Connection, tenant_id: UUID) -> list[BudgetStatu
     return [BudgetStatus(tenant_id, period, float(limit), *current.get(period, (0.0, 0.0))) for period, limit in limits]
 
 
-def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_usd: float) -> Reservation:
+def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_usd: float,
+            owner: str | None = None, run_id: str | None = None) -> Reservation:
     """Hold ``amount_usd`` for a call, or refuse because a daily/monthly limit would be passed.
 
     Commit right after: the tenant's period rows stay locked until the transaction ends.
@@ -169,9 +182,14 @@ def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_u
             WHERE s.tenant_id = %(t)s AND s.period = p.period AND s.period_start = p.start""",
         {"t": tenant_id, "amount": amount_usd},
     )
+    if owner is None:
+        from allixios.ai.owners import current_owner
+
+        owner = current_owner()
     rid = conn.execute(
-        "INSERT INTO ai_budget_reservations (tenant_id, request_id, reserved_usd) VALUES (%s, %s, %s) RETURNING id",
-        (tenant_id, request_id, amount_usd),
+        """INSERT INTO ai_budget_reservations (tenant_id, request_id, reserved_usd, owner, run_id)
+           VALUES (%s, %s, %s, %s, %s) RETURNING id""",
+        (tenant_id, request_id, amount_usd, owner, run_id),
     ).fetchone()[0]
     return Reservation(rid, True, amount_usd)
 

@@ -3,9 +3,12 @@
 For one request: answer from the ledger if the request_id already succeeded (no new paid call, no
 new row); else select the deployments (quality per cost, recorded in model_selections), and walk
 them in order. Per attempt: take the deployment's shared circuit permit, reserve the worst-case
-cost against the tenant's budget, call the litellm Router (its own retries, fallbacks and cooldowns
-are off), then write ONE ai_usage row, settle the reservation and update the circuit in one
-transaction. Retries: exponential backoff with full jitter on 429 (Retry-After honoured), 5xx,
+cost against the tenant's budget and claim the request with a 'pending' ai_usage row (all in one
+transaction, BEFORE the paid HTTP call), call the litellm Router (its own retries, fallbacks and
+cooldowns are off), then complete that row, settle the reservation and update the circuit in one
+transaction. A process killed mid-call leaves its pending row: the next caller sees its owner is
+gone and counts it as possibly paid (see ledger.recover_interrupted). Two callers with the same
+request_id at the same time: one holds the claim and pays; the other waits and replays its answer. Retries: exponential backoff with full jitter on 429 (Retry-After honoured), 5xx,
 timeouts, connection errors and malformed responses; then the next deployment. 400 and auth
 errors stop at once. Provider failures never raise: they come back as a CompletionResult.
 """
@@ -27,7 +30,7 @@ from uuid import UUID
 
 from sqlalchemy.engine import URL
 
-from allixios.ai import budgets, circuit, ledger, secrets
+from allixios.ai import budgets, circuit, ledger, owners, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
 from allixios.ai.costs import CostEstimate, cost_usd
 from allixios.ai.errors_map import ProviderFailure, classify
@@ -44,6 +47,8 @@ from allixios.errors import ValidationError
 SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
 DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
 HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
+CLAIM_POLL_S = 0.1  # how often a caller waiting for the same request's call in flight looks again
+CLAIM_WAIT_S = 900.0  # how long it waits at most before reporting the request as busy
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
@@ -104,6 +109,18 @@ def _parse(text: str, req: CompletionRequest) -> Any:
     return None
 
 
+class _Busy(Exception):  # noqa: N818 (a signal, not an error)
+    """The request's call is in flight in another live process (rolls back the admission)."""
+
+    def __init__(self, owner: str):
+        super().__init__(owner)
+        self.owner = owner
+
+
+_BUSY = object()  # _try_deployment: wait for the other caller, then replay
+
+
+
 @dataclass
 class _Call:
     """Book-keeping of one complete() call."""
@@ -161,15 +178,31 @@ class LLMClient:
             prepared = await self._in_db(self._prepare, req)
         except NoModelAvailableError as exc:
             return await self._unavailable(call, exc)
-        if isinstance(prepared, CompletionResult):
-            return prepared  # answered from the ledger
-        call.selection = prepared
-        for candidate in call.selection.ranked:
-            result = await self._try_deployment(call, candidate)
-            if result is not None:
-                return result
-        assert call.last is not None
-        return call.last
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            if isinstance(prepared, CompletionResult):
+                return prepared  # answered from the ledger
+            call.selection = prepared
+            for candidate in call.selection.ranked:
+                result = await self._try_deployment(call, candidate)
+                if result is _BUSY:
+                    break
+                if result is not None:
+                    return result
+            else:
+                assert call.last is not None
+                return call.last
+            # another process holds this request's claim: wait for its outcome, then replay it
+            while await self._in_db(lambda conn: ledger.in_flight_owner(conn, req.request_id)):
+                if time.monotonic() > deadline:
+                    d = self.catalogue.deployments(req.task)[0]
+                    return self._result(call, d, ERROR, error_class="RequestInFlight",
+                                        error_message=f"request {req.request_id!r} is still in flight in another process")
+                await asyncio.sleep(CLAIM_POLL_S)
+            try:
+                prepared = await self._in_db(self._prepare, req)
+            except NoModelAvailableError as exc:
+                return await self._unavailable(call, exc)
 
     async def complete_many(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
         gate = asyncio.Semaphore(max(1, concurrency or self.concurrency))
@@ -235,12 +268,42 @@ class LLMClient:
         )
 
     def _admit(self, conn, d: Deployment, req: CompletionRequest, reserve_usd: float
-               ) -> tuple[circuit.Permit, budgets.Reservation | None]:
-        """One transaction: the deployment's circuit permit, then the budget reservation."""
+               ) -> tuple[circuit.Permit, budgets.Reservation | None, int | None]:
+        """One transaction, before the paid call: the request's claim (a pending ai_usage row), the
+        deployment's circuit permit, then the budget reservation.
+
+        The claim comes first and nothing else is locked while it may wait on the one-pending-row
+        index for another caller's completion (which takes the tenant's ai_spend rows): no deadlock.
+        """
+        busy = ledger.in_flight_owner(conn, req.request_id)
+        if busy:
+            raise _Busy(busy)
+        owner = owners.current_owner()
+        claim = ledger.claim(conn, self._attempt_record(req, d, "pending"), reserve_usd, None, owner)
+        if not claim.granted:
+            raise _Busy(claim.busy_owner or "unknown")  # lost the race: roll back
+        # checked after the claim: an insert racing the other caller's completion waits on the unique
+        # index until that completion commits, so its success is visible here -> replay it
+        if self._replay(conn, req) is not None:
+            raise _Busy("finished")
         permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
         if not permit.allowed:
-            return permit, None
-        return permit, budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd)
+            ledger.drop_claim(conn, claim.pending_id)  # no call: the caller records why
+            return permit, None, None
+        reservation = budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd, owner=owner, run_id=req.run_id)
+        if not reservation.granted:
+            # committed, not rolled back: what reserve() recovered from dead processes stays recovered
+            ledger.drop_claim(conn, claim.pending_id)
+            return permit, reservation, None
+        ledger.attach_reservation(conn, claim.pending_id, reservation)
+        return permit, reservation, claim.pending_id
+
+    @staticmethod
+    def _attempt_record(req: CompletionRequest, d: Deployment, status: str, **kw) -> ledger.Attempt:
+        return ledger.Attempt(
+            tenant_id=req.tenant_id, request_id=req.request_id, task=req.task, model=d.model, deployment_id=d.id,
+            provider=d.provider, status=status, run_id=req.run_id, article_id=req.article_id, topic_id=req.topic_id, **kw,
+        )
 
     async def _unavailable(self, call: _Call, exc: NoModelAvailableError) -> CompletionResult:
         """No deployment can be tried. When circuits are the reason, that is recorded in the ledger."""
@@ -260,7 +323,10 @@ class LLMClient:
         d, req, policy = candidate.deployment, call.req, self.catalogue.policy
         estimate = candidate.estimate
         for n in range(policy.max_attempts_per_deployment):
-            permit, reservation = await self._in_db(self._admit, d, req, estimate.reserve_usd)
+            try:
+                permit, reservation, pending_id = await self._in_db(self._admit, d, req, estimate.reserve_usd)
+            except _Busy:
+                return _BUSY
             if not permit.allowed:
                 call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
                                          error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
@@ -268,7 +334,7 @@ class LLMClient:
             if not reservation.granted:
                 await self._record(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
                 return self._result(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
-            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit)
+            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id)
             if isinstance(outcome, CompletionResult):
                 return outcome
             failure: ProviderFailure = outcome
@@ -293,7 +359,7 @@ class LLMClient:
         return random.uniform(0, min(policy.backoff_max_s, policy.backoff_base_s * 2**n))
 
     async def _attempt(self, call: _Call, d: Deployment, max_tokens: int, reservation: budgets.Reservation,
-                       permit: circuit.Permit) -> CompletionResult | ProviderFailure:
+                       permit: circuit.Permit, pending_id: int | None) -> CompletionResult | ProviderFailure:
         req = call.req
         kwargs: dict[str, Any] = {"model": d.id, "messages": req.messages, "max_tokens": max_tokens, "timeout": d.timeout_s}
         if req.json_response:
@@ -307,7 +373,7 @@ class LLMClient:
             failure = classify(exc, d, call.secret_values)
             failure.circuit_state = await self._record(
                 call, d, ERROR, latency_ms=latency, error_class=failure.error_class, error_message=failure.message,
-                reservation=reservation, circuit_failure=failure.counts_for_circuit,
+                reservation=reservation, circuit_failure=failure.counts_for_circuit, pending_id=pending_id,
             )
             call.last = self._result(call, d, ERROR, latency_ms=latency, error_class=failure.error_class,
                                      error_message=failure.message)
@@ -318,6 +384,8 @@ class LLMClient:
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
         cost = cost_usd(d, tokens_in, tokens_out)
         text = response.choices[0].message.content if response.choices else None
+        if isinstance(text, str):  # a provider echoing its key must not put it into articles or the ledger
+            text = secrets.scrub_text(text, call.secret_values)
         try:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("empty response")
@@ -325,30 +393,34 @@ class LLMClient:
         except ValueError as exc:
             message = secrets.scrub(f"malformed response from {d.id}: {exc}", call.secret_values)
             await self._record(call, d, ERROR, tokens_in, tokens_out, cost, latency, "MalformedResponse", message,
-                               reservation=reservation, circuit_success=permit.probe)
+                               reservation=reservation, circuit_success=permit.probe, pending_id=pending_id)
             call.last = self._result(call, d, ERROR, latency_ms=latency, error_class="MalformedResponse", error_message=message)
             return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
-        await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, response_text=text,
-                           reservation=reservation, circuit_success=True)
+        flag_class, flag = _beyond_reservation(d, reservation, cost, tokens_out, max_tokens)
+        await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, flag_class, flag,
+                           response_text=text,
+                           reservation=reservation, circuit_success=True, pending_id=pending_id)
         return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
 
     async def _record(self, call: _Call, d: Deployment, status: str, tokens_in: int = 0, tokens_out: int = 0,
                       cost: float = 0.0, latency_ms: int = 0, error_class: str | None = None,
                       error_message: str | None = None, response_text: str | None = None,
                       reservation: budgets.Reservation | None = None, circuit_failure: bool = False,
-                      circuit_success: bool = False) -> str | None:
-        """One ledger row, its budget settlement and the circuit update, in one transaction."""
+                      circuit_success: bool = False, pending_id: int | None = None) -> str | None:
+        """One ledger row (the pending one completed, or a new one), its budget settlement and the
+        circuit update, in one transaction."""
         req = call.req
-        attempt = ledger.Attempt(
-            tenant_id=req.tenant_id, request_id=req.request_id, task=req.task, model=d.model, deployment_id=d.id,
-            provider=d.provider, status=status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost,
-            latency_ms=latency_ms, error_class=error_class,
-            error_message=secrets.scrub(error_message, call.secret_values), response_text=response_text,
-            run_id=req.run_id, article_id=req.article_id, topic_id=req.topic_id,
+        attempt = self._attempt_record(
+            req, d, status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost, latency_ms=latency_ms,
+            error_class=error_class, error_message=secrets.scrub(error_message, call.secret_values),
+            response_text=response_text,
         )
 
         def write(conn) -> str | None:
-            ledger.record_attempt(conn, attempt)
+            if pending_id is not None:
+                ledger.finish(conn, pending_id, attempt)
+            else:
+                ledger.record_attempt(conn, attempt)
             budgets.settle(conn, reservation, cost)
             if circuit_failure:
                 return circuit.record_failure(conn, d.id, error_class or "Error", self.catalogue.policy.circuit_failure_threshold)
@@ -369,6 +441,19 @@ class LLMClient:
             secrets.scrub(error_message, call.secret_values),
             call.selection.as_record() if call.selection else None, call.attempts, False, round(call.total_cost, 8),
         )
+
+
+def _beyond_reservation(d: Deployment, reservation: budgets.Reservation, cost: float, tokens_out: int,
+                        max_tokens: int) -> tuple[str | None, str | None]:
+    """A flag for a response the provider billed beyond what was reserved (it ignored max_tokens, or
+    counted more prompt tokens than the margin allows). The cost is settled as billed either way."""
+    if tokens_out > max_tokens:
+        return "BeyondReservation", (f"{d.id} returned {tokens_out} output tokens although max_tokens was {max_tokens}; "
+                                     f"cost ${cost:.6f} vs ${reservation.amount_usd:.6f} reserved")
+    if cost > reservation.amount_usd + 1e-9:
+        return "BeyondReservation", (f"{d.id} billed ${cost:.6f}, more than the ${reservation.amount_usd:.6f} "
+                                     "reserved (prompt counted above the tokenizer margin)")
+    return None, None
 
 
 def _run_sync(coro):

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from allixios.ai.catalogue import Deployment
 from allixios.errors import ConfigError
 
-# prompt tokens counted before the call may differ a little from the provider's own count
-PROMPT_TOKEN_MARGIN = 1.10
+# Prompt tokens counted before the call (litellm's tokenizer) differ from the provider's own count:
+# little for OpenAI models (tiktoken is exact up to message framing), more for providers whose
+# tokenizer litellm only approximates. The reservation covers the count times this margin.
+PROMPT_TOKEN_MARGIN = 1.10  # any provider not listed
+PROMPT_TOKEN_MARGINS = {
+    "openai": 1.10, "azure": 1.10, "text-completion-openai": 1.10,
+    "anthropic": 1.25, "bedrock": 1.25, "vertex_ai": 1.25, "gemini": 1.25,
+    "mistral": 1.20, "cohere": 1.20, "groq": 1.20, "together_ai": 1.20, "ollama": 1.20,
+    "offline": 1.0,
+}
 OUTPUT_CAP_FACTOR = 2  # default max output tokens = expected x this
 
 
@@ -60,6 +68,10 @@ def price_of(d: Deployment) -> Price:
     return price
 
 
+def prompt_token_margin(d: Deployment) -> float:
+    return PROMPT_TOKEN_MARGINS.get(d.provider, PROMPT_TOKEN_MARGIN)
+
+
 def cost_usd(d: Deployment, tokens_in: int, tokens_out: int) -> float:
     price = price_of(d)
     return round(tokens_in * price.input_per_token + tokens_out * price.output_per_token, 8)
@@ -82,7 +94,7 @@ def estimate_cost(d: Deployment, messages: list[dict], expected_output_tokens: i
                   max_output_tokens: int | None = None, prompt_tokens: int | None = None) -> CostEstimate:
     tokens_in = prompt_tokens if prompt_tokens is not None else count_prompt_tokens(d, messages)
     cap = max_output_tokens or expected_output_tokens * OUTPUT_CAP_FACTOR
-    margin_in = int(tokens_in * PROMPT_TOKEN_MARGIN) + 8
+    margin_in = int(tokens_in * prompt_token_margin(d)) + 8
     return CostEstimate(
         deployment_id=d.id,
         tokens_in=tokens_in,

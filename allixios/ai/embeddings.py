@@ -5,6 +5,12 @@ the ``offline`` litellm custom provider so it runs the same Router code path as
 ``openai/text-embedding-3-small`` or any other litellm embedding model named in config/models.yaml.
 Embeddings never fail over to another deployment: vectors of different models are not comparable.
 Transient failures (429, 5xx, timeouts) are retried with backoff.
+
+Calls made for a tenant (``tenant_id`` and ``request_id`` given) are budgeted like completions:
+the worst case (tokens counted with the per-provider margin) is reserved and the request claimed
+with a pending ai_usage row before the HTTP call, then settled with what the provider billed. A
+refused reservation raises BudgetExceededError (and is recorded as skipped_budget). The offline
+stand-in, which computes locally, is recorded and counted but never refused.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from uuid import UUID
 
 from sqlalchemy.engine import URL
 
-from allixios.ai import ledger, secrets
+from allixios.ai import budgets, ledger, owners, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
-from allixios.ai.costs import cost_usd
-from allixios.errors import ConfigError, ValidationError
+from allixios.ai.costs import cost_usd, count_text_tokens, prompt_token_margin
+from allixios.errors import BudgetExceededError, ConfigError, ValidationError
 
 BATCH_SIZE = 128
 
@@ -50,16 +56,85 @@ class Embedder:
         vectors: list[list[float]] = []
         tokens = 0
         started = time.perf_counter()
-        for start in range(0, len(texts), BATCH_SIZE):
-            batch_vectors, batch_tokens = self._call(texts[start : start + BATCH_SIZE])
-            vectors.extend(batch_vectors)
-            tokens += batch_tokens
+        budgeted = tenant_id is not None and bool(request_id) and bool(texts)
+        held = self._admit(tenant_id, request_id, run_id, texts) if budgeted else None
+        try:
+            for start in range(0, len(texts), BATCH_SIZE):
+                batch_vectors, batch_tokens = self._call(texts[start : start + BATCH_SIZE])
+                vectors.extend(batch_vectors)
+                tokens += batch_tokens
+        except Exception as exc:
+            if held is not None:  # tokens of completed batches were billed: settle them
+                self._finish(held, tenant_id, request_id, run_id, tokens, cost_usd(self.deployment, tokens, 0),
+                             int((time.perf_counter() - started) * 1000), "error", type(exc).__name__,
+                             secrets.scrub(str(exc), secrets.known_secret_values([self.deployment.api_key_env])))
+            raise
         cost = cost_usd(self.deployment, tokens, 0)
         self.tokens_used += tokens
         self.cost_usd += cost
-        if tenant_id is not None and request_id and texts:
-            self._record(tenant_id, request_id, run_id, tokens, cost, int((time.perf_counter() - started) * 1000))
+        if held is not None:
+            self._finish(held, tenant_id, request_id, run_id, tokens, cost, int((time.perf_counter() - started) * 1000))
         return vectors
+
+    def _attempt(self, tenant_id: UUID, request_id: str, run_id: str | None, status: str, **kw) -> ledger.Attempt:
+        d = self.deployment
+        return ledger.Attempt(tenant_id=tenant_id, request_id=request_id, task=d.alias, model=d.model, deployment_id=d.id,
+                              provider=d.provider, status=status, run_id=run_id, **kw)
+
+    def _admit(self, tenant_id: UUID, request_id: str, run_id: str | None, texts: list[str]
+               ) -> tuple[int, budgets.Reservation] | None:
+        """Reserve the worst case and claim the request (a pending row) before the paid call.
+
+        None for the free offline stand-in when the request already succeeded (nothing to pay or count)."""
+        from allixios.db.engine import connect
+
+        d = self.deployment
+        estimate_tokens = int(count_text_tokens(d, texts) * prompt_token_margin(d)) + 8 * len(texts)
+        amount = cost_usd(d, estimate_tokens, 0)
+        owner = owners.current_owner()
+        deadline = time.monotonic() + 900
+        while True:
+            with connect(self.database_url) as conn:
+                if d.stand_in and ledger.recorded_success(conn, request_id) is not None:
+                    return None  # the stand-in is free: a re-run adds no row
+                if ledger.in_flight_owner(conn, request_id) is None:
+                    # the claim first, holding no other lock while it may wait (as in LLMClient._admit)
+                    claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
+                                         None, owner)
+                    if claim.granted:
+                        # the offline stand-in computes locally (its nominal price is no charge): it is
+                        # recorded and counted, never refused; paid deployments reserve their worst case
+                        reservation = (budgets.Reservation(None, True, amount) if d.stand_in else
+                                       budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id))
+                        if reservation.granted:
+                            ledger.attach_reservation(conn, claim.pending_id, reservation)
+                            return claim.pending_id, reservation
+                        ledger.drop_claim(conn, claim.pending_id)
+                        ledger.record_attempt(conn, self._attempt(tenant_id, request_id, run_id, "skipped_budget",
+                                                                  error_class="BudgetExceeded",
+                                                                  error_message=reservation.reason))
+                        conn.commit()
+                        raise BudgetExceededError(
+                            f"embedding request {request_id!r} not made: {reservation.reason}",
+                            fix="raise the budget with `allixios ai budget set`, or wait for the next period",
+                        )
+                    conn.rollback()
+            if time.monotonic() > deadline:
+                raise EmbeddingError(f"embedding request {request_id!r} is still in flight in another process",
+                                     fix="wait for that process, or stop it")
+            time.sleep(0.1)  # the same request is in flight elsewhere: wait, then embed (vectors are not stored)
+
+    def _finish(self, held, tenant_id: UUID, request_id: str, run_id: str | None, tokens: int, cost: float,
+                latency_ms: int, status: str = "success", error_class: str | None = None,
+                error_message: str | None = None) -> None:
+        from allixios.db.engine import connect
+
+        pending_id, reservation = held
+        with connect(self.database_url) as conn:
+            ledger.finish(conn, pending_id, self._attempt(
+                tenant_id, request_id, run_id, status, tokens_in=tokens, cost_usd=cost, latency_ms=latency_ms,
+                error_class=error_class, error_message=error_message, response_text="" if status == "success" else None))
+            budgets.settle(conn, reservation, cost)
 
     def _call(self, batch: list[str]) -> tuple[list[list[float]], int]:
         from allixios.ai.errors_map import classify
@@ -95,19 +170,6 @@ class Embedder:
         usage = getattr(response, "usage", None)
         tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         return vectors, tokens
-
-    def _record(self, tenant_id: UUID, request_id: str, run_id: str | None, tokens: int, cost: float, latency_ms: int) -> None:
-        from allixios.db.engine import connect
-
-        d = self.deployment
-        with connect(self.database_url) as conn:
-            if ledger.recorded_success(conn, request_id) is not None:
-                return  # re-run of the same request: cost already on the ledger
-            ledger.record_attempt(conn, ledger.Attempt(
-                tenant_id=tenant_id, request_id=request_id, task=d.alias, model=d.model, deployment_id=d.id,
-                provider=d.provider, status="success", tokens_in=tokens, cost_usd=cost, latency_ms=latency_ms,
-                run_id=run_id, response_text="",
-            ))
 
 
 def get_embedder(alias: str = "embedder", catalogue: Catalogue | None = None, database_url: URL | None = None) -> Embedder:

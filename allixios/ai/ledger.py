@@ -71,3 +71,135 @@ def recorded_success(conn: psycopg.Connection, request_id: str) -> dict | None:
         (request_id,),
     )
     return rows[0] if rows else None
+
+
+# -- pending attempts: the claim on a request, written before the paid HTTP call ------------------
+
+INTERRUPTED_MESSAGE = ("the process making this call ended before its answer was recorded; "
+                       "counted as possibly paid at its reserved worst case")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a request: a pending row of ours, or the owner already in flight."""
+
+    pending_id: int | None
+    busy_owner: str | None = None  # another live process is making this request's call now
+
+    @property
+    def granted(self) -> bool:
+        return self.pending_id is not None
+
+
+def claim(conn: psycopg.Connection, a: Attempt, reserved_usd: float, reservation_id: int | None,
+          owner: str) -> Claim:
+    """Write the attempt as 'pending' (before its HTTP call), unless the request is already in flight.
+
+    The partial unique index ai_usage_one_pending_idx allows one pending row per request_id, so of
+    two processes calling with the same request id exactly one gets the claim; the other waits for
+    it and replays its answer. A pending row whose owner died is counted as interrupted first.
+    """
+    from allixios.ai import owners
+
+    for _ in range(5):
+        row = conn.execute(
+            """INSERT INTO ai_usage (tenant_id, article_id, topic_id, run_id, task, model, deployment_id, provider,
+                                     attempt, request_id, status, reserved_usd, reservation_id, owner)
+               SELECT %s, %s, %s, %s, %s, %s, %s, %s,
+                      coalesce((SELECT max(attempt) FROM ai_usage WHERE request_id = %s), 0) + 1,
+                      %s, 'pending', %s, %s, %s
+               ON CONFLICT DO NOTHING
+               RETURNING id""",
+            (a.tenant_id, a.article_id, a.topic_id, a.run_id, a.task, a.model, a.deployment_id, a.provider,
+             a.request_id, a.request_id, reserved_usd, reservation_id, owner),
+        ).fetchone()
+        if row:
+            return Claim(row[0])
+        holder = conn.execute(
+            "SELECT id, owner FROM ai_usage WHERE request_id = %s AND status = 'pending'", (a.request_id,)
+        ).fetchone()
+        if holder is None:
+            continue  # the conflict was on the attempt number: another attempt was numbered meanwhile
+        if owners.is_alive(holder[1]):
+            return Claim(None, holder[1])
+        recover_interrupted(conn, request_id=a.request_id)
+    raise RuntimeError(f"could not claim request {a.request_id!r}")
+
+
+def drop_claim(conn: psycopg.Connection, pending_id: int) -> None:
+    """Withdraw a claim whose call is not made (circuit open, budget refused)."""
+    conn.execute("DELETE FROM ai_usage WHERE id = %s AND status = 'pending'", (pending_id,))
+
+
+def attach_reservation(conn: psycopg.Connection, pending_id: int, reservation) -> None:
+    """Link a pending attempt to its budget reservation (what it may cost is then known)."""
+    conn.execute("UPDATE ai_usage SET reserved_usd = %s, reservation_id = %s WHERE id = %s",
+                 (reservation.amount_usd, reservation.id, pending_id))
+
+
+def finish(conn: psycopg.Connection, pending_id: int, a: Attempt) -> None:
+    """Complete a pending attempt with what the call really did (status, tokens, cost, answer)."""
+    row = conn.execute(
+        "SELECT status, cost_usd FROM ai_usage WHERE id = %s FOR UPDATE", (pending_id,)
+    ).fetchone()
+    if row is None:
+        record_attempt(conn, a)  # the pending row was removed (database restored): keep the call anyway
+        return
+    counted = float(row[1]) if row[0] == "interrupted" else 0.0  # taken for dead, already counted
+    conn.execute(
+        """UPDATE ai_usage SET status = %s, tokens_in = %s, tokens_out = %s, cost_usd = %s, latency_ms = %s,
+                               error_class = %s, error_message = %s, response_text = %s, owner = NULL,
+                               finished_at = now()
+           WHERE id = %s""",
+        (a.status, a.tokens_in, a.tokens_out, a.cost_usd, a.latency_ms, a.error_class, a.error_message,
+         a.response_text if a.status == "success" else None, pending_id),
+    )
+    from allixios.ai.budgets import add_spend
+
+    add_spend(conn, a.tenant_id, a.cost_usd - counted)
+
+
+def in_flight_owner(conn: psycopg.Connection, request_id: str) -> str | None:
+    """The owner of the request's pending attempt when that process is still alive, else None."""
+    from allixios.ai import owners
+
+    row = conn.execute("SELECT owner FROM ai_usage WHERE request_id = %s AND status = 'pending'", (request_id,)).fetchone()
+    if row is None:
+        return None
+    if owners.is_alive(row[0]):
+        return row[0] or "unknown"
+    recover_interrupted(conn, request_id=request_id)
+    return None
+
+
+def recover_interrupted(conn: psycopg.Connection, tenant_id=None, request_id: str | None = None,
+                        ttl: str = "30 minutes") -> int:
+    """Pending attempts whose process is gone become 'interrupted' and count as possibly paid.
+
+    Their cost is the reserved worst case, added to ai_spend; their budget reservation is closed
+    (settled at that amount). An owner on another host counts as gone after ``ttl``.
+    Returns how many attempts were recovered.
+    """
+    from allixios.ai import budgets, owners
+
+    rows = conn.execute(
+        f"""SELECT id, tenant_id, owner, reserved_usd, reservation_id, created_at < now() - interval '{ttl}'
+            FROM ai_usage WHERE status = 'pending'
+              AND (%(t)s::uuid IS NULL OR tenant_id = %(t)s) AND (%(r)s::text IS NULL OR request_id = %(r)s)
+            ORDER BY id FOR UPDATE SKIP LOCKED""",
+        {"t": tenant_id, "r": request_id},
+    ).fetchall()
+    recovered = 0
+    for pid_, tenant, owner, reserved, reservation_id, expired in rows:
+        if owners.is_alive(owner) and not expired:
+            continue
+        conn.execute(
+            """UPDATE ai_usage SET status = 'interrupted', cost_usd = reserved_usd, error_class = 'Interrupted',
+                                   error_message = %s, finished_at = now() WHERE id = %s""",
+            (INTERRUPTED_MESSAGE, pid_),
+        )
+        budgets.add_spend(conn, tenant, float(reserved))
+        if reservation_id is not None:
+            budgets.close_reservation(conn, reservation_id, "settled", float(reserved))
+        recovered += 1
+    return recovered

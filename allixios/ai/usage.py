@@ -20,6 +20,7 @@ def usage_report(conn: psycopg.Connection, tenant_id: UUID | None = None, days: 
                   count(*) FILTER (WHERE u.status = 'error') AS failures,
                   count(*) FILTER (WHERE u.status = 'skipped_budget') AS skipped_budget,
                   count(*) FILTER (WHERE u.status = 'circuit_open') AS circuit_open,
+                  count(*) FILTER (WHERE u.status IN ('pending', 'interrupted')) AS in_flight_or_interrupted,
                   sum(u.tokens_in) AS tokens_in, sum(u.tokens_out) AS tokens_out,
                   sum(u.cost_usd) AS cost_usd,
                   round(avg(u.latency_ms) FILTER (WHERE u.status = 'success')) AS avg_latency_ms

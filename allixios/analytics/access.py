@@ -13,6 +13,7 @@ Roles are cluster-wide in PostgreSQL; grants and the mapping are per database.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from allixios.tenants import get_tenant
 GROUP_ROLE = "analyst"
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 RESERVED = {GROUP_ROLE, "postgres", "public"}
+# per analyst role (ALTER ROLE ... SET); overridable for a deployment with ALLIXIOS_ANALYST_<NAME>
+ANALYST_TIMEOUTS = {
+    "statement_timeout": os.environ.get("ALLIXIOS_ANALYST_STATEMENT_TIMEOUT", "5min"),
+    "idle_in_transaction_session_timeout": os.environ.get("ALLIXIOS_ANALYST_IDLE_IN_TRANSACTION_TIMEOUT", "60s"),
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,10 @@ def grant_analyst(conn: psycopg.Connection, tenant_slug: str, user: str, passwor
     # read-only by default and the marts first on the search path; grants already forbid writes
     conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
     conn.execute(sql.SQL("ALTER ROLE {} SET search_path = marts").format(ident))
+    # an analyst's forgotten open transaction or runaway query must not hold locks that block the
+    # dbt build (which rebuilds the marts) for ever: the server ends them
+    for setting, value in ANALYST_TIMEOUTS.items():
+        conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(ident, sql.Identifier(setting), sql.Literal(value)))
     conn.execute(
         """INSERT INTO analyst_roles (role_name, tenant_id) VALUES (%s, %s)
            ON CONFLICT (role_name) DO NOTHING""",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import typer
 
 from allixios.cli._common import JsonOption, TenantOption, print_json, print_table
+from allixios.cli.dash_args import DashArgsCommand
 from allixios.db.engine import connect
 from allixios.editorial import articles as arts
 from allixios.editorial import history, locks
@@ -155,7 +156,7 @@ def _show_text(article: str, tenant: str, as_html: bool) -> None:
     typer.echo(text, nl=not text.endswith("\n"))
 
 
-@app.command("search")
+@app.command("search", cls=DashArgsCommand)  # "-compost" is a query, not an option
 def search(
     query: str = typer.Argument(..., help='Words, "quoted phrases", -excluded, or OR (web-search syntax).'),
     mode: str = typer.Option("hybrid", help=f"One of {', '.join(SEARCH_MODES)}."),

@@ -39,6 +39,11 @@ def status() -> None:
 
     state = server.status()
     kind = "embedded" if state.embedded else "external"
+    if state.state in ("recovering", "starting", "stopping"):
+        note = {"recovering": "replaying its log after a crash; commands wait for it; keep the data folder",
+                "starting": "commands wait for it", "stopping": "shutting down"}[state.state]
+        typer.echo(f"{kind}: {state.state} pid {state.pid} ({note})" + (f"\ndata: {state.pgdata}" if state.pgdata else ""))
+        raise typer.Exit(3)
     if not state.running:
         typer.echo(f"{kind}: not running" + (f" (data in {state.pgdata})" if state.pgdata else ""))
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""Prompts in, validated and sanitized drafts out.
+"""Prompts in, validated and sanitized drafts out (sanitised by allixios.content.markup).
 
 Prompt templates live in ``allixios/content/prompts/<version>.txt`` (``### system`` / ``### user``
 sections, ``$name`` placeholders); their version id is recorded on every article. The last user
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from allixios.content.markup import plain_line, sanitize_markdown
 from allixios.content.slugs import slugify
 from allixios.errors import ConfigError
 
@@ -117,33 +118,8 @@ def build_research_messages(niche: str, seed_keywords: list[str], count: int, ex
 
 
 # --------------------------------------------------------------------------- sanitizing
-
-# elements whose content is code, not text: dropped whole
-_CODE_ELEMENTS = re.compile(r"<(script|style|iframe|object|embed|noscript|template|svg|math)\b[^>]*>.*?</\1\s*>", re.I | re.S)
-_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_TAG = re.compile(r"</?[A-Za-z][^>]*>|<![^>]*>|<\?[^>]*>")
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_BAD_URL = re.compile(r"\]\(\s*(?:javascript|vbscript|data|file):[^)]*\)", re.I)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def sanitize_markdown(text: str) -> str:
-    """Allow-nothing HTML policy: every tag removed (text kept), code elements dropped, unsafe link schemes neutralised."""
-    text = _CONTROL.sub("", text or "")
-    previous = None
-    while previous != text:  # nested or split tags can form new ones after one pass
-        previous = text
-        text = _CODE_ELEMENTS.sub("", text)
-        text = _COMMENT.sub("", text)
-        text = _TAG.sub("", text)
-    text = _TAG_START.sub("&lt;", text)  # a stray '<' that could still open a tag in a renderer
-    text = _BAD_URL.sub("](#)", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def sanitize_line(text: str) -> str:
-    """A one-line field (title, meta): sanitized and whitespace collapsed."""
-    return " ".join(sanitize_markdown(text).split())
+# Bodies go through markup.sanitize_markdown and one-line fields through markup.plain_line: the one
+# parse + sanitiser (markdown-it + nh3) shared with editors' edits and the site renderer.
 
 
 # --------------------------------------------------------------------------- parsing
@@ -208,7 +184,7 @@ def parse_draft(text: str, default_keyphrase: str = "") -> Draft:
     missing = [k for k in REQUIRED if k not in value]
     if missing:
         raise ValueError(f"the draft is missing {', '.join(missing)}")
-    title = sanitize_line(_string(value, "title", MAX_TITLE_CHARS, True))
+    title = plain_line(_string(value, "title", MAX_TITLE_CHARS, True))
     body = sanitize_markdown(_string(value, "body", MAX_BODY_CHARS, True))
     if not title:
         raise ValueError("the draft's title is empty after removing HTML")
@@ -219,19 +195,19 @@ def parse_draft(text: str, default_keyphrase: str = "") -> Draft:
         raise ValueError("the draft's tags are not a list of strings")
     tags: list[str] = []
     for t in tags_raw:
-        t = sanitize_line(t).lower()[:60]
+        t = plain_line(t).lower()[:60]
         if t and t not in tags:
             tags.append(t)
-    excerpt = sanitize_line(_string(value, "excerpt", MAX_META_CHARS, False))
+    excerpt = plain_line(_string(value, "excerpt", MAX_META_CHARS, False))
     if not excerpt:
         first = next((line for line in body.splitlines() if line.strip() and not line.startswith(("#", "!"))), "")
         excerpt = first[:300]
-    keyphrase = sanitize_line(_string(value, "primary_keyphrase", MAX_TITLE_CHARS, False)) or default_keyphrase
-    slug = slugify(sanitize_line(_string(value, "slug", MAX_TITLE_CHARS, False)) or title)
+    keyphrase = plain_line(_string(value, "primary_keyphrase", MAX_TITLE_CHARS, False)) or default_keyphrase
+    slug = slugify(plain_line(_string(value, "slug", MAX_TITLE_CHARS, False)) or title)
     return Draft(
         title=title,
-        meta_title=sanitize_line(_string(value, "meta_title", MAX_TITLE_CHARS, True)),
-        meta_description=sanitize_line(_string(value, "meta_description", MAX_META_CHARS, True)),
+        meta_title=plain_line(_string(value, "meta_title", MAX_TITLE_CHARS, True)),
+        meta_description=plain_line(_string(value, "meta_description", MAX_META_CHARS, True)),
         slug=slug,
         excerpt=excerpt,
         body=body,
@@ -260,6 +236,6 @@ def parse_research(text: str) -> list[ResearchIdea]:
         keywords = t.get("keywords") or []
         if not isinstance(keywords, list):
             raise ValueError("a research topic's 'keywords' is not a list")
-        ideas.append(ResearchIdea(sanitize_line(t["title"]), sanitize_line(str(t.get("keyphrase") or "")).lower(),
-                                  tuple(sanitize_line(str(k)).lower() for k in keywords if str(k).strip())))
+        ideas.append(ResearchIdea(plain_line(t["title"]), plain_line(str(t.get("keyphrase") or "")).lower(),
+                                  tuple(plain_line(str(k)).lower() for k in keywords if str(k).strip())))
     return ideas

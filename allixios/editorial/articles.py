@@ -20,6 +20,7 @@ from uuid import UUID
 import psycopg
 import yaml
 
+from allixios.content.markup import plain_line, sanitize_markdown
 from allixios.content.versions import CONTENT_FIELDS, append_version
 from allixios.db.engine import fetch_dicts
 from allixios.editorial.analysis import score_fields
@@ -245,7 +246,9 @@ def parse_edit_text(text: str, source: str = "edit file") -> EditInput:
             )
         fields = _front_matter_fields(meta, source)
         body = "".join(lines[end + 1 :])
-    body = body.strip("\n")
+    # the same sanitising as drafts (allixios.content.markup): raw HTML through nh3, refused link
+    # schemes defused, invisible/bidi characters dropped -- before anything is stored
+    body = sanitize_markdown(body).strip("\n")
     if not body.strip():
         raise ValidationError(
             f"{source} has no article body", fix="put the Markdown body in the file (after any front matter)"
@@ -268,11 +271,11 @@ def _front_matter_fields(meta: dict, source: str) -> dict[str, Any]:
                 value = [t.strip() for t in value.split(",")]
             if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) for t in value):
                 raise ValidationError(f"{source}: tags must be a list of words", fix="write `tags: [a, b]`")
-            value = [str(t).strip() for t in value if str(t).strip()]
+            value = [plain_line(str(t)) for t in value if plain_line(str(t))]
         elif value is not None:
             if not isinstance(value, (str, int, float)):
                 raise ValidationError(f"{source}: {key} must be text", fix=f"write `{key}: some text`")
-            value = str(value).strip()
+            value = plain_line(str(value))  # one-line fields: plain text, like a draft's
         fields[column] = value
     if "title" in fields and not (fields["title"] and len(fields["title"]) <= 300):
         raise ValidationError(f"{source}: title must be 1-300 characters", fix="set a non-empty title")

@@ -12,7 +12,11 @@ per fraction:
 
 Kinds: latency, rate_limit (429 + Retry-After), server_error (500), hang, bad_json (unparseable
 body), bad_content (valid envelope, content that is not the expected JSON), bad_request (400),
-auth (401). A request may also pick a fault with the ``X-Fault`` header (and ``X-Latency-Ms``).
+auth (401). Hostile providers: echo_key (a 200 answer that repeats the presented API key raw,
+upper-cased, base64, url-encoded, hex and as a 9-character tail), echo_key_error (a 500 whose
+message does the same), overcount_prompt (bills ``factor`` x the prompt tokens), ignore_max_tokens
+(writes and bills ``factor`` x the request's max_tokens). A slow provider is ``latency`` (or the
+server's ``latency_ms``): long enough to ``kill -9`` a client mid-call. A request may also pick a fault with the ``X-Fault`` header (and ``X-Latency-Ms``).
 Admin over HTTP: ``POST /admin/faults`` (replace, JSON list), ``DELETE /admin/faults``,
 ``GET /admin/requests`` (the request log). Answers: a message with a ``BRIEF_JSON:`` line is
 answered by ``allixios.content.offline_writer.respond(messages)``; otherwise a small JSON object.
@@ -31,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULT_KINDS = ("latency", "rate_limit", "server_error", "hang", "bad_json", "bad_content", "bad_request", "auth")
+FAULT_KINDS = ("latency", "rate_limit", "server_error", "hang", "bad_json", "bad_content", "bad_request", "auth",
+               "echo_key", "echo_key_error", "overcount_prompt", "ignore_max_tokens")
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Fault:
     latency_ms: int = 0
     retry_after: float = 1.0
     hang_s: float = 30.0
+    factor: float = 1.0  # overcount_prompt / ignore_max_tokens: how much more is billed
     applied: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +77,17 @@ def _tokens(text: str) -> int:
 
 def _messages_text(messages: list[dict]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages if isinstance(m, dict))
+
+
+def key_echoes(key: str) -> str:
+    """The key in the encodings a hostile or careless provider might echo it in."""
+    import base64
+    from urllib.parse import quote
+
+    raw = key.encode()
+    return (f"raw={key} upper={key.upper()} b64={base64.b64encode(raw).decode()} "
+            f"auth64={base64.b64encode(b'Authorization: Bearer ' + raw).decode()} url={quote(key, safe='')} "
+            f"hex={raw.hex()} tail=...{key[-9:]}")
 
 
 def default_answer(messages: list[dict], model: str) -> str:
@@ -283,7 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         if delay_ms and owner._stopping.wait(delay_ms / 1000.0):
             return
-        if authorized is False or kind == "auth":
+        presented_key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if kind == "echo_key_error":
+            log(500)
+            self._error(500, f"upstream failed for key {key_echoes(presented_key)}", "server_error")
+        elif authorized is False or kind == "auth":
             log(401)
             presented = self.headers.get("Authorization", "").removeprefix("Bearer ")
             shown = f": {presented}" if owner.echo_key_in_errors else "."
@@ -308,12 +329,20 @@ class _Handler(BaseHTTPRequestHandler):
         elif endpoint == "embeddings":
             self._embeddings(body, log)
         else:
-            self._chat(body, model, kind, log)
+            self._chat(body, model, kind, log, fault, presented_key)
 
-    def _chat(self, body: dict, model: str | None, kind: str | None, log: Callable) -> None:
+    def _chat(self, body: dict, model: str | None, kind: str | None, log: Callable, fault: Fault | None = None,
+              presented_key: str = "") -> None:
         messages = body.get("messages") or []
         text = "this is not JSON {" if kind == "bad_content" else self.owner.responder(messages, model or "")
+        if kind == "echo_key":
+            text = json.dumps({"answer": f"your key is {key_echoes(presented_key)}"})
         prompt_tokens, completion_tokens = _tokens(_messages_text(messages)), _tokens(text)
+        if kind == "overcount_prompt":
+            prompt_tokens = int(prompt_tokens * fault.factor) + 1
+        if kind == "ignore_max_tokens" and body.get("max_tokens"):
+            completion_tokens = int(int(body["max_tokens"]) * fault.factor)
+            text = json.dumps({"answer": "word " * completion_tokens})
         log(200, prompt_tokens, completion_tokens)
         self._send(200, {
             "id": f"chatcmpl-local-{len(self.owner.requests)}",
