@@ -1,0 +1,71 @@
+"""Runs launched through the code location (allixios_assets.launcher) are real remote runs: they
+carry a job origin, are listed for their job, and re-execute through the Dagster GraphQL API —
+the same call the UI's "Re-execute all" makes."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from dagster_graphql.client.query import LAUNCH_PIPELINE_REEXECUTION_MUTATION
+from dagster_graphql.test.utils import execute_dagster_graphql
+
+from allixios.db.engine import connect
+from allixios.errors import NotFoundError
+from allixios.tenants import active_partition_keys
+from allixios_assets.launcher import Launcher
+from allixios_assets.partitions import content_partition_key, sync_niche_partitions
+
+pytestmark = pytest.mark.slow
+DAY = "2026-11-05"
+
+
+@pytest.fixture
+def launcher(db, sample_tenant, tmp_path, monkeypatch):
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    from allixios_assets.instance import prepare_dagster_home
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    prepare_dagster_home(tmp_path / "dagster_home")
+    with dg.DagsterInstance.get() as instance, Launcher(instance=instance) as launcher:
+        with connect(db) as conn:
+            keys = [k for k in active_partition_keys(conn) if k.startswith("sample.")]
+        sync_niche_partitions(instance, keys)
+        launcher.niche_keys = keys
+        yield launcher
+
+
+def test_cli_launched_run_reexecutes_through_graphql(launcher):
+    instance = launcher.instance
+    key = content_partition_key(DAY, launcher.niche_keys[0])
+    run_id = launcher.launch("content_job", partition_key=key, tags={"allixios/trigger": "make run"})
+    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.SUCCESS
+
+    run = instance.get_run_by_id(run_id)
+    assert run.remote_job_origin is not None and run.remote_job_origin.location_name == "allixios"
+    assert run.tags["dagster/partition/niche"] == launcher.niche_keys[0]
+    assert run.tags["dagster/partition/date"] == DAY
+    # the job's run list (the UI's Runs tab) has it
+    assert run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(job_name="content_job"))}
+
+    result = execute_dagster_graphql(
+        launcher.request_context(),
+        LAUNCH_PIPELINE_REEXECUTION_MUTATION,
+        {"reexecutionParams": {"parentRunId": run_id, "strategy": "ALL_STEPS"}},
+    )
+    payload = result.data["launchPipelineReexecution"]
+    assert payload["__typename"] == "LaunchRunSuccess", payload
+    child_id = payload["run"]["runId"]
+    assert payload["run"]["parentRunId"] == run_id
+    # no daemon in the test: the UI's submission is queued, and wait() launches it as the CLI would
+    assert launcher.wait(child_id, timeout=300) == dg.DagsterRunStatus.SUCCESS
+    child = instance.get_run_by_id(child_id)
+    assert child.tags["dagster/partition"] == str(key)
+
+
+def test_unknown_partition_fails_at_launch_with_fix(launcher):
+    with pytest.raises(NotFoundError) as err:
+        launcher.launch("content_job", partition_key=content_partition_key(DAY, "sample.bogus_niche"))
+    assert "sample.bogus_niche" in err.value.one_line() and "fix:" in err.value.one_line()
+    with pytest.raises(NotFoundError):
+        launcher.launch("no_such_job")
