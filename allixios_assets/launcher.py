@@ -31,6 +31,9 @@ first use, stopped at interpreter exit); use ``with Launcher() as l:`` to contro
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,12 +56,37 @@ def daemon_dequeues(instance: dg.DagsterInstance) -> bool:
     return bool(status and status.required and status.healthy)
 
 
+@contextlib.contextmanager
+def _child_output(path):
+    """Processes spawned inside inherit ``path`` as stdout/stderr (the code server starts here, and
+    its run workers inherit from it); this process's own streams are restored on exit."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as out:
+        try:
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 class Launcher:
     """A loaded workspace (the code location in its code server) plus the instance to launch on."""
 
     def __init__(self, instance: dg.DagsterInstance | None = None, workspace_file: str | None = None,
-                 location_name: str = LOCATION_NAME):
+                 location_name: str = LOCATION_NAME, output_file: str | os.PathLike | None = None):
+        """``output_file``: where the code server and the run workers it starts write their stdout and
+        stderr (framework logs, dbt's lines); default: this process's own."""
         self._instance = instance
+        self._output_file = output_file
         self._workspace_file = workspace_file
         self._location_name = location_name
         self._context = None
@@ -95,10 +123,11 @@ class Launcher:
                 from allixios import settings
 
                 path = self._workspace_file or str(settings.repo_path("workspace.yaml"))
-                # the code server's own INFO lines would interleave with the CLI's output
-                context = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[path]),
-                                                  code_server_log_level="WARNING")
-                context.__enter__()
+                with _child_output(self._output_file):
+                    # the code server's own INFO lines would interleave with the CLI's output
+                    context = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[path]),
+                                                      code_server_log_level="WARNING")
+                    context.__enter__()
                 self._context = context
             return self._context
 

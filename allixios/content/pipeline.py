@@ -37,8 +37,9 @@ def partition_summary(conn: psycopg.Connection, day: date | str, niche_partition
     """What one content partition produced, for `make run` and the UI.
 
     topics_accepted/rejected: the day's topic decisions; drafts: articles drafted for the day;
-    drafts_failed: topics whose generation failed; checks_passed/failed: drafted articles that
-    meet / miss the tenant's bars; published; needs_revision; avg_quality/avg_seo of the drafts;
+    drafts_failed: topics whose generation failed; articles_meeting_bars/articles_under_bars:
+    scored articles that meet / miss the tenant's bars (articles, not checks); published;
+    needs_revision; avg_quality/avg_seo of the drafts;
     cost_usd: every ai_usage row of the partition (research, drafts incl. failed attempts, embeddings).
     """
     part = resolve_partition(conn, day, niche_partition_key)
@@ -67,7 +68,7 @@ def partition_summary(conn: psycopg.Connection, day: date | str, niche_partition
                        OR u.request_id LIKE 'embed:' || %(niche)s || ':' || %(day)s || ':%%')""",
         {"niche": niche_id, "day": d, "body": bars.min_body_chars, "quality": bars.min_quality, "seo": bars.min_seo},
     ).fetchone()
-    keys = ["topics_accepted", "topics_rejected", "drafts", "drafts_failed", "checks_passed", "checks_failed",
+    keys = ["topics_accepted", "topics_rejected", "drafts", "drafts_failed", "articles_meeting_bars", "articles_under_bars",
             "published", "needs_revision", "avg_quality", "avg_seo", "cost_usd"]
     out = dict(zip(keys, row, strict=True))
     for k in ("avg_quality", "avg_seo", "cost_usd"):
