@@ -25,12 +25,35 @@ from allixios.content.partition import PartitionRef, as_date, resolve_partition
 from allixios.content.publishing import publish_partition
 from allixios.content.seo_reports import build_seo_report, report_markdown
 from allixios.content.topic_selection import select_topics
+from allixios.db.engine import fetch_dicts
 
 __all__ = [
     "PartitionRef", "resolve_partition", "select_topics", "already_drafted", "draft_articles", "pending_drafts", "request_drafts",
     "store_drafts", "score_partition", "gate_report", "embed_partition", "publish_partition", "build_seo_report",
-    "report_markdown", "partition_summary",
+    "report_markdown", "partition_summary", "earlier_articles", "earlier_topics",
 ]
+
+
+def earlier_articles(conn: psycopg.Connection, part: PartitionRef) -> list[dict]:
+    """The partition's articles as earlier runs left them (what a no-op re-run shows in the UI)."""
+    return fetch_dicts(
+        conn,
+        """SELECT slug, title, status::text AS status, content_quality_score AS quality, seo_score AS seo,
+                  ai_model_used AS model, version_number AS version
+           FROM articles WHERE niche_id = %s AND partition_date = %s AND deleted_at IS NULL ORDER BY slug""",
+        (part.niche.id, part.day),
+    )
+
+
+def earlier_topics(conn: psycopg.Connection, part: PartitionRef) -> list[dict]:
+    """The topics decided for the partition by earlier runs, with their reasons."""
+    return fetch_dicts(
+        conn,
+        """SELECT title, target_keyphrase AS keyphrase, priority, status,
+                  coalesce(rejection_reason, failure_reason) AS reason
+           FROM topics WHERE niche_id = %s AND partition_date = %s ORDER BY status, priority DESC, title""",
+        (part.niche.id, part.day),
+    )
 
 
 def partition_summary(conn: psycopg.Connection, day: date | str, niche_partition_key: str) -> dict:
