@@ -45,6 +45,7 @@ from allixios.errors import ConfigError, NotFoundError, ValidationError
 
 LOCATION_NAME = "allixios"
 POLL_SECONDS = 0.5
+HEALTH_CHECK_SECONDS = 10.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 
 
@@ -205,8 +206,12 @@ class Launcher:
     def wait(self, run_id: str, timeout: float | None = None,
              on_poll: Callable[[dg.DagsterRun], None] | None = None) -> dg.DagsterRunStatus:
         """Block until the run finishes (or ``timeout`` seconds pass); returns its status then."""
+        from allixios_assets.recovery import free_finished_slots
+        from allixios_assets.run_launcher import WorkerStatus, check_worker
+
         instance = self.instance
         deadline = None if timeout is None else time.monotonic() + timeout
+        next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
         while True:
             run = instance.get_run_by_id(run_id)
             if run is None:
@@ -214,10 +219,17 @@ class Launcher:
             if on_poll is not None:
                 on_poll(run)
             if run.is_finished:
+                free_finished_slots(instance, {run_id})  # a crashed worker's pool slots go at once
                 return run.status
             if run.status == dg.DagsterRunStatus.QUEUED and not daemon_dequeues(instance):
                 request, _ = self._code_location()  # the daemon went away: launch it ourselves
                 instance.launch_run(run_id, request)
+            if run.status == dg.DagsterRunStatus.STARTED and time.monotonic() >= next_health_check:
+                next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
+                health = check_worker(instance, run)
+                if health.status == WorkerStatus.FAILED:  # nobody else will notice without a daemon
+                    instance.report_run_failed(run, health.msg)
+                    continue
             if deadline is not None and time.monotonic() >= deadline:
                 return run.status
             time.sleep(POLL_SECONDS)

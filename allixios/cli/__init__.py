@@ -6,6 +6,7 @@ Each command group lives in its own module; errors the operator can act on print
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -40,6 +41,7 @@ def _register() -> None:
     app.command(name="seed")(run.seed)
     app.command(name="prepare")(run.prepare)
     app.command(name="dev")(run.dev)
+    app.add_typer(importlib.import_module("allixios.cli.runs").app, name="runs")
 
 
 _register()
