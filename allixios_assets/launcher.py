@@ -46,6 +46,7 @@ from allixios.errors import ConfigError, NotFoundError, ValidationError
 LOCATION_NAME = "allixios"
 POLL_SECONDS = 0.5
 HEALTH_CHECK_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 30.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 
 
@@ -91,6 +92,7 @@ class Launcher:
         self._workspace_file = workspace_file
         self._location_name = location_name
         self._context = None
+        self._code_servers: list = []
         self._lock = threading.Lock()
 
     # -- lifetime -----------------------------------------------------------------------------------
@@ -101,11 +103,19 @@ class Launcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_SECONDS) -> None:
+        """Stop the code server; wait up to ``wait_s`` for it to exit (it first lets the run workers
+        it started finish, so a caller that waited for its runs leaves no process behind)."""
         with self._lock:
             if self._context is not None:
                 self._context.__exit__(None, None, None)
                 self._context = None
+                import psutil
+
+                alive = [p for p in self._code_servers if p.is_running()]
+                if alive and wait_s > 0:
+                    psutil.wait_procs(alive, timeout=wait_s)
+                self._code_servers = []
 
     @property
     def instance(self) -> dg.DagsterInstance:
@@ -124,11 +134,15 @@ class Launcher:
                 from allixios import settings
 
                 path = self._workspace_file or str(settings.repo_path("workspace.yaml"))
+                import psutil
+
+                before = {p.pid for p in psutil.Process().children()}
                 with _child_output(self._output_file):
                     # the code server's own INFO lines would interleave with the CLI's output
                     context = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[path]),
                                                       code_server_log_level="WARNING")
                     context.__enter__()
+                self._code_servers = [p for p in psutil.Process().children() if p.pid not in before]
                 self._context = context
             return self._context
 

@@ -54,12 +54,13 @@ def recover(instance: dg.DagsterInstance) -> Recovery:
         instance.report_run_failed(run, reason)
         out.failed_runs.append({"run_id": run.run_id, "job": run.job_name, "reason": health.msg})
     out.freed_slots = free_finished_slots(instance)
-    _mirror(instance, {r["run_id"] for r in out.failed_runs} | set(out.freed_slots))
+    mirror_runs(instance, {r["run_id"] for r in out.failed_runs} | set(out.freed_slots))
     return out
 
 
-def _mirror(instance: dg.DagsterInstance, run_ids: set[str]) -> None:
-    """workflow_executions shows the recovered runs as failed at once (no sensor tick needed)."""
+def mirror_runs(instance: dg.DagsterInstance, run_ids: set[str]) -> None:
+    """workflow_executions rows for these runs now, without waiting for the daemon's
+    workflow_executions_sensor (none runs under `make run`)."""
     if not run_ids:
         return
     from allixios.automation.executions import record_run

@@ -36,24 +36,14 @@ def _today() -> date:
 def _launch_and_wait(launcher, progress, job_name: str, partition_key, label: str) -> tuple[str, bool]:
     """One run through the code location, followed until it ends; mirrored into workflow_executions."""
     from allixios_assets.progress import RunWatcher
+    from allixios_assets.recovery import mirror_runs
 
     run_id = launcher.launch(job_name, partition_key=partition_key, tags={"allixios/trigger": "make run"})
     watcher = RunWatcher(launcher.instance, run_id, label, progress)
     status = launcher.wait(run_id, timeout=RUN_TIMEOUT_S, on_poll=watcher)
     watcher(launcher.instance.get_run_by_id(run_id))  # the events that landed after the last poll
-    _mirror(launcher.instance, run_id)
+    mirror_runs(launcher.instance, {run_id})
     return run_id, status == dg.DagsterRunStatus.SUCCESS
-
-
-def _mirror(instance: dg.DagsterInstance, run_id: str) -> None:
-    """workflow_executions at once, without waiting for the daemon's sensor (none runs under `make run`)."""
-    from allixios.automation.executions import record_run
-    from sensors.run_tracking import run_record
-
-    record = instance.get_run_record_by_id(run_id)
-    if record is not None:
-        with connect() as conn:
-            record_run(conn, run_record(instance, record))
 
 
 def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample", traffic_days: int = TRAFFIC_DAYS) -> bool:

@@ -69,3 +69,25 @@ def test_unknown_partition_fails_at_launch_with_fix(launcher):
     assert "sample.bogus_niche" in err.value.one_line() and "fix:" in err.value.one_line()
     with pytest.raises(NotFoundError):
         launcher.launch("no_such_job")
+
+
+def test_permanent_error_fails_once_and_workflow_executions_keeps_its_root_cause(launcher, db):
+    from allixios_assets.recovery import mirror_runs
+
+    instance = launcher.instance
+    # a niche key Dagster knows but the database does not (deleted niche, typo in a backfill)
+    instance.add_dynamic_partitions("niche", ["sample.bogus_niche"])
+    run_id = launcher.launch("content_job", partition_key=content_partition_key(DAY, "sample.bogus_niche"))
+    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.FAILURE
+    kinds = {r.event_log_entry.dagster_event.event_type_value for r in instance.get_records_for_run(run_id).records
+             if r.event_log_entry.dagster_event}
+    assert "STEP_UP_FOR_RETRY" not in kinds
+    mirror_runs(instance, {run_id})
+    with connect(db) as conn:
+        status, error = conn.execute("SELECT status, error_details FROM workflow_executions WHERE execution_id = %s",
+                                     (run_id,)).fetchone()
+    assert status == "failed"
+    assert error["steps"] == [{
+        "step": "topics", "error_class": "NotFoundError", "retries": 0,
+        "error": "no niche has partition key 'sample.bogus_niche' — fix: add it with `allixios niches add`",
+    }]
