@@ -2,8 +2,8 @@
 
 The rule (docs/areas/content.md, "Gates and reports"): a check is either
 
-* a **gate** — ``blocking=True``, fails with severity ERROR, and then ``published_articles`` and
-  ``seo_reports`` are skipped for that partition (the check step fails, so the run shows failed);
+* a **gate** — ``blocking=True``, fails with severity ERROR, and then the steps after
+  ``scored_articles`` are skipped for that partition (the check step fails, so the run shows failed);
 * a **report** — non-blocking, fails with severity WARN, and nothing downstream waits for it.
 
 Scoring routes every article under a bar to ``needs_revision``, so such articles are expected
@@ -65,8 +65,8 @@ def run_gate(context, warehouse: WarehouseResource, gate: str) -> dg.AssetCheckR
 
 def _gate_check(gate: str, description: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=scored_articles, name=f"{gate}_bar", blocking=True, partitions_def=content_partitions,
-                    description=description + " Gate: blocking, severity ERROR; when it fails, published_articles "
-                    "and seo_reports are skipped for the partition.")
+                    description=description + " Gate: blocking, severity ERROR; when it fails, the steps after "
+                    "scored_articles are skipped for the partition.")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         return run_gate(context, warehouse, gate)
 
