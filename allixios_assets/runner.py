@@ -104,11 +104,10 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
 
 def simulator_line(sim: dict) -> str:
     """The traffic simulator's result as one readable line (the landing folder relative to the project)."""
-    folder = sim.get("folder", "")
-    try:
-        folder = os.path.relpath(folder, settings.project_root())
-    except ValueError:
-        pass
+    folder = str(sim.get("folder", ""))
+    root = str(settings.project_root())
+    if folder.startswith(root + os.sep):  # inside the project: the short relative form
+        folder = os.path.relpath(folder, root)
     drops = len(sim.get("drop_articles") or [])
     return (f"{sim.get('simulator', 'traffic simulator')}: {sim.get('page_events', 0)} page views and "
             f"{sim.get('revenue_events', 0)} revenue events for {sim.get('articles', 0)} articles, "
