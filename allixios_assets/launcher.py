@@ -48,13 +48,17 @@ POLL_SECONDS = 0.5
 HEALTH_CHECK_SECONDS = 10.0
 CLOSE_WAIT_SECONDS = 30.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+DAEMON_HEARTBEAT_TOLERANCE_S = 60  # beyond the 30 s heartbeat interval
 
 
 def daemon_dequeues(instance: dg.DagsterInstance) -> bool:
     """True when a live dagster-daemon is dequeuing runs (a recent queue-coordinator heartbeat)."""
     from dagster._daemon.controller import get_daemon_statuses
 
-    status = get_daemon_statuses(instance, [QUEUE_DAEMON], ignore_errors=True).get(QUEUE_DAEMON)
+    # Dagster's own tolerance is 30 minutes (for the UI's health page): far too long to decide who
+    # launches a run — a daemon stopped 5 minutes ago would leave the run queued for ever
+    status = get_daemon_statuses(instance, [QUEUE_DAEMON], ignore_errors=True,
+                                 heartbeat_tolerance_seconds=DAEMON_HEARTBEAT_TOLERANCE_S).get(QUEUE_DAEMON)
     return bool(status and status.required and status.healthy)
 
 

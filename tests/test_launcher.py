@@ -102,3 +102,22 @@ def test_permanent_error_fails_once_and_workflow_executions_keeps_its_root_cause
         "step": "topics", "error_class": "NotFoundError", "retries": 0,
         "error": "no niche has partition key 'sample.bogus_niche' — fix: add it with `allixios niches add`",
     }]
+
+
+def test_only_a_live_daemon_dequeues_cli_runs(launcher):
+    """A daemon stopped minutes ago (its last heartbeat still stored) must not leave CLI runs queued."""
+    import time
+
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from allixios_assets.launcher import QUEUE_DAEMON, daemon_dequeues
+
+    instance = launcher.instance
+    beat = lambda age_s: instance.add_daemon_heartbeat(  # noqa: E731
+        DaemonHeartbeat(timestamp=time.time() - age_s, daemon_type=QUEUE_DAEMON, daemon_id="test", errors=[]))
+    beat(0)
+    assert daemon_dequeues(instance)
+    beat(300)  # stopped five minutes ago (Dagster's own health page tolerates 30 minutes)
+    assert not daemon_dequeues(instance)
+    run_id = launcher.launch("maintenance_job")
+    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.SUCCESS
