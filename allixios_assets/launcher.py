@@ -31,6 +31,9 @@ first use, stopped at interpreter exit); use ``with Launcher() as l:`` to contro
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,26 +45,58 @@ from allixios.errors import ConfigError, NotFoundError, ValidationError
 
 LOCATION_NAME = "allixios"
 POLL_SECONDS = 0.5
+HEALTH_CHECK_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 30.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+DAEMON_HEARTBEAT_TOLERANCE_S = 60  # beyond the 30 s heartbeat interval
 
 
 def daemon_dequeues(instance: dg.DagsterInstance) -> bool:
     """True when a live dagster-daemon is dequeuing runs (a recent queue-coordinator heartbeat)."""
     from dagster._daemon.controller import get_daemon_statuses
 
-    status = get_daemon_statuses(instance, [QUEUE_DAEMON], ignore_errors=True).get(QUEUE_DAEMON)
+    # Dagster's own tolerance is 30 minutes (for the UI's health page): far too long to decide who
+    # launches a run — a daemon stopped 5 minutes ago would leave the run queued for ever
+    status = get_daemon_statuses(instance, [QUEUE_DAEMON], ignore_errors=True,
+                                 heartbeat_tolerance_seconds=DAEMON_HEARTBEAT_TOLERANCE_S).get(QUEUE_DAEMON)
     return bool(status and status.required and status.healthy)
+
+
+@contextlib.contextmanager
+def _child_output(path):
+    """Processes spawned inside inherit ``path`` as stdout/stderr (the code server starts here, and
+    its run workers inherit from it); this process's own streams are restored on exit."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as out:
+        try:
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 class Launcher:
     """A loaded workspace (the code location in its code server) plus the instance to launch on."""
 
     def __init__(self, instance: dg.DagsterInstance | None = None, workspace_file: str | None = None,
-                 location_name: str = LOCATION_NAME):
+                 location_name: str = LOCATION_NAME, output_file: str | os.PathLike | None = None):
+        """``output_file``: where the code server and the run workers it starts write their stdout and
+        stderr (framework logs, dbt's lines); default: this process's own."""
         self._instance = instance
+        self._output_file = output_file
         self._workspace_file = workspace_file
         self._location_name = location_name
         self._context = None
+        self._code_servers: list = []
         self._lock = threading.Lock()
 
     # -- lifetime -----------------------------------------------------------------------------------
@@ -72,11 +107,19 @@ class Launcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_SECONDS) -> None:
+        """Stop the code server; wait up to ``wait_s`` for it to exit (it first lets the run workers
+        it started finish, so a caller that waited for its runs leaves no process behind)."""
         with self._lock:
             if self._context is not None:
                 self._context.__exit__(None, None, None)
                 self._context = None
+                import psutil
+
+                alive = [p for p in self._code_servers if p.is_running()]
+                if alive and wait_s > 0:
+                    psutil.wait_procs(alive, timeout=wait_s)
+                self._code_servers = []
 
     @property
     def instance(self) -> dg.DagsterInstance:
@@ -95,10 +138,15 @@ class Launcher:
                 from allixios import settings
 
                 path = self._workspace_file or str(settings.repo_path("workspace.yaml"))
-                # the code server's own INFO lines would interleave with the CLI's output
-                context = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[path]),
-                                                  code_server_log_level="WARNING")
-                context.__enter__()
+                import psutil
+
+                before = {p.pid for p in psutil.Process().children()}
+                with _child_output(self._output_file):
+                    # the code server's own INFO lines would interleave with the CLI's output
+                    context = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[path]),
+                                                      code_server_log_level="WARNING")
+                    context.__enter__()
+                self._code_servers = [p for p in psutil.Process().children() if p.pid not in before]
                 self._context = context
             return self._context
 
@@ -176,8 +224,12 @@ class Launcher:
     def wait(self, run_id: str, timeout: float | None = None,
              on_poll: Callable[[dg.DagsterRun], None] | None = None) -> dg.DagsterRunStatus:
         """Block until the run finishes (or ``timeout`` seconds pass); returns its status then."""
+        from allixios_assets.recovery import free_finished_slots
+        from allixios_assets.run_launcher import WorkerStatus, check_worker
+
         instance = self.instance
         deadline = None if timeout is None else time.monotonic() + timeout
+        next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
         while True:
             run = instance.get_run_by_id(run_id)
             if run is None:
@@ -185,10 +237,17 @@ class Launcher:
             if on_poll is not None:
                 on_poll(run)
             if run.is_finished:
+                free_finished_slots(instance, {run_id})  # a crashed worker's pool slots go at once
                 return run.status
             if run.status == dg.DagsterRunStatus.QUEUED and not daemon_dequeues(instance):
                 request, _ = self._code_location()  # the daemon went away: launch it ourselves
                 instance.launch_run(run_id, request)
+            if run.status == dg.DagsterRunStatus.STARTED and time.monotonic() >= next_health_check:
+                next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
+                health = check_worker(instance, run)
+                if health.status == WorkerStatus.FAILED:  # nobody else will notice without a daemon
+                    instance.report_run_failed(run, health.msg)
+                    continue
             if deadline is not None and time.monotonic() >= deadline:
                 return run.status
             time.sleep(POLL_SECONDS)

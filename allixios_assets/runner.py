@@ -1,13 +1,15 @@
 """`make run` / `allixios run`: the main job on the embedded default, end to end.
 
-Seeds the sample tenant, keeps the niche partitions in step, materializes the content graph for
+Seeds the sample tenant, keeps the niche partitions in step, then launches the content graph for
 today (one run per niche partition) and the analytics graph for the last few days of simulated
-traffic, all on the real Dagster instance (PostgreSQL storage), so the runs show up in the UI.
+traffic *through the code location* (allixios_assets.launcher), as the UI and the daemon do: every
+run has a job origin, shows in the UI's timeline and the job's run list, and re-executes from the UI.
+Progress shows as work happens (allixios_assets.progress); the code server's and run workers' own
+output (framework logs, dbt's lines) goes to .allixios/logs/make-run.log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +25,7 @@ from allixios_assets.instance import get_instance
 from allixios_assets.partitions import content_partition_key, sync_niche_partitions
 
 TRAFFIC_DAYS = 3
+RUN_TIMEOUT_S = 3600
 
 
 def _today() -> date:
@@ -30,26 +33,29 @@ def _today() -> date:
     return date.fromisoformat(override) if override else datetime.now(UTC).date()
 
 
-def _execute(defs: dg.Definitions, job_name: str, partition_key, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def(job_name)
-    # the summary is what `make run` prints: dbt's progress lines go to a log file, step logs to the UI
-    log_dir = settings.home() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "make-run.log", "a") as log, contextlib.redirect_stdout(log):
-        return job.execute_in_process(
-            partition_key=partition_key,
-            instance=instance,
-            raise_on_error=False,
-            tags={"allixios/trigger": "make run"},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+def _launch_and_wait(launcher, progress, job_name: str, partition_key, label: str,
+                     run_config: dict | None = None) -> tuple[str, bool]:
+    """One run through the code location, followed until it ends; mirrored into workflow_executions."""
+    from allixios_assets.progress import RunWatcher
+    from allixios_assets.recovery import mirror_runs
+
+    run_id = launcher.launch(job_name, partition_key=partition_key, tags={"allixios/trigger": "make run"},
+                             run_config=run_config)
+    watcher = RunWatcher(launcher.instance, run_id, label, progress)
+    status = launcher.wait(run_id, timeout=RUN_TIMEOUT_S, on_poll=watcher)
+    watcher(launcher.instance.get_run_by_id(run_id))  # the events that landed after the last poll
+    mirror_runs(launcher.instance, {run_id})
+    return run_id, status == dg.DagsterRunStatus.SUCCESS
 
 
 def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample", traffic_days: int = TRAFFIC_DAYS) -> bool:
     """Run the whole pipeline once; returns True when every run succeeded."""
     from allixios.content.pipeline import partition_summary
-    from allixios_assets.definitions import defs
+    from allixios_assets.launcher import Launcher
+    from allixios_assets.progress import Progress
 
+    progress = Progress(echo)
+    progress.status("migrating and seeding …")
     migrate.upgrade()
     with connect() as conn:
         seed_sample(conn, tenant_slug)
@@ -58,58 +64,79 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
     sync_niche_partitions(instance, keys)
     today = _today()
     ok = True
+    log_dir = settings.home() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
 
-    echo(f"content graph for {today} (one run per niche partition):")
-    summaries = []
-    for key in keys:
-        result = _execute(defs, "content_job", content_partition_key(today.isoformat(), key), instance)
-        ok &= result.success
+    progress.status("loading the code location …")
+    with Launcher(instance=instance, output_file=log_dir / "make-run.log") as launcher:
+        progress.line(f"content graph for {today} (one run per niche partition):")
+        summaries = []
+        for key in keys:
+            run_id, success = _launch_and_wait(launcher, progress, "content_job",
+                                               content_partition_key(today.isoformat(), key), key)
+            ok &= success
+            with connect() as conn:
+                summary = partition_summary(conn, today, key)
+            summaries.append({"niche": key, "run": run_id[:8], "ok": success, **summary})
+            progress.line(f"  {key}: {'ok' if success else 'FAILED'} (run {run_id[:8]}): "
+                          f"{summary['drafts']} drafts, {summary['published']} published")
+        _print_summary(progress.line, summaries)
+
+        progress.line(f"\nanalytics for {traffic_days} days of simulated traffic up to {today}:")
+        from allixios.analytics.simulator import simulate_traffic
+
+        start = today - timedelta(days=traffic_days - 1)
+        progress.status("simulating traffic …")
         with connect() as conn:
-            summary = partition_summary(conn, today, key)
-        summaries.append({"niche": key, "run": result.run_id[:8], "ok": result.success, **summary})
-    _print_summary(echo, summaries)
+            sim = simulate_traffic(conn, days=traffic_days, events_per_day=2000, start=start, tenant_slug=tenant_slug, seed=7)
+        progress.line("  " + simulator_line(sim))
+        for offset in range(traffic_days):
+            day = (start + timedelta(days=offset)).isoformat()
+            run_id, success = _launch_and_wait(launcher, progress, "analytics_job", day, f"analytics {day}")
+            ok &= success
+            progress.line(f"  analytics_job {day}: {'ok' if success else 'FAILED'} (run {run_id[:8]})")
 
-    echo(f"\nanalytics for {traffic_days} days of simulated traffic up to {today}:")
-    from allixios.analytics.simulator import simulate_traffic
-
-    start = today - timedelta(days=traffic_days - 1)
-    with connect() as conn:
-        sim = simulate_traffic(conn, days=traffic_days, events_per_day=2000, start=start, tenant_slug=tenant_slug, seed=7)
-    echo(f"  simulator (offline stand-in for real traffic): {sim}")
-    for offset in range(traffic_days):
-        day = (start + timedelta(days=offset)).isoformat()
-        result = _execute(defs, "analytics_job", day, instance)
-        ok &= result.success
-        echo(f"  analytics_job {day}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-
-    ok &= _build_site(defs, instance, echo, tenant_slug)
+        ok &= _build_site(launcher, progress, tenant_slug)
 
     echo(f"\nOpen the Dagster UI with `make dev` ({settings.ui_url()}) to see these runs, the asset")
     echo("lineage and metadata; query the marts with `allixios db url` (README: Querying the marts).")
     if not ok:
-        echo("\nSome runs failed: see the run ids above in the UI (`make dev`).")
+        echo("\nSome runs failed: see the run ids above in the UI (`make dev`); framework output is in "
+             f"{log_dir / 'make-run.log'}.")
     return ok
 
 
-def _build_site(defs: dg.Definitions, instance: dg.DagsterInstance, echo: Callable[[str], None], tenant_slug: str) -> bool:
+def _build_site(launcher, progress, tenant_slug: str) -> bool:
     """The publishing group (issue 13): the tenant's site built from its live versions, then where to see it."""
     from allixios.publishing import releases
 
-    job = defs.resolve_job_def("publishing_job")
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False, tags={"allixios/trigger": "make run"},
-        run_config={"ops": {name: {"config": {"tenants": [tenant_slug]}} for name in ("media_library", "tenant_sites")},
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    run_id, success = _launch_and_wait(
+        launcher, progress, "publishing_job", None, f"site {tenant_slug}",
+        run_config={"ops": {name: {"config": {"tenants": [tenant_slug]}} for name in ("media_library", "tenant_sites")}},
     )
     live = releases.live_release(tenant_slug)
-    echo(f"\nsite of {tenant_slug}: {'release ' + live.name if live and result.success else 'FAILED'} (run {result.run_id[:8]}); "
-         f"serve it with `allixios site serve` (http://127.0.0.1:{settings.site_port()}/) or `make dev`")
-    return result.success
+    progress.line(f"\nsite of {tenant_slug}: {'release ' + live.name if live and success else 'FAILED'} (run {run_id[:8]}); "
+                  f"serve it with `allixios site serve` (http://127.0.0.1:{settings.site_port()}/) or `make dev`")
+    return success
+
+
+def simulator_line(sim: dict) -> str:
+    """The traffic simulator's result as one readable line (the landing folder relative to the project)."""
+    folder = str(sim.get("folder", ""))
+    root = str(settings.project_root())
+    if folder.startswith(root + os.sep):  # inside the project: the short relative form
+        folder = os.path.relpath(folder, root)
+    drops = len(sim.get("drop_articles") or [])
+    return (f"{sim.get('simulator', 'traffic simulator')}: {sim.get('page_events', 0)} page views and "
+            f"{sim.get('revenue_events', 0)} revenue events for {sim.get('articles', 0)} articles, "
+            f"{sim.get('start')} .. {sim.get('end')}, in {sim.get('files', 0)} files under {folder} "
+            f"({sim.get('bad_rows', 0)} deliberately bad rows, {sim.get('duplicates', 0)} duplicates, "
+            f"{drops} articles with a simulated drop)")
 
 
 def _print_summary(echo: Callable[[str], None], rows: list[dict]) -> None:
-    cols = ["niche", "ok", "topics_accepted", "topics_rejected", "drafts", "checks_passed", "checks_failed",
-            "published", "avg_quality", "avg_seo", "cost_usd"]
+    cols = ["niche", "run", "ok", "topics_accepted", "topics_rejected", "drafts", "articles_meeting_bars",
+            "articles_under_bars", "published", "avg_quality", "avg_seo", "cost_usd"]
     widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in cols}
     echo("  " + "  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:

@@ -145,4 +145,4 @@ def run(ctx) -> None:
     report.goal("every side published the same articles", float(same), ">=", 1.0)
     report.table("repeats (s)", ["repeat", "Dagster", "Dagster, pooled storage", "direct"],
                  [[n + 1, d, q, r] for n, (d, q, r) in enumerate(zip(dagster_s, pooled_s, direct_s, strict=True))])
-    report.note("Dagster side: job.execute_in_process per partition on the PostgreSQL-backed instance, as `make run`")
+    report.note("Dagster side: job.execute_in_process per partition on the PostgreSQL-backed instance (the step overhead; `make run` adds a run worker process per run)")

@@ -36,14 +36,7 @@ def run_record(instance: dg.DagsterInstance, record) -> RunRecord:
         planned = len(run.step_keys_to_execute or []) or (done + failed) or 1
         progress = min(99, int(100 * done / planned)) if status == "running" else int(100 * done / planned)
     if status == "failed":
-        failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-        error = {
-            "steps": [
-                {"step": e.step_key, "error": (e.dagster_event.step_failure_data.error.message or "")[:500]}
-                for e in failures[:5]
-                if e.dagster_event and e.dagster_event.step_failure_data and e.dagster_event.step_failure_data.error
-            ]
-        }
+        error = failure_details(instance, run.run_id)
     tags = dict(run.tags)
     return RunRecord(
         run_id=run.run_id,
@@ -57,6 +50,37 @@ def run_record(instance: dg.DagsterInstance, record) -> RunRecord:
         parent_run_id=tags.get("dagster/parent_run_id"),
         tenant_slug=tags.get("allixios/tenant") or (tags.get("dagster/partition/niche", "").split(".")[0] or None),
     )
+
+
+def root_cause(error) -> tuple[str, str]:
+    """(class, message) of the innermost cause of a serialized error: the exception that started
+    it, not the framework's wrappers (step execution error, retry requested, max retries exceeded)."""
+    while error.cause is not None:
+        error = error.cause
+    return error.cls_name or "Error", " ".join((error.message or "").split())
+
+
+def failure_details(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """error_details of a failed run: per failed step its root cause (a Failure's own description,
+    which carries the fix, when there is one) and how often it was retried; plus the run's own
+    failure message (e.g. run monitoring: the worker process is gone)."""
+    retries: dict[str, int] = {}
+    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY):
+        retries[e.step_key] = retries.get(e.step_key, 0) + 1
+    steps = []
+    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)[:5]:
+        data = e.dagster_event.step_failure_data if e.dagster_event else None
+        if data is None or data.error is None:
+            continue
+        cls, message = root_cause(data.error)
+        described = data.user_failure_data.description if data.user_failure_data else None
+        steps.append({"step": e.step_key, "error_class": cls, "error": (described or f"{cls}: {message}")[:500],
+                      "retries": retries.get(e.step_key, 0)})
+    run_failure = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    details: dict = {"steps": steps}
+    if run_failure and run_failure[-1].message:
+        details["run"] = " ".join(run_failure[-1].message.split())[:500]
+    return details
 
 
 @dg.sensor(

@@ -22,7 +22,7 @@ from allixios_assets.content.assets import (
     seo_reports,
     topics,
 )
-from allixios_assets.content.checks import quality_gates
+from allixios_assets.content.checks import content_checks
 from allixios_assets.content.jobs import content_job, daily_content_schedule
 from allixios_assets.partitions import content_partition_key, content_partitions, niche_partitions
 from resources.embeddings import EmbeddingsResource
@@ -56,7 +56,7 @@ def leaky_scored_articles(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def content_defs(leaky: bool = False, **resources) -> dg.Definitions:
     bound = {"warehouse": WarehouseResource(), "llm": LLMResource(), "embeddings": EmbeddingsResource()} | resources
     assets = [leaky_scored_articles if a is scored_articles else a for a in ASSETS] if leaky else ASSETS
-    return dg.Definitions(assets=assets, asset_checks=quality_gates, jobs=[content_job], resources=bound)
+    return dg.Definitions(assets=assets, asset_checks=content_checks, jobs=[content_job], resources=bound)
 
 
 def run(instance, niche_key: str, day: str = DAY, defs: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
@@ -130,12 +130,18 @@ def test_content_job_on_the_sample_tenant_then_rerun_is_idempotent(sample_tenant
         assert a["workflow_state"]["failed_bars"] and a["published_at"] is None and a["version_number"] == 1
         assert a["assessments"] and a["optimization_suggestions"]
 
-    # the gates fail (WARN: the failing articles wait) where articles miss a bar, and pass elsewhere
+    # the gates (blocking, ERROR) pass: nothing under a bar is publishable; the report (non-blocking,
+    # WARN) fails exactly where articles miss a bar and wait in needs_revision
     for key, r in results.items():
-        failing = {name for name, e in checks(r).items() if not e.passed}
-        assert {e.severity for e in checks(r).values()} == {dg.AssetCheckSeverity.WARN}
+        evaluations = checks(r)
+        gates = [evaluations[f"{g}_bar"] for g in ("body_length", "quality", "seo")]
+        assert all(g.passed and g.severity == dg.AssetCheckSeverity.ERROR for g in gates), key
+        report = evaluations["articles_meet_bars"]
+        assert report.severity == dg.AssetCheckSeverity.WARN
         meta = metadata(r, "published_articles")
-        assert bool(failing) == (meta["needs_revision"] > 0), key
+        assert (not report.passed) == (meta["needs_revision"] > 0), key
+        assert report.metadata["under_a_bar"].value == meta["needs_revision"]
+        assert evaluations["seo_report_coverage"].passed
         assert metadata(r, "article_drafts")["models"].startswith("offline/writer x4 (OFFLINE STAND-IN")
     gardening = metadata(results["sample.home_gardening"], "scored_articles")
     assert gardening["scored"] == 4 and gardening["avg_quality"] > 0
@@ -149,6 +155,11 @@ def test_content_job_on_the_sample_tenant_then_rerun_is_idempotent(sample_tenant
     for r in again.values():
         assert metadata(r, "article_drafts")["drafted"] == 0 and metadata(r, "article_drafts")["cost_usd"] == 0
         assert metadata(r, "published_articles")["published"] == 0
+        # a re-run that does nothing says so and keeps the earlier state visible
+        assert metadata(r, "article_drafts")["drafts"].startswith("nothing new; 4 articles from the earlier run")
+        assert metadata(r, "topics")["decisions"].startswith("nothing new; ")
+        assert metadata(r, "published_articles")["published_articles"].startswith("nothing new; ")
+        assert "_none_" not in metadata(r, "article_drafts")["drafts"]
 
 
 def test_html_in_model_output_is_sanitized_and_slug_collisions_are_suffixed(db, instance):
@@ -247,9 +258,12 @@ def test_gates_route_failures_and_block_publishing_when_broken(sample_tenant, db
         update_tenant_settings(conn, "sample", {"min_quality": 100})  # no score can be above 100
     first = run(instance, key)
     assert first.success
+    # every article misses the bar: the report warns, the gate passes (none of them is publishable)
+    report = checks(first)["articles_meet_bars"]
+    assert not report.passed and report.severity == dg.AssetCheckSeverity.WARN
+    assert report.metadata["under_quality_bar"].value == 4
     gate = checks(first)["quality_bar"]
-    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
-    assert gate.metadata["failing"].value == 4
+    assert gate.passed and gate.metadata["failing"].value == 4
     assert metadata(first, "published_articles")["published"] == 0
     assert metadata(first, "published_articles")["needs_revision"] == 4
 
@@ -260,6 +274,16 @@ def test_gates_route_failures_and_block_publishing_when_broken(sample_tenant, db
     assert gate.metadata["publishable_but_failing"].value == 4
     materialized = {e.asset_key.to_user_string() for e in leaky.get_asset_materialization_events()}
     assert "published_articles" not in materialized and "seo_reports" not in materialized
+    # the failed gate fails its step, so the run is failed too: never "Failed" next to a passed execution
+    assert not leaky.success
+    failed_steps = {e.step_key for e in leaky.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert "scored_articles_quality_bar" in failed_steps
+    assert all(step.startswith("scored_articles_") and step.endswith("_bar") for step in failed_steps)
+    # that day has articles but no SEO report: the next day's coverage report names it
+    next_day = run(instance, "sample.remote_work", day="2026-11-06")
+    coverage = checks(next_day)["seo_report_coverage"]
+    assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
+    assert coverage.metadata["days_without_report"].value == [DAY]
     with connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM articles WHERE status = 'published'").fetchone()[0] == 0
 
@@ -316,3 +340,16 @@ def test_a_budget_skip_can_be_configured_to_fail_the_partition(sample_tenant, db
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "skipped for budget" in failure.step_failure_data.error.message or "skipped for budget" in str(
         failure.step_failure_data.user_failure_data)
+
+
+def test_permanent_error_fails_at_once_with_its_line_and_fix(sample_tenant, db, instance):
+    result = run(instance, "sample.bogus_niche")
+    assert not result.success
+    kinds = [e.event_type_value for e in result.all_events]
+    assert "STEP_UP_FOR_RETRY" not in kinds  # not retried: the next attempt would fail the same way
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "topics"
+    data = failure.step_failure_data
+    assert data.user_failure_data.description == (
+        "no niche has partition key 'sample.bogus_niche' — fix: add it with `allixios niches add`")
+    assert data.user_failure_data.metadata["error_class"].value == "NotFoundError"

@@ -235,8 +235,8 @@ def test_partition_summary_counts(db, garden):
         summary = pipeline.partition_summary(conn, DAY, niche.partition_key)
         spent = conn.execute("SELECT sum(cost_usd) FROM ai_usage").fetchone()[0]
     assert summary["topics_accepted"] == 2 and summary["drafts"] == 2
-    assert summary["checks_passed"] + summary["checks_failed"] == 2
-    assert summary["published"] == len(published.published) == summary["checks_passed"]
+    assert summary["articles_meeting_bars"] + summary["articles_under_bars"] == 2
+    assert summary["published"] == len(published.published) == summary["articles_meeting_bars"]
     assert summary["cost_usd"] == pytest.approx(float(spent)) and summary["cost_usd"] > 0
     assert summary["avg_quality"] is not None
 

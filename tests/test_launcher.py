@@ -35,32 +35,43 @@ def launcher(db, sample_tenant, tmp_path, monkeypatch):
         yield launcher
 
 
-def test_cli_launched_run_reexecutes_through_graphql(launcher):
-    instance = launcher.instance
-    key = content_partition_key(DAY, launcher.niche_keys[0])
-    run_id = launcher.launch("content_job", partition_key=key, tags={"allixios/trigger": "make run"})
-    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.SUCCESS
+def test_make_run_launches_every_run_through_the_code_location_and_they_reexecute(launcher):
+    from allixios_assets.runner import run_main_job
 
-    run = instance.get_run_by_id(run_id)
-    assert run.remote_job_origin is not None and run.remote_job_origin.location_name == "allixios"
-    assert run.tags["dagster/partition/niche"] == launcher.niche_keys[0]
-    assert run.tags["dagster/partition/date"] == DAY
+    lines: list[str] = []
+    assert run_main_job(echo=lines.append, traffic_days=1)
+    instance = launcher.instance
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"allixios/trigger": "make run"}))
+    assert sorted(r.job_name for r in runs) == ["analytics_job"] + ["content_job"] * len(launcher.niche_keys)
+    assert all(r.remote_job_origin is not None and r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    text = "\n".join(lines)
+    # progress as it happened (plain lines: not a terminal), the run ids, readable simulator line
+    assert "topics done" in text and "dbt marts/mart_content_health built" in text
+    assert "articles_meeting_bars" in text and "checks_passed" not in text
+    content_run = next(r for r in runs if r.job_name == "content_job")
+    assert f"(run {content_run.run_id[:8]})" in text
+    assert content_run.remote_job_origin.location_name == "allixios"
+    assert content_run.tags["dagster/partition/niche"] in launcher.niche_keys
     # the job's run list (the UI's Runs tab) has it
-    assert run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(job_name="content_job"))}
+    assert content_run.run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(job_name="content_job"))}
+    assert "offline traffic simulator:" in text and "{" not in text.split("offline traffic simulator:")[1].split("\n")[0]
+    with connect() as conn:
+        mirrored = conn.execute("SELECT count(*) FROM workflow_executions WHERE status = 'completed' "
+                                "AND triggered_by = 'make run'").fetchone()[0]
+    assert mirrored == len(runs)
 
     result = execute_dagster_graphql(
         launcher.request_context(),
         LAUNCH_PIPELINE_REEXECUTION_MUTATION,
-        {"reexecutionParams": {"parentRunId": run_id, "strategy": "ALL_STEPS"}},
+        {"reexecutionParams": {"parentRunId": content_run.run_id, "strategy": "ALL_STEPS"}},
     )
     payload = result.data["launchPipelineReexecution"]
     assert payload["__typename"] == "LaunchRunSuccess", payload
-    child_id = payload["run"]["runId"]
-    assert payload["run"]["parentRunId"] == run_id
+    assert payload["run"]["parentRunId"] == content_run.run_id
     # no daemon in the test: the UI's submission is queued, and wait() launches it as the CLI would
+    child_id = payload["run"]["runId"]
     assert launcher.wait(child_id, timeout=300) == dg.DagsterRunStatus.SUCCESS
-    child = instance.get_run_by_id(child_id)
-    assert child.tags["dagster/partition"] == str(key)
+    assert instance.get_run_by_id(child_id).tags["dagster/partition"] == content_run.tags["dagster/partition"]
 
 
 def test_unknown_partition_fails_at_launch_with_fix(launcher):
@@ -69,3 +80,44 @@ def test_unknown_partition_fails_at_launch_with_fix(launcher):
     assert "sample.bogus_niche" in err.value.one_line() and "fix:" in err.value.one_line()
     with pytest.raises(NotFoundError):
         launcher.launch("no_such_job")
+
+
+def test_permanent_error_fails_once_and_workflow_executions_keeps_its_root_cause(launcher, db):
+    from allixios_assets.recovery import mirror_runs
+
+    instance = launcher.instance
+    # a niche key Dagster knows but the database does not (deleted niche, typo in a backfill)
+    instance.add_dynamic_partitions("niche", ["sample.bogus_niche"])
+    run_id = launcher.launch("content_job", partition_key=content_partition_key(DAY, "sample.bogus_niche"))
+    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.FAILURE
+    kinds = {r.event_log_entry.dagster_event.event_type_value for r in instance.get_records_for_run(run_id).records
+             if r.event_log_entry.dagster_event}
+    assert "STEP_UP_FOR_RETRY" not in kinds
+    mirror_runs(instance, {run_id})
+    with connect(db) as conn:
+        status, error = conn.execute("SELECT status, error_details FROM workflow_executions WHERE execution_id = %s",
+                                     (run_id,)).fetchone()
+    assert status == "failed"
+    assert error["steps"] == [{
+        "step": "topics", "error_class": "NotFoundError", "retries": 0,
+        "error": "no niche has partition key 'sample.bogus_niche' — fix: add it with `allixios niches add`",
+    }]
+
+
+def test_only_a_live_daemon_dequeues_cli_runs(launcher):
+    """A daemon stopped minutes ago (its last heartbeat still stored) must not leave CLI runs queued."""
+    import time
+
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from allixios_assets.launcher import QUEUE_DAEMON, daemon_dequeues
+
+    instance = launcher.instance
+    beat = lambda age_s: instance.add_daemon_heartbeat(  # noqa: E731
+        DaemonHeartbeat(timestamp=time.time() - age_s, daemon_type=QUEUE_DAEMON, daemon_id="test", errors=[]))
+    beat(0)
+    assert daemon_dequeues(instance)
+    beat(300)  # stopped five minutes ago (Dagster's own health page tolerates 30 minutes)
+    assert not daemon_dequeues(instance)
+    run_id = launcher.launch("maintenance_job")
+    assert launcher.wait(run_id, timeout=300) == dg.DagsterRunStatus.SUCCESS

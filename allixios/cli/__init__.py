@@ -6,6 +6,7 @@ Each command group lives in its own module; errors the operator can act on print
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -90,7 +91,6 @@ def _plain(instance: typer.Typer) -> typer.Typer:
 
 def _load(name: str):
     """The click command for ``name``, built exactly as ``app.add_typer`` / ``app.command`` would."""
-    import importlib
 
     module_name, attribute = _LAZY[name][0].split(":")
     target = getattr(importlib.import_module(module_name), attribute)
@@ -127,6 +127,7 @@ def _register() -> None:
           "Serve the Allixios API (OpenAPI at /openapi.json, docs at /docs, routes under /v1).")
     _lazy("users", "allixios.cli.api:users_app", "Users of a tenant and their roles (e-mail and name are stored encrypted).")
     _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
+    _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
 
 
 _register()

@@ -166,3 +166,17 @@ def report_markdown(report: dict) -> str:
     lines += ["", f"Broken internal links: {len(report['broken_links'])}"]
     lines += [f"- `{b['source']}` -> `{b['href']}`" for b in report["broken_links"][:10]]
     return "\n".join(lines)
+
+
+def days_without_report(conn: psycopg.Connection, part: PartitionRef) -> list:
+    """Days of the niche up to ``part.day`` that produced articles but have no ``seo_reports`` row."""
+    rows = conn.execute(
+        """SELECT DISTINCT a.partition_date FROM articles a
+           WHERE a.tenant_id = %(tenant)s AND a.niche_id = %(niche)s AND a.deleted_at IS NULL
+             AND a.partition_date IS NOT NULL AND a.partition_date <= %(day)s
+             AND NOT EXISTS (SELECT 1 FROM seo_reports r WHERE r.tenant_id = a.tenant_id AND r.niche_id = a.niche_id
+                                                           AND r.report_date = a.partition_date)
+           ORDER BY 1""",
+        {"tenant": part.tenant.id, "niche": part.niche.id, "day": part.day},
+    ).fetchall()
+    return [r[0] for r in rows]

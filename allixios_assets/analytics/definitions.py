@@ -12,12 +12,10 @@ from allixios_assets.analytics.app_tables import APP_TABLES
 from allixios_assets.analytics.dbt_models import analytics_dbt_models
 from allixios_assets.analytics.ingestion import raw_page_events, raw_revenue_events
 from allixios_assets.analytics.metrics import revenue_metrics
-from allixios_assets.partitions import daily_partitions
 
 analytics_job = dg.define_asset_job(
     "analytics_job",
     selection=dg.AssetSelection.assets(raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics),
-    partitions_def=daily_partitions,
     # in one process: the steps run one after the other, and a process per step would add its
     # start-up (importing the code location) to every day of a backfill
     executor_def=dg.in_process_executor,

@@ -69,7 +69,8 @@ def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, kin
 
 
 def _check(asset: str) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(CHECK_NAME, asset=asset, blocking=False,
+    # partitioned with its asset, so one day's result never hides another's
+    return [dg.AssetCheckSpec(CHECK_NAME, asset=asset, blocking=False, partitions_def=daily_partitions,
                               description=f"files landed, none unreadable, <= {MAX_REJECTED_SHARE:.0%} rows rejected")]
 
 
@@ -96,8 +97,10 @@ def _raw_events_asset(kind: str) -> dg.AssetsDefinition:
 
 
 # One day per run across the analytics job (dagster-dbt would default its assets to one run per
-# range); `backfill_policy` on @asset is a Dagster beta parameter, so its warning is expected here.
+# range); `backfill_policy` on @asset is a Dagster beta parameter and a partitioned check spec a
+# preview one, so their warnings are expected here.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
+    warnings.simplefilter("ignore", dg.PreviewWarning)
     raw_page_events = _raw_events_asset("page")
     raw_revenue_events = _raw_events_asset("revenue")

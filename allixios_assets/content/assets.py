@@ -11,6 +11,7 @@ import dagster as dg
 from allixios.content import pipeline
 from allixios.content.drafting import DRAFT_PROMPT
 from allixios.content.offline_writer import MODEL_NAME as OFFLINE_WRITER
+from allixios_assets.errors import fail_fast
 from allixios_assets.partitions import content_partitions
 from resources.embeddings import EmbeddingsResource
 from resources.llm import LLMResource
@@ -41,6 +42,13 @@ def _table(rows: list[dict], columns: list[str], limit: int = 25) -> str:
     return head + body + more
 
 
+def _earlier(rows: list[dict], noun: str, columns: list[str]) -> str:
+    """What a no-op re-run shows instead of an empty table: the state the earlier run left."""
+    if not rows:
+        return "_none_"
+    return f"nothing new; {len(rows)} {noun} from the earlier run\n\n" + _table(rows, columns)
+
+
 def _offline_note(model: str | None) -> str:
     return " (OFFLINE STAND-IN: template prose, not a real model)" if model == OFFLINE_WRITER else ""
 
@@ -60,12 +68,24 @@ class TopicsConfig(dg.Config):
 def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: WarehouseResource, llm: LLMResource,
            embeddings: EmbeddingsResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    embedder = embeddings.embedder()
-    with warehouse.connection() as conn:
-        part = pipeline.resolve_partition(conn, day, niche_key)
-        sel = pipeline.select_topics(conn, part, embedder, llm=llm.client(), research=config.research,
-                                     run_id=context.run_id)
+    with fail_fast():
+        embedder = embeddings.embedder()
+        with warehouse.connection() as conn:
+            part = pipeline.resolve_partition(conn, day, niche_key)
+            sel = pipeline.select_topics(conn, part, embedder, llm=llm.client(), research=config.research,
+                                         run_id=context.run.run_id)
+            earlier = [] if sel.selected or sel.rejected else pipeline.earlier_topics(conn, part)
+    for d in sel.selected:
+        context.log.info(f"topic selected: {d.title!r} (keyphrase {d.keyphrase!r}, priority {d.priority})")
+    for d in sel.rejected:
+        context.log.info(f"topic rejected: {d.title!r}: {d.reason}")
+    if sel.researched or sel.research_status != "not needed":
+        context.log.info(f"research: {sel.research_status}; {sel.researched} topic(s) added to the backlog")
+    if not sel.selected and not sel.rejected:
+        context.log.info(f"nothing new for {niche_key} on {day}: {sel.already_selected} topic(s) already selected "
+                         f"(daily quota {part.niche.daily_quota})")
     decisions = [vars(d) for d in sel.selected + sel.rejected]
+    columns = ["title", "keyphrase", "priority", "status", "reason"]
     return dg.MaterializeResult(metadata={
         "selected": len(sel.selected),
         "rejected": len(sel.rejected),
@@ -75,7 +95,8 @@ def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: W
         "research": sel.research_status,
         "research_cost_usd": sel.research_cost_usd,
         "embedding_model": embedder.model,
-        "decisions": dg.MetadataValue.md(_table(decisions, ["title", "keyphrase", "priority", "status", "reason"])),
+        "decisions": dg.MetadataValue.md(_table(decisions, columns) if decisions
+                                         else _earlier(earlier, "topics", columns)),
     })
 
 
@@ -96,13 +117,20 @@ class DraftsConfig(dg.Config):
 def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, warehouse: WarehouseResource,
                    llm: LLMResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    with warehouse.connection() as conn:  # read, then release the connection while models write
-        part = pipeline.resolve_partition(conn, day, niche_key)
-        jobs = pipeline.pending_drafts(conn, part)
-        existing = pipeline.already_drafted(conn, part)
-    results = pipeline.request_drafts(llm.client(), part, jobs, run_id=context.run_id, concurrency=config.concurrency)
-    with warehouse.connection() as conn:
-        out = pipeline.store_drafts(conn, part, jobs, results, run_id=context.run_id)
+    run_id = context.run.run_id
+    with fail_fast():
+        with warehouse.connection() as conn:  # read, then release the connection while models write
+            part = pipeline.resolve_partition(conn, day, niche_key)
+            jobs = pipeline.pending_drafts(conn, part)
+            existing = pipeline.already_drafted(conn, part)
+        context.log.info(f"drafting {len(jobs)} topic(s) for {niche_key} on {day} ({existing} already drafted)")
+        results = pipeline.request_drafts(llm.client(), part, jobs, run_id=run_id, concurrency=config.concurrency)
+        with warehouse.connection() as conn:
+            out = pipeline.store_drafts(conn, part, jobs, results, run_id=run_id)
+            earlier = [] if out.drafted else pipeline.earlier_articles(conn, part)
+    for d in out.drafted:
+        context.log.info(f"drafted {d['slug']!r} with {d['model']}{_offline_note(d['model'])}, "
+                         f"cost ${d['cost_usd']:.6f}")
     for f in out.failed:
         context.log.warning(f"draft failed for topic {f['title']!r}: {f['reason']}")
     if out.skipped_budget:
@@ -114,12 +142,14 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
                 allow_retries=False,
             )
     model = next(iter(out.models), None)
-    preview = "_no new draft_"
+    preview = "_no draft_"
     if out.drafted:
         first = out.drafted[0]
         with warehouse.connection() as conn:
             body = conn.execute("SELECT content FROM articles WHERE id = %s", (first["article_id"],)).fetchone()[0]
         preview = f"### {first['title']}{_offline_note(first['model'])}\n\n{body[:800]}…"
+    elif earlier:
+        preview = f"nothing new; {len(earlier)} articles from the earlier run (first: {earlier[0]['title']})"
     return dg.MaterializeResult(metadata={
         "drafted": len(out.drafted),
         "failed": len(out.failed),
@@ -128,7 +158,8 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
         "cost_usd": round(out.cost_usd, 8),
         "models": ", ".join(f"{m} x{n}{_offline_note(m)}" for m, n in out.models.items()) or "none",
         "model": model or "none",
-        "drafts": dg.MetadataValue.md(_table(out.drafted, ["slug", "title", "model", "cost_usd"])),
+        "drafts": dg.MetadataValue.md(_table(out.drafted, ["slug", "title", "model", "cost_usd"]) if out.drafted
+                                      else _earlier(earlier, "articles", ["slug", "title", "status", "model"])),
         "failures": dg.MetadataValue.md(_table(out.failed, ["title", "reason"])),
         "preview": dg.MetadataValue.md(preview),
     })
@@ -143,9 +174,12 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
 )
 def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    with warehouse.connection() as conn:
+    with fail_fast(), warehouse.connection() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
         res = pipeline.score_partition(conn, part)
+    for a in res.articles:
+        verdict = "meets every bar" if not a["failed_bars"] else "misses " + "; ".join(a["failed_bars"])
+        context.log.info(f"scored {a['slug']!r}: quality {a['quality']}, SEO {a['seo']}, {verdict} -> {a['status']}")
     rows = [dict(a, failed_bars="; ".join(a["failed_bars"]) or "-") for a in res.articles]
     return dg.MaterializeResult(metadata={
         "scored": len(res.articles),
@@ -167,10 +201,13 @@ def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 def article_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        embeddings: EmbeddingsResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    embedder = embeddings.embedder()
-    with warehouse.connection() as conn:
-        part = pipeline.resolve_partition(conn, day, niche_key)
-        res = pipeline.embed_partition(conn, part, embedder, run_id=context.run_id)
+    with fail_fast():
+        embedder = embeddings.embedder()
+        with warehouse.connection() as conn:
+            part = pipeline.resolve_partition(conn, day, niche_key)
+            res = pipeline.embed_partition(conn, part, embedder, run_id=context.run.run_id)
+    context.log.info(f"embedded {res.embedded_articles} article(s) with {res.model} ({res.vectors_written} vectors, "
+                     f"{res.up_to_date} up to date)")
     offline = " (OFFLINE STAND-IN: feature hashing, lexical only)" if embedder.is_offline_stand_in else ""
     return dg.MaterializeResult(metadata={
         "model": res.model + offline,
@@ -192,16 +229,25 @@ def article_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 )
 def published_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    with warehouse.connection() as conn:
+    with fail_fast(), warehouse.connection() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
-        res = pipeline.publish_partition(conn, part, run_id=context.run_id)
+        res = pipeline.publish_partition(conn, part, run_id=context.run.run_id)
+        earlier = [] if res.published else [a for a in pipeline.earlier_articles(conn, part) if a["status"] == "published"]
+    for p in res.published:
+        context.log.info(f"published {p['slug']!r} as version {p['version']} (quality {p['quality']}, SEO {p['seo']})")
+    for w in res.needs_revision:
+        context.log.info(f"not published {w['slug']!r}: waits in needs_revision ({'; '.join(w['reasons']) or '-'})")
+    if not res.published and not res.needs_revision:
+        context.log.info(f"nothing new to publish; {res.already_published} article(s) already published")
     waiting = [dict(w, reasons="; ".join(w["reasons"]) or "-", failing_assessments=", ".join(w["failing_assessments"][:6]))
                for w in res.needs_revision]
     return dg.MaterializeResult(metadata={
         "published": len(res.published),
         "already_published": res.already_published,
         "needs_revision": len(res.needs_revision),
-        "published_articles": dg.MetadataValue.md(_table(res.published, ["slug", "version", "quality", "seo"])),
+        "published_articles": dg.MetadataValue.md(_table(res.published, ["slug", "version", "quality", "seo"])
+                                                  if res.published else
+                                                  _earlier(earlier, "articles", ["slug", "version", "quality", "seo"])),
         "waiting_for_revision": dg.MetadataValue.md(_table(waiting, ["slug", "quality", "seo", "reasons",
                                                                      "failing_assessments"])),
     })
@@ -217,10 +263,14 @@ def published_articles(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 def seo_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 embeddings: EmbeddingsResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    model = embeddings.embedder().model
-    with warehouse.connection() as conn:
-        part = pipeline.resolve_partition(conn, day, niche_key)
-        report = pipeline.build_seo_report(conn, part, embedding_model=model)
+    with fail_fast():
+        model = embeddings.embedder().model
+        with warehouse.connection() as conn:
+            part = pipeline.resolve_partition(conn, day, niche_key)
+            report = pipeline.build_seo_report(conn, part, embedding_model=model)
+    context.log.info(f"SEO report for {niche_key} on {day}: {report['article_count']} article(s), "
+                     f"{report['published_count']} published, {len(report['cannibalization_pairs'])} cannibalization "
+                     f"pair(s), {len(report['missing_metadata'])} missing metadata, {len(report['broken_links'])} broken link(s)")
     return dg.MaterializeResult(metadata={
         "articles": report["article_count"],
         "published": report["published_count"],

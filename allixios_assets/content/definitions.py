@@ -10,12 +10,12 @@ from allixios_assets.content.assets import (
     seo_reports,
     topics,
 )
-from allixios_assets.content.checks import quality_gates
+from allixios_assets.content.checks import content_checks
 from allixios_assets.content.jobs import content_job, daily_content_schedule
 
 defs = dg.Definitions(
     assets=[topics, article_drafts, scored_articles, article_embeddings, published_articles, seo_reports],
-    asset_checks=quality_gates,
+    asset_checks=content_checks,
     jobs=[content_job],
     schedules=[daily_content_schedule],
 )

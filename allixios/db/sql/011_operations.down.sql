@@ -1,2 +1,0 @@
--- undo 011_operations
-SELECT 1;
