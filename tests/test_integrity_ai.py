@@ -15,13 +15,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import dagster as dg
 import pytest
 import yaml
 
+from allixios import settings
 from allixios.ai import budgets, ledger
 from allixios.ai.catalogue import load_catalogue
 from allixios.ai.client import CompletionRequest, LLMClient
@@ -260,7 +260,7 @@ def test_hostile_key_echo_stays_out_of_dagster_event_logs(server, sample_tenant,
     """A real content run whose writer echoes its key in 500 errors: the run's event log has no form of it."""
     from tests.test_content_assets import content_defs, run
 
-    models = yaml.safe_load(Path("config/models.yaml").read_text())
+    models = yaml.safe_load(settings.repo_path("config/models.yaml").read_text())
     for alias in ("writer", "researcher"):
         models["aliases"][alias].insert(0, local_deployment(f"hostile-{alias}", server.url))
     models["defaults"].update({"timeout_s": 5, "max_attempts_per_deployment": 1, "backoff_base_s": 0.01})

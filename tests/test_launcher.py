@@ -42,7 +42,7 @@ def test_make_run_launches_every_run_through_the_code_location_and_they_reexecut
     assert run_main_job(echo=lines.append, traffic_days=1)
     instance = launcher.instance
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"allixios/trigger": "make run"}))
-    assert sorted(r.job_name for r in runs) == ["analytics_job"] + ["content_job"] * len(launcher.niche_keys)
+    assert sorted(r.job_name for r in runs) == ["analytics_job"] + ["content_job"] * len(launcher.niche_keys) + ["publishing_job"]
     assert all(r.remote_job_origin is not None and r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     text = "\n".join(lines)
     # progress as it happened (plain lines: not a terminal), the run ids, readable simulator line

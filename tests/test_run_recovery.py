@@ -49,6 +49,9 @@ def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path
     with LocalLLMServer(required_key="sk-local-test", latency_ms=120_000) as server, \
             dg.DagsterInstance.get() as instance:
         assert isinstance(instance.run_launcher, AllixiosRunLauncher)
+        # the session's Dagster storage is shared: runs that earlier tests left dead must not hold
+        # the pool's slots this test waits for (the same recovery an operator runs)
+        recover(instance)
         sync_niche_partitions(instance, keys)
         catalogue = write_catalogue(tmp_path / "models.yaml", {
             "writer": [local_deployment("local-writer", server.url)],
