@@ -34,7 +34,8 @@ from allixios.collector.wal import complete_lines, wal_root
 
 FEED_FILE = "page_collector.jsonl"
 MARKER = ".landed.json"
-INTERVAL_S = float(os.environ.get("ALLIXIOS_COLLECTOR_LAND_INTERVAL_S") or 2.0)
+INTERVAL_ENV = "ALLIXIOS_COLLECTOR_LAND_INTERVAL_S"
+DEFAULT_INTERVAL_S = 2.0
 log = logging.getLogger("allixios.collector")
 
 
@@ -170,10 +171,10 @@ def land_once(root: Path | None = None, now: datetime | None = None) -> list[dic
 
 
 class Lander:
-    """The background thread of an API worker: land_once every INTERVAL_S seconds."""
+    """The background thread of an API worker: land_once every few seconds ($ALLIXIOS_COLLECTOR_LAND_INTERVAL_S)."""
 
-    def __init__(self, interval_s: float = INTERVAL_S):
-        self.interval_s = interval_s
+    def __init__(self, interval_s: float | None = None):
+        self.interval_s = interval_s or float(os.environ.get(INTERVAL_ENV) or DEFAULT_INTERVAL_S)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="collector-lander", daemon=True)
 
