@@ -107,7 +107,7 @@ def test_bad_input_each_gets_its_reason_and_is_counted(world, db, monkeypatch):
         refusals = dict(conn.execute("SELECT reason, hits FROM collector_refusals").fetchall())
     assert refusals["unknown site key"] == 1
     assert refusals["bot: user agent of a crawler or HTTP library"] == 1
-    assert refusals["collector rate limit of 5/min per credential"] == 3
+    assert refusals["collector rate limit of 5/min per visitor"] == 3
     assert not any("track" in r for r in refusals)  # Do-Not-Track keeps nothing, not even a count
     assert sum(refusals.values()) == 13  # every refusal above except the Guard's 413 (before the app)
 

@@ -162,7 +162,8 @@ def _accept(request: Request, body: bytes, origin: str | None) -> int:
         visitor = privacy.visitor_hash(salt, key, ip, ua)
         decision = ratelimit.hit(conn, f"collect:{visitor}", f"collect:{site.tenant_id}", visitor_limit, site_limit)
     if not decision.allowed:
-        raise Refused(429, "RATE_LIMIT_ERROR", f"collector rate limit of {decision.limit}/min per {decision.scope}",
+        raise Refused(429, "RATE_LIMIT_ERROR", f"collector rate limit of {decision.limit}/min per "
+                      f"{'visitor' if decision.scope == 'credential' else 'site'}",
                       "send fewer events (the beacon sends a few per page view)", site.tenant_id,
                       decision.headers())
     bot = privacy.bot_reason(ua, any(e.get("wd") is True for e in events), site.allow_headless)
