@@ -151,6 +151,14 @@ def test_daily_salt_rotates_and_is_not_kept(db, sample_tenant):
     ua, ip = BROWSER_UA, "203.0.113.9"
     assert privacy.visitor_hash(s1, "k", ip, ua) != privacy.visitor_hash(s2, "k", ip, ua)
     privacy._salt = None
+    from allixios.collector.lander import purge_old_salts
+
+    today = datetime.now(UTC).date()
+    with connect(db) as conn:
+        conn.execute("INSERT INTO collector_salts VALUES (%s, 'x') ON CONFLICT DO NOTHING", (today - timedelta(days=1),))
+    purge_old_salts()  # every lander tick: no salt outlives its day, even without traffic
+    with connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM collector_salts WHERE day < %s", (today,)).fetchone()[0] == 0
 
 
 def test_built_pages_carry_the_hashed_beacon(sample_tenant, db, tmp_path, monkeypatch):

@@ -170,6 +170,14 @@ def land_once(root: Path | None = None, now: datetime | None = None) -> list[dic
     return summaries
 
 
+def purge_old_salts() -> None:
+    """Yesterday's salt goes at midnight UTC even on a day without traffic (reads also delete it)."""
+    from allixios.db.engine import connect
+
+    with connect() as conn:
+        conn.execute("DELETE FROM collector_salts WHERE day < (now() AT TIME ZONE 'UTC')::date")
+
+
 class Lander:
     """The background thread of an API worker: land_once every few seconds ($ALLIXIOS_COLLECTOR_LAND_INTERVAL_S)."""
 
@@ -184,6 +192,7 @@ class Lander:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                purge_old_salts()
                 land_once()
             except Exception:  # noqa: BLE001 - the log stays; the next tick tries again
                 log.exception("collector landing failed; will retry")
