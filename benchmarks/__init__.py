@@ -18,4 +18,5 @@ BENCHMARKS: tuple[str, ...] = (
     "api_load",
     "site_build",
     "site_audit",
+    "collector",
 )

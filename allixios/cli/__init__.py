@@ -126,6 +126,7 @@ def _register() -> None:
     _lazy("serve", "allixios.cli.api:serve",
           "Serve the Allixios API (OpenAPI at /openapi.json, docs at /docs, routes under /v1).")
     _lazy("users", "allixios.cli.api:users_app", "Users of a tenant and their roles (e-mail and name are stored encrypted).")
+    _lazy("collector", "allixios.cli.collector:app", "The first-party beacon's collector: site key, origins, landing.")
     _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
     _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
 

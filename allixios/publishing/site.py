@@ -270,6 +270,13 @@ class SiteBuilder:
         self.templates = {name: self._template(name) for name in ("article.html", "listing.html", "404.html")}
         self.css = self._stylesheet()
         self.assets = {"css": f"/_assets/site-{_sha(self.css)[:12]}.css"}
+        # the first-party beacon (allixios/collector): its tag is part of every page's inputs
+        from allixios.collector.sites import beacon_for
+
+        self.beacon = beacon_for(conn, cfg.tenant_id)
+        if self.beacon:
+            self.assets["beacon"] = {k: self.beacon[k] for k in ("path", "site_key", "collect_url")}
+            self.fingerprint += ":" + _sha(json.dumps(self.assets["beacon"]).encode())[:12]
 
     def _template(self, name: str):
         from jinja2 import TemplateError
@@ -426,6 +433,8 @@ class SiteBuilder:
 
     def _write_assets(self, out: _Writer, result: BuildResult) -> None:
         out.write(self.assets["css"], self.css)
+        if self.beacon:
+            out.write(self.beacon["path"], self.beacon["source"])
         out.write("/favicon.ico", _favicon(self.cfg.primary_color))
         # media files are content-hashed and never rewritten, so every release can share the store:
         # one relative symlink instead of a link per file (a release stays valid after a rollback)

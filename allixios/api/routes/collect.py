@@ -1,0 +1,184 @@
+"""`POST /v1/collect`: the beacon's collector. Public, bound to a site key and its origins.
+
+Order of checks (each refusal answers one problem with the reason and is counted in
+``collector_refusals``): body size, Do-Not-Track/GPC (honoured: 204, nothing kept), JSON shape,
+site key, Origin, rate limit, bots, event fields. Accepted events are appended to the
+write-ahead log and fsynced before the 202; the lander moves them into the tenant's landing feed
+and ``raw`` (allixios/collector/lander.py), where the file-ingest contract validates them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from allixios.api.problems import problem_doc, problem_response
+
+MAX_BODY = int(os.environ.get("ALLIXIOS_COLLECTOR_MAX_BODY_BYTES") or 16_384)
+MAX_EVENTS = 50  # per request (a page that queued events sends them as one array)
+VISITOR_LIMIT_ENV, SITE_LIMIT_ENV = "ALLIXIOS_COLLECTOR_RATE_VISITOR", "ALLIXIOS_COLLECTOR_RATE_SITE"
+DEFAULT_VISITOR_LIMIT, DEFAULT_SITE_LIMIT = 300, 120_000  # requests per minute
+VIEW_ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
+TYPES = ("view", "engage", "click")
+
+
+@asynccontextmanager
+async def lifespan(app):
+    """Each worker lands the log in the background (one at a time through an advisory lock)."""
+    lander = None
+    if os.environ.get("ALLIXIOS_COLLECTOR_LANDER", "1") != "0":
+        from allixios.collector.lander import Lander
+
+        lander = Lander()
+        lander.start()
+    try:
+        yield
+    finally:
+        if lander is not None:
+            await run_in_threadpool(lander.stop)
+
+
+router = APIRouter(tags=["collector"], lifespan=lifespan)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, reason: str, fix: str, tenant_id=None, headers=None):
+        super().__init__(reason)
+        self.status, self.code, self.reason, self.fix, self.tenant_id = status, code, reason, fix, tenant_id
+        self.headers = headers or {}
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+@router.options("/collect", include_in_schema=False)
+async def preflight(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    return Response(status_code=204, headers={**_cors(origin), "Access-Control-Allow-Methods": "POST",
+                                              "Access-Control-Allow-Headers": "Content-Type",
+                                              "Access-Control-Max-Age": "86400"})
+
+
+@router.post("/collect", status_code=202, summary="Page views, engagement and link clicks from the site beacon",
+             description="Public: bound to the site key in the body and the site's allowed origins. Answers 202 "
+                         "once the events are durable (write-ahead log, fsync); 204 when Do-Not-Track/GPC is on.",
+             responses=problem_doc(400, 403, 413, 422, 429))
+async def collect(request: Request) -> Response:
+    body = await request.body()
+    origin = request.headers.get("origin")
+    try:
+        accepted = await run_in_threadpool(_accept, request, body, origin)
+    except Refused as exc:
+        if exc.code != "DNT":
+            await run_in_threadpool(_count, exc.tenant_id, exc.reason)
+        if exc.status == 204:
+            return Response(status_code=204, headers=_cors(origin))
+        return problem_response(request, exc.code, exc.reason, exc.fix, status=exc.status,
+                                headers={**_cors(origin), **exc.headers})
+    return Response(content=f'{{"accepted":{accepted}}}', status_code=202, media_type="application/json",
+                    headers={**_cors(origin), "Cache-Control": "no-store"})
+
+
+def _count(tenant_id, reason: str) -> None:
+    from allixios.collector.lander import record_refusal
+    from allixios.db.engine import connect
+
+    with connect() as conn:
+        record_refusal(conn, tenant_id, reason)
+
+
+def _parse(body: bytes) -> list[dict]:
+    import json
+
+    if len(body) > MAX_BODY:
+        raise Refused(413, "PAYLOAD_TOO_LARGE", f"collector body over {MAX_BODY} bytes",
+                      f"send at most {MAX_EVENTS} events and {MAX_BODY} bytes per request")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Refused(400, "MALFORMED_REQUEST", "body is not JSON", "send one event object or an array of them") from None
+    events = data if isinstance(data, list) else [data]
+    if not events or len(events) > MAX_EVENTS or not all(isinstance(e, dict) for e in events):
+        raise Refused(400, "MALFORMED_REQUEST", f"body must be an event object or an array of 1 to {MAX_EVENTS}",
+                      "send what the beacon sends")
+    return events
+
+
+def _field_problem(ev: dict) -> str | None:
+    if ev.get("t") not in TYPES:
+        return f"event type must be one of {', '.join(TYPES)}"
+    if not isinstance(ev.get("v"), str) or not VIEW_ID.match(ev["v"]):
+        return "view id v must be 8 to 64 letters or digits"
+    if not isinstance(ev.get("n", 0), int):
+        return "sequence n must be a whole number"
+    if not isinstance(ev.get("u"), str) or not ev["u"].startswith("/") or len(ev["u"]) > 4096:
+        return "page u must be the page's path (starting with /, at most 4096 characters)"
+    if not isinstance(ev.get("ts"), str) or len(ev["ts"]) > 64:
+        return "timestamp ts must be an ISO 8601 text"
+    for name in ("e", "s"):
+        if ev.get(name) is not None and (not isinstance(ev[name], int | float) or isinstance(ev[name], bool)):
+            return f"{name} must be a number"
+    for name in ("r", "h"):
+        if ev.get(name) is not None and (not isinstance(ev[name], str) or len(ev[name]) > 4096):
+            return f"{name} must be a URL text of at most 4096 characters"
+    if ev["t"] == "click" and not ev.get("h"):
+        return "a click needs its link h"
+    return None
+
+
+def _accept(request: Request, body: bytes, origin: str | None) -> int:
+    from allixios.api import ratelimit
+    from allixios.collector import privacy, sites, wal
+    from allixios.db.engine import connect
+
+    if request.headers.get("dnt") == "1" or request.headers.get("sec-gpc") == "1":
+        raise Refused(204, "DNT", "do-not-track honoured", "")
+    events = _parse(body)
+    key = events[0].get("k")
+    if not isinstance(key, str) or not key or len(key) > 100 or any(e.get("k") != key for e in events):
+        raise Refused(400, "MALFORMED_REQUEST", "every event needs the same site key k", "send the key from the page")
+    ua = request.headers.get("user-agent", "")
+    ip = request.client.host if request.client else ""
+    received = datetime.now(UTC)
+    with connect() as conn:
+        site = sites.by_key(conn, key)
+        if site is None:
+            raise Refused(403, "AUTHORIZATION_ERROR", "unknown site key",
+                          "use the key of the site's beacon tag (`allixios collector site`)")
+        if not origin or origin.lower() not in site.allowed_origins:
+            raise Refused(403, "AUTHORIZATION_ERROR",
+                          f"origin {origin or '(none)'} is not one of this site's origins", 
+                          "serve the page from an allowed origin or add it (`allixios collector site --origin`)",
+                          site.tenant_id)
+        visitor_limit = int(os.environ.get(VISITOR_LIMIT_ENV) or DEFAULT_VISITOR_LIMIT)
+        site_limit = int(os.environ.get(SITE_LIMIT_ENV) or DEFAULT_SITE_LIMIT)
+        salt = privacy.daily_salt(conn, received.date())
+        visitor = privacy.visitor_hash(salt, key, ip, ua)
+        decision = ratelimit.hit(conn, f"collect:{visitor}", f"collect:{site.tenant_id}", visitor_limit, site_limit)
+    if not decision.allowed:
+        raise Refused(429, "RATE_LIMIT_ERROR", f"collector rate limit of {decision.limit}/min per "
+                      f"{'visitor' if decision.scope == 'credential' else 'site'}",
+                      "send fewer events (the beacon sends a few per page view)", site.tenant_id,
+                      decision.headers())
+    bot = privacy.bot_reason(ua, any(e.get("wd") is True for e in events), site.allow_headless)
+    if bot:
+        raise Refused(403, "AUTHORIZATION_ERROR", bot, "real readers' browsers are counted; bots are not",
+                      site.tenant_id)
+    for ev in events:
+        problem = _field_problem(ev)
+        if problem:
+            raise Refused(422, "VALIDATION_ERROR", f"malformed event: {problem}", "send what the beacon sends",
+                          site.tenant_id)
+    device = privacy.device(ua)
+    rx = received.isoformat()
+    records = [{"t": e["t"], "v": e["v"], "n": e.get("n", 0), "u": e["u"], "ts": e["ts"], "r": e.get("r"),
+                "e": e.get("e"), "s": e.get("s"), "h": e.get("h"), "a": bool(e.get("a")), "vh": visitor,
+                "dev": device, "tenant": site.tenant_slug, "rx": rx} for e in events]
+    wal.shared().append(received.date().isoformat(), site.tenant_slug, records)
+    return len(records)
