@@ -55,7 +55,7 @@ class TopicsConfig(dg.Config):
     description="Topic candidates for the niche and day: the backlog by priority under the niche's daily quota, "
     "plus LLM research (task `researcher`) that expands seed keywords when the backlog runs short. Candidates "
     "that duplicate an article or another candidate (same slug/keyphrase, or headline vectors at least the "
-    "tenant's `duplicate_similarity` apart) are rejected and the reason is kept on the topic row.",
+    "embedding model's `topic_duplicate` cosine, or the tenant's `duplicate_similarity`, apart) are rejected and the reason is kept on the topic row.",
 )
 def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: WarehouseResource, llm: LLMResource,
            embeddings: EmbeddingsResource) -> dg.MaterializeResult:
@@ -171,7 +171,8 @@ def article_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     with warehouse.connection() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
         res = pipeline.embed_partition(conn, part, embedder, run_id=context.run_id)
-    offline = " (OFFLINE STAND-IN: feature hashing, lexical only)" if embedder.is_offline_stand_in else ""
+    offline = (" (OFFLINE STAND-IN: feature hashing, lexical only)" if embedder.is_offline_stand_in
+               else " (local model)" if embedder.model.startswith("offline/") else "")
     return dg.MaterializeResult(metadata={
         "model": res.model + offline,
         "dimension": res.dimension,
@@ -217,10 +218,12 @@ def published_articles(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 def seo_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 embeddings: EmbeddingsResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
-    model = embeddings.embedder().model
+    embedder = embeddings.embedder()
     with warehouse.connection() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
-        report = pipeline.build_seo_report(conn, part, embedding_model=model)
+        # thresholds belong to the model whose vectors are compared (its catalogue entry)
+        report = pipeline.build_seo_report(conn, part, embedding_model=embedder.model,
+                                           similarity=embedder.deployment.similarity)
     return dg.MaterializeResult(metadata={
         "articles": report["article_count"],
         "published": report["published_count"],
