@@ -63,6 +63,9 @@ def test_long_texts_are_embedded_as_windows_covering_every_word_piece():
     assert len(windows) > 2 and all(len(w) <= minilm.MAX_TOKENS for w in windows)
     assert all(w[0] == enc.cls_id and w[-1] == enc.sep_id for w in windows)
     assert windows[-1][-2] == ids[-1]  # the tail is embedded, not truncated away
+    batches = list(minilm._batches([(0, w) for w in sorted(windows + [[1, 2, 3]] * 100, key=len)]))
+    assert sum(len(b) for b in batches) == len(windows) + 100  # every window is run, in bounded batches
+    assert all(len(b) * max(len(w) for _, w in b) <= minilm.BATCH_TOKENS for b in batches)
     # the pooled vector knows about the second half; the first 256 word-pieces alone do not
     whole = minilm.embed_texts([garden + money])[0][0]
     head = minilm.embed_texts([enc.tokenizer.decode(ids[: minilm.MAX_TOKENS - 2])])[0][0]
