@@ -20,7 +20,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "min_body_chars": 1000,
     "min_quality": 80,
     "min_seo": 70,
-    "duplicate_similarity": 0.92,
+    # None = the embedding model's calibrated similarity.topic_duplicate (config/models.yaml)
+    "duplicate_similarity": None,
     "refresh_cooldown_days": 7,
 }
 

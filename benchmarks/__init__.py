@@ -8,6 +8,7 @@ Each benchmark is a module here with `DESCRIPTION`, `SIZES` ({"quick": ..., "ful
 # Run order: what depends on fewer areas first.
 BENCHMARKS: tuple[str, ...] = (
     "vector_search",
+    "embedder_quality",
     "hybrid_search",
     "score_drop_sensor",
     "event_ingest",

@@ -73,7 +73,7 @@ def direct_partition(day: str, niche_key: str) -> None:
         pipeline.publish_partition(conn, part, run_id=None)
     with connect() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
-        pipeline.build_seo_report(conn, part, embedding_model=embedder.model)
+        pipeline.build_seo_report(conn, part, embedding_model=embedder.model, similarity=embedder.deployment.similarity)
 
 
 def run(ctx) -> None:

@@ -1,4 +1,4 @@
-"""A small fixture corpus for the editorial tests: articles with version 1 and offline embeddings.
+"""A small fixture corpus for the editorial tests: articles with version 1 and local embeddings (MiniLM and hashing).
 
 Rows are inserted directly (the way the content pipeline leaves them) so the editorial tests do not
 depend on running the generation assets.
@@ -11,7 +11,9 @@ from uuid import UUID
 
 import psycopg
 
+from allixios.ai import minilm
 from allixios.ai.offline_embedder import OFFLINE_EMBEDDING_DIMENSION, OFFLINE_EMBEDDING_MODEL, embed_text
+from allixios.content.embedding_store import ensure_vector_index
 from allixios.content.versions import record_first_version
 from allixios.tenants import Tenant
 
@@ -65,20 +67,18 @@ def create_article(
             (article_id,),
         )
     if embed:
-        vector = "[" + ",".join(repr(v) for v in embed_text(f"{title}\n{body}")) + "]"
-        conn.execute(
-            """INSERT INTO embeddings (article_id, tenant_id, niche_id, model, dimension, content_hash, embedding)
-               VALUES (%s, %s, %s, %s, %s, %s, %s::vector)""",
-            (
-                article_id,
-                tenant.id,
-                niche_id,
-                OFFLINE_EMBEDDING_MODEL,
-                OFFLINE_EMBEDDING_DIMENSION,
-                _hash(body),
-                vector,
-            ),
-        )
+        # both local models, each in its own partial HNSW index: the keyless default (MiniLM, what
+        # search queries use) and the hashing stand-in (for tests that pin it explicitly)
+        text = f"{title}\n{body}"
+        for model, dimension, vec in (
+            (OFFLINE_EMBEDDING_MODEL, OFFLINE_EMBEDDING_DIMENSION, embed_text(text)),
+            (minilm.MODEL, minilm.DIMENSION, minilm.embed_texts([text])[0][0]),
+        ):
+            conn.execute(
+                """INSERT INTO embeddings (article_id, tenant_id, niche_id, model, dimension, content_hash, embedding)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s::vector)""",
+                (article_id, tenant.id, niche_id, model, dimension, _hash(body), "[" + ",".join(repr(v) for v in vec) + "]"),
+            )
     return article_id
 
 
@@ -153,6 +153,7 @@ NOT_EMBEDDED = frozenset({"compost-bin-smell-quick-fix"})
 
 
 def create_corpus(conn: psycopg.Connection, tenant: Tenant) -> dict[str, UUID]:
+    ensure_vector_index(conn, minilm.MODEL, minilm.DIMENSION)  # as the embeddings step does on first use
     return {
         slug: create_article(conn, tenant, niche, slug, title, body, embed=slug not in NOT_EMBEDDED)
         for slug, (niche, title, body) in CORPUS.items()
@@ -179,8 +180,8 @@ def create_filler(conn: psycopg.Connection, tenant: Tenant, niche_slug: str, cou
             "tenant": tenant.id,
             "niche": niche_slug,
             "count": count,
-            "model": OFFLINE_EMBEDDING_MODEL,
-            "dim": OFFLINE_EMBEDDING_DIMENSION,
+            "model": minilm.MODEL,  # the keyless default's index, which search queries use
+            "dim": minilm.DIMENSION,
         },
     )
     # a bulk load leaves rows in the GIN pending list, which makes the planner shun the index until

@@ -114,8 +114,15 @@ def test_resources_are_bound_and_usable_from_an_asset(sample_tenant, offline_wri
     assert meta["status"].value == "success" and meta["dims"].value == 384
 
 
-def test_offline_embedder_through_litellm_matches_the_stand_in(sample_tenant, database_url):
+def test_keyless_default_embedder_is_the_local_minilm_model(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     embedder = get_embedder()
+    assert (embedder.model, embedder.dimension, embedder.is_offline_stand_in) == ("offline/minilm-l6-v2-int8", 384, False)
+    assert embedder.deployment.similarity.topic_duplicate == 0.75 and embedder.deployment.similarity.search_min == 0.2
+
+
+def test_offline_embedder_through_litellm_matches_the_stand_in(sample_tenant, database_url):
+    embedder = get_embedder("embedder_hashing")  # the stand-in is only ever an explicit choice
     assert (embedder.model, embedder.dimension, embedder.is_offline_stand_in) == ("offline/hashing-384", 384, True)
     texts = ["Composting at home without the smell", "Index funds explained", ""]
     vectors = embedder.embed(texts, tenant_id=sample_tenant.id, request_id="embed:a1")

@@ -36,6 +36,21 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Similarity:
+    """Cosine thresholds calibrated for ONE embedding model's vectors (the catalogue's ``similarity:``).
+
+    Cosines of two models live on different scales (MiniLM paraphrases score ~0.6, hashing ones ~0.1),
+    so every threshold belongs to the model whose vectors it compares. The defaults are the values
+    Allixios used before thresholds were per model: uncalibrated for any real model.
+    """
+
+    topic_duplicate: float = 0.92  # a topic candidate's headline vs a live article's or today's topic's headline
+    cannibalization: float = 0.80  # two published articles' headlines (seo_reports)
+    document_duplicate: float | None = None  # two published articles' whole documents (None: not checked)
+    search_min: float = 0.05  # semantic search: chunks less similar to the query are not candidates
+
+
+@dataclass(frozen=True)
 class Deployment:
     id: str
     alias: str
@@ -52,6 +67,7 @@ class Deployment:
     stand_in: bool = False
     dimension: int | None = None
     responder: str | None = None  # offline chat stand-ins: "module:function" answering messages
+    similarity: Similarity = field(default_factory=Similarity)  # embedding deployments: calibrated thresholds
 
     @property
     def provider(self) -> str:
@@ -120,8 +136,27 @@ def catalogue_path(path: str | os.PathLike | None = None) -> Path:
 _POLICY_KEYS = set(Policy.__dataclass_fields__)
 _DEPLOYMENT_KEYS = {
     "id", "model", "api_base", "api_key_env", "price", "rpm", "tpm", "timeout_s", "quality_prior",
-    "typical_latency_ms", "stand_in", "dimension", "responder", "description",
+    "typical_latency_ms", "stand_in", "dimension", "responder", "description", "similarity",
 }
+_SIMILARITY_KEYS = set(Similarity.__dataclass_fields__)
+
+
+def _similarity(path: Path, deployment_id: str, raw: Any) -> Similarity:
+    if raw is None:
+        return Similarity()
+    if not isinstance(raw, dict) or set(raw) - _SIMILARITY_KEYS:
+        raise _bad(path, f"deployment {deployment_id!r} similarity must map {', '.join(sorted(_SIMILARITY_KEYS))} to cosines",
+                   "write similarity: {topic_duplicate: 0.75, cannibalization: 0.75, search_min: 0.2}")
+    values = {}
+    for key, value in raw.items():
+        if value is None and key == "document_duplicate":
+            values[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -1 <= value <= 1:
+            raise _bad(path, f"deployment {deployment_id!r} similarity {key} = {value!r} is not a cosine from -1 to 1",
+                       f"set similarity.{key} to a number such as 0.75")
+        values[key] = float(value)
+    return Similarity(**values)
 
 
 def _bad(path: Path, what: str, fix: str) -> ConfigError:
@@ -160,6 +195,7 @@ def _deployment(path: Path, alias: str, raw: Any, policy: Policy) -> Deployment:
             stand_in=bool(raw.get("stand_in", False)),
             dimension=int(raw["dimension"]) if raw.get("dimension") else None,
             responder=raw.get("responder"),
+            similarity=_similarity(path, str(raw["id"]), raw.get("similarity")),
         )
     except (TypeError, ValueError) as exc:
         raise _bad(path, f"deployment {raw.get('id')!r} has a bad value ({exc})", "use numbers for prices, limits and timeouts") from None

@@ -2,15 +2,19 @@
 
 Registered in litellm's ``custom_provider_map`` so offline calls travel the same Router, ledger,
 budget and circuit code path as real providers. Chat models answer with a responder function
-(default ``allixios.content.offline_writer.respond(messages) -> str``); ``offline/hashing-384``
-embeds with ``allixios.ai.offline_embedder``. Token counts are real tokenizer counts (cl100k), so
-nominal catalogue prices give meaningful costs. Imported only by ``allixios.ai.router`` (it
+(default ``allixios.content.offline_writer.respond(messages) -> str``). Two local embedders:
+``offline/minilm-l6-v2-int8`` is a REAL model (all-MiniLM-L6-v2 int8 on onnxruntime,
+``allixios.ai.minilm``; the keyless default), ``offline/hashing-384`` the OFFLINE EMBEDDER
+stand-in (``allixios.ai.offline_embedder``), used only when a catalogue names it explicitly.
+Token counts are real tokenizer counts (cl100k; word-pieces for MiniLM), so nominal catalogue
+prices give meaningful costs. Imported only by ``allixios.ai.router`` (it
 imports litellm).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +28,7 @@ from allixios.ai import offline_embedder
 PROVIDER = "offline"
 DEFAULT_RESPONDER = "allixios.content.offline_writer:respond"
 
+log = logging.getLogger(__name__)
 _responders: dict[str, str | Callable[[list[dict]], str]] = {}
 _lock = threading.Lock()
 
@@ -96,15 +101,34 @@ def _answer(model: str, messages: list[dict]) -> ModelResponse:
     return response
 
 
+_HASHING = offline_embedder.OFFLINE_EMBEDDING_MODEL.split("/", 1)[1]
+_MINILM = "minilm-l6-v2-int8"
+_warned_hashing = False
+
+
 def _embed(model: str, texts: list, model_response: EmbeddingResponse) -> EmbeddingResponse:
-    dimension = offline_embedder.OFFLINE_EMBEDDING_DIMENSION
-    if model != offline_embedder.OFFLINE_EMBEDDING_MODEL.split("/", 1)[1]:
-        raise OfflineProviderError(f"offline/{model} is not an offline embedding model; use {offline_embedder.OFFLINE_EMBEDDING_MODEL}", 400)
+    global _warned_hashing
     texts = [t if isinstance(t, str) else str(t) for t in texts]
-    vectors = offline_embedder.embed_texts(texts, dimension)
+    if model == _MINILM:
+        from allixios.ai import minilm
+        from allixios.errors import AllixiosError
+
+        try:
+            vectors, tokens = minilm.embed_texts(texts)
+        except AllixiosError as exc:  # a wrong or missing model file: not transient, so a 400 (no retries)
+            raise OfflineProviderError(exc.one_line(), 400) from None
+    elif model == _HASHING:
+        if not _warned_hashing:  # once per process: an explicit choice, but never a silent one
+            _warned_hashing = True
+            log.warning("embedding with offline/hashing-384, the OFFLINE EMBEDDER stand-in (word overlap, not "
+                        "meaning); the keyless default is offline/minilm-l6-v2-int8")
+        vectors = offline_embedder.embed_texts(texts, offline_embedder.OFFLINE_EMBEDDING_DIMENSION)
+        tokens = sum(count_tokens(t) for t in texts)
+    else:
+        raise OfflineProviderError(
+            f"offline/{model} is not an offline embedding model; use offline/{_MINILM} or offline/{_HASHING}", 400)
     model_response.data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
-    model_response.model = offline_embedder.OFFLINE_EMBEDDING_MODEL
-    tokens = sum(count_tokens(t) for t in texts)
+    model_response.model = f"{PROVIDER}/{model}"
     model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
     return model_response
 

@@ -1,8 +1,10 @@
 """The `seo_reports` step: the niche's SEO health as of a day, upserted into ``seo_reports``.
 
 Covers the niche's live (not deleted) articles created up to the report day: score distribution,
-the most frequent failing assessments, cannibalization pairs among published articles (headline
-vectors at least ``CANNIBALIZATION_SIMILARITY`` apart, or the same keyphrase), missing metadata,
+the most frequent failing assessments, cannibalization pairs among published articles (the same
+keyphrase, headline vectors at least the embedding model's ``cannibalization`` cosine apart, or
+whole-document vectors at least its ``document_duplicate`` cosine apart — thresholds are per model,
+from its catalogue entry, because cosines of two models are not on one scale), missing metadata,
 and broken internal links (Markdown links to ``/slug`` paths that are not a published article of
 the tenant). All set-based SQL; one row per (tenant, niche, day), so a re-run replaces it.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from allixios.content.embedding_store import HEADLINE_CHUNK
+from allixios.ai.catalogue import Similarity
+from allixios.content.embedding_store import DOCUMENT_CHUNK, HEADLINE_CHUNK
 from allixios.content.partition import PartitionRef
 from allixios.db.engine import fetch_dicts
 
-CANNIBALIZATION_SIMILARITY = 0.80
+CANNIBALIZATION_SIMILARITY = Similarity().cannibalization  # legacy default when no model's settings are given
 BUCKETS = ("0-49", "50-69", "70-79", "80-89", "90-100")
 _BUCKET_SQL = """CASE WHEN {col} < 50 THEN '0-49' WHEN {col} < 70 THEN '50-69' WHEN {col} < 80 THEN '70-79'
                       WHEN {col} < 90 THEN '80-89' ELSE '90-100' END"""
@@ -44,11 +47,17 @@ def _distribution(conn, params: dict) -> dict:
 
 
 def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibalization_similarity: float | None = None,
-                     embedding_model: str | None = None) -> dict:
-    """Compute and store the report; returns it as a dict (also the row's JSON columns)."""
-    threshold = CANNIBALIZATION_SIMILARITY if cannibalization_similarity is None else cannibalization_similarity
+                     embedding_model: str | None = None, similarity: Similarity | None = None) -> dict:
+    """Compute and store the report; returns it as a dict (also the row's JSON columns).
+
+    ``similarity`` is the embedding model's catalogue settings (``embedder.deployment.similarity``);
+    ``cannibalization_similarity`` overrides its headline threshold.
+    """
+    similarity = similarity or Similarity()
+    threshold = similarity.cannibalization if cannibalization_similarity is None else cannibalization_similarity
     params = {"tenant": part.tenant.id, "niche": part.niche.id, "day": part.day, "threshold": threshold,
-              "chunk": HEADLINE_CHUNK, "model": embedding_model, "link_re": _LINK_RE}
+              "doc_threshold": similarity.document_duplicate, "chunk": HEADLINE_CHUNK, "doc_chunk": DOCUMENT_CHUNK,
+              "model": embedding_model, "link_re": _LINK_RE}
     totals = fetch_dicts(
         conn,
         f"""SELECT count(*) AS articles,
@@ -72,16 +81,26 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
         conn,
         f"""WITH live AS (
                 SELECT a.id, a.slug, lower(a.primary_keyphrase) AS keyphrase FROM articles a
-                WHERE {_SCOPE} AND a.status = 'published')
-            SELECT l1.slug AS a, l2.slug AS b,
-                   round((1 - (e1.embedding <=> e2.embedding))::numeric, 3)::float AS similarity,
-                   CASE WHEN l1.keyphrase = l2.keyphrase THEN 'same keyphrase' ELSE 'similar headline' END AS reason
-            FROM live l1 JOIN live l2 ON l1.id < l2.id
-            LEFT JOIN embeddings e1 ON e1.article_id = l1.id AND e1.chunk_index = %(chunk)s
-                 AND e1.model = coalesce(%(model)s, e1.model)
-            LEFT JOIN embeddings e2 ON e2.article_id = l2.id AND e2.chunk_index = %(chunk)s AND e2.model = e1.model
-            WHERE l1.keyphrase = l2.keyphrase OR 1 - (e1.embedding <=> e2.embedding) >= %(threshold)s
-            ORDER BY 3 DESC NULLS LAST, 1, 2 LIMIT 50""",
+                WHERE {_SCOPE} AND a.status = 'published'),
+            pairs AS (
+                SELECT l1.slug AS a, l2.slug AS b, l1.keyphrase = l2.keyphrase AS same_keyphrase,
+                       1 - (e1.embedding <=> e2.embedding) AS headline, 1 - (d1.embedding <=> d2.embedding) AS document
+                FROM live l1 JOIN live l2 ON l1.id < l2.id
+                LEFT JOIN embeddings e1 ON e1.article_id = l1.id AND e1.chunk_index = %(chunk)s
+                     AND e1.model = coalesce(%(model)s, e1.model)
+                LEFT JOIN embeddings e2 ON e2.article_id = l2.id AND e2.chunk_index = %(chunk)s AND e2.model = e1.model
+                -- vectors of one model only: the document pair uses the headline pair's model
+                LEFT JOIN embeddings d1 ON d1.article_id = l1.id AND d1.chunk_index = %(doc_chunk)s
+                     AND d1.model = coalesce(%(model)s, e1.model, d1.model)
+                LEFT JOIN embeddings d2 ON d2.article_id = l2.id AND d2.chunk_index = %(doc_chunk)s AND d2.model = d1.model)
+            SELECT a, b, round(headline::numeric, 3)::float AS similarity,
+                   round(document::numeric, 3)::float AS document_similarity,
+                   CASE WHEN same_keyphrase THEN 'same keyphrase'
+                        WHEN headline >= %(threshold)s THEN 'similar headline' ELSE 'similar content' END AS reason
+            FROM pairs
+            WHERE same_keyphrase OR headline >= %(threshold)s
+               OR (%(doc_threshold)s::float8 IS NOT NULL AND document >= %(doc_threshold)s::float8)
+            ORDER BY greatest(headline, document) DESC NULLS LAST, 1, 2 LIMIT 50""",
         params,
     )
     missing = fetch_dicts(
@@ -160,7 +179,7 @@ def report_markdown(report: dict) -> str:
         lines += ["", "| failing assessment | group | articles | share % |", "|---|---|---|---|"]
         lines += [f"| {r['id']} | {r['group']} | {r['articles']} | {r['share']} |" for r in report["failing_assessments"]]
     lines += ["", f"Cannibalization pairs: {len(report['cannibalization_pairs'])}"]
-    lines += [f"- `{p['a']}` / `{p['b']}`: {p['reason']} ({p['similarity']})" for p in report["cannibalization_pairs"][:10]]
+    lines += [f"- `{p['a']}` / `{p['b']}`: {p['reason']} (headline {p['similarity']}, content {p.get('document_similarity')})" for p in report["cannibalization_pairs"][:10]]
     lines += ["", f"Articles missing metadata: {len(report['missing_metadata'])}"]
     lines += [f"- `{m['slug']}`: {', '.join(m['missing'])}" for m in report["missing_metadata"][:10]]
     lines += ["", f"Broken internal links: {len(report['broken_links'])}"]

@@ -4,8 +4,10 @@ Backlog order is priority, then age. The niche's daily quota caps how many are s
 (topics already selected for the day count, so a re-run selects nothing new). A candidate is
 rejected, with the reason kept on its row, when it collides with an existing article (same slug or
 keyphrase), with a topic already in flight elsewhere in the tenant (same keyphrase), or when its
-headline vector is at least the tenant's ``duplicate_similarity`` close to an existing article's
-headline or to another topic selected for the day. Rejected topics are never deleted.
+headline vector is at least the duplicate threshold close to an existing article's headline or to
+another topic selected for the day. The threshold is the embedding model's calibrated
+``similarity.topic_duplicate`` from its catalogue entry (cosines of two models are not on one
+scale), unless the tenant sets ``duplicate_similarity`` explicitly. Rejected topics are never deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from allixios.ai.catalogue import Similarity
 from allixios.content import readability as rd
 from allixios.content.drafting import build_research_messages, parse_research
 from allixios.content.embedding_store import HEADLINE_CHUNK, headline_text, vector_literal
@@ -49,6 +52,15 @@ class TopicSelection:
     research_status: str = "not needed"
     research_rejected: list[dict] = field(default_factory=list)  # invalid research ideas with reasons
     research_cost_usd: float = 0.0
+
+
+def duplicate_threshold(tenant, embedder) -> float:
+    """The tenant's explicit ``duplicate_similarity``, else the embedding model's catalogue value."""
+    explicit = tenant.setting("duplicate_similarity")
+    if explicit is not None:
+        return float(explicit)
+    deployment = getattr(embedder, "deployment", None)
+    return float(deployment.similarity.topic_duplicate if deployment is not None else Similarity().topic_duplicate)
 
 
 def derive_keyphrase(title: str, limit: int = 4) -> str:
@@ -178,7 +190,7 @@ def select_topics(
     elif research != "never" and llm is None:
         result.research_status = "skipped: no LLM resource"
 
-    threshold = float(part.tenant.setting("duplicate_similarity"))
+    threshold = duplicate_threshold(part.tenant, embedder)
     kept_vectors: list[tuple[str, list[float]]] = []
     kept_keyphrases = {t["keyphrase"].lower(): t["title"] for t in today if t["keyphrase"]}
 

@@ -32,8 +32,9 @@ RRF_K = 60
 LEG_LIMIT = 100
 MAX_QUERY_CHARS = 500
 MAX_RESULTS = 100
-# Semantic hits below this cosine similarity are noise for the offline embedder (unrelated texts score ~0);
-# raise it for real models, whose unrelated texts still score 0.1-0.3.
+# Semantic hits below the query model's calibrated ``similarity.search_min`` (config/models.yaml; MiniLM
+# 0.2: its unrelated texts still score 0.0-0.2) are noise. This legacy value applies to a query vector
+# handed in without its model's minimum (unrelated texts score ~0 for the hashing stand-in).
 DEFAULT_MIN_SIMILARITY = 0.05
 
 
@@ -42,6 +43,7 @@ class QueryEmbedding:
     model: str
     dimension: int
     vector: list[float]
+    min_similarity: float | None = None  # the model's calibrated search minimum (catalogue), if known
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,15 @@ class SearchHit:
 
 
 def embed_query(text: str) -> QueryEmbedding:
-    """The query vector from the configured embedder (the OFFLINE EMBEDDER stand-in unless a real model is set).
+    """The query vector from the configured embedder (local MiniLM unless a provider model has its key).
 
     Not recorded in ai_usage: a search is a read, and one short query costs a fraction of a cent.
     """
     from allixios.ai.embeddings import get_embedder
 
     embedder = get_embedder()
-    return QueryEmbedding(embedder.model, embedder.dimension, embedder.embed([text])[0])
+    return QueryEmbedding(embedder.model, embedder.dimension, embedder.embed([text])[0],
+                          embedder.deployment.similarity.search_min)
 
 
 def embedder_label() -> str:
@@ -82,6 +85,8 @@ def embedder_label() -> str:
     embedder = get_embedder()
     if embedder.is_offline_stand_in:
         return f"{embedder.model}, the OFFLINE EMBEDDER stand-in (lexical overlap, not meaning)"
+    if embedder.model.startswith("offline/"):
+        return f"{embedder.model}, a local model ({embedder.dimension} dimensions)"
     return f"{embedder.model} ({embedder.dimension} dimensions)"
 
 
@@ -181,10 +186,12 @@ def search_articles(
     niche: str | None = None,
     status: str | None = None,
     limit: int = 10,
-    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    min_similarity: float | None = None,
     query_embedding: QueryEmbedding | None = None,
 ) -> list[SearchHit]:
-    """Search a tenant's live articles. `mode` picks the legs: text, semantic or both (hybrid)."""
+    """Search a tenant's live articles. `mode` picks the legs: text, semantic or both (hybrid).
+
+    ``min_similarity`` None = the query model's calibrated ``search_min`` from the catalogue."""
     statement, params = _prepare(
         conn, tenant, query, mode, niche, status, limit, min_similarity, query_embedding
     )
@@ -206,7 +213,7 @@ def explain_search(
         options.get("niche"),
         options.get("status"),
         options.get("limit", 10),
-        options.get("min_similarity", DEFAULT_MIN_SIMILARITY),
+        options.get("min_similarity"),
         options.get("query_embedding"),
     )
     rows = conn.execute(sql.SQL("EXPLAIN ") + statement, params).fetchall()
@@ -221,7 +228,7 @@ def _prepare(
     niche: str | None,
     status: str | None,
     limit: int,
-    min_similarity: float,
+    min_similarity: float | None,
     query_embedding: QueryEmbedding | None,
 ) -> tuple[sql.Composed, dict[str, Any]]:
     if mode not in SEARCH_MODES:
@@ -230,7 +237,7 @@ def _prepare(
         raise ValidationError(f"unknown status {status!r}", fix=f"use one of {', '.join(ARTICLE_STATUSES)}")
     if not 1 <= limit <= MAX_RESULTS:
         raise ValidationError(f"limit {limit} is out of range", fix=f"use a limit from 1 to {MAX_RESULTS}")
-    if not -1.0 <= min_similarity <= 1.0:
+    if min_similarity is not None and not -1.0 <= min_similarity <= 1.0:
         raise ValidationError(
             f"minimum similarity {min_similarity} is out of range", fix="use a cosine similarity from -1 to 1"
         )
@@ -252,7 +259,7 @@ def _prepare(
         "leg_limit": LEG_LIMIT,
         "limit": limit,
         "k": RRF_K,
-        "min_similarity": min_similarity,
+        "min_similarity": DEFAULT_MIN_SIMILARITY if min_similarity is None else min_similarity,
     }
     # the tsquery is written inline (not in a CTE) so the planner sees a constant it can match to the GIN index
     legs = [sql.SQL(_TEXT_LEG if mode in ("text", "hybrid") else _NO_TEXT_LEG)]
@@ -263,7 +270,9 @@ def _prepare(
                 f"query embedding has {len(emb.vector)} values but model {emb.model} says {emb.dimension}",
                 fix="check the embedding model configuration",
             )
-        params.update(model=emb.model, qvec=_vector_literal(emb.vector))
+        if min_similarity is None:  # the minimum belongs to the model that made the query vector
+            min_similarity = DEFAULT_MIN_SIMILARITY if emb.min_similarity is None else emb.min_similarity
+        params.update(model=emb.model, qvec=_vector_literal(emb.vector), min_similarity=min_similarity)
         legs.append(sql.SQL(_SEMANTIC_LEG).format(dim=sql.Literal(int(emb.dimension))))
         # Bounded, filter-aware HNSW search (pgvector >= 0.8): keep walking the graph until enough rows
         # pass the tenant/status filters; the leg is MATERIALIZED and re-ranked exactly afterwards.

@@ -63,7 +63,7 @@ class TopicsConfig(dg.Config):
     description="Topic candidates for the niche and day: the backlog by priority under the niche's daily quota, "
     "plus LLM research (task `researcher`) that expands seed keywords when the backlog runs short. Candidates "
     "that duplicate an article or another candidate (same slug/keyphrase, or headline vectors at least the "
-    "tenant's `duplicate_similarity` apart) are rejected and the reason is kept on the topic row.",
+    "embedding model's `topic_duplicate` cosine, or the tenant's `duplicate_similarity`, apart) are rejected and the reason is kept on the topic row.",
 )
 def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: WarehouseResource, llm: LLMResource,
            embeddings: EmbeddingsResource) -> dg.MaterializeResult:
@@ -208,7 +208,8 @@ def article_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             res = pipeline.embed_partition(conn, part, embedder, run_id=context.run.run_id)
     context.log.info(f"embedded {res.embedded_articles} article(s) with {res.model} ({res.vectors_written} vectors, "
                      f"{res.up_to_date} up to date)")
-    offline = " (OFFLINE STAND-IN: feature hashing, lexical only)" if embedder.is_offline_stand_in else ""
+    offline = (" (OFFLINE STAND-IN: feature hashing, lexical only)" if embedder.is_offline_stand_in
+               else " (local model)" if embedder.model.startswith("offline/") else "")
     return dg.MaterializeResult(metadata={
         "model": res.model + offline,
         "dimension": res.dimension,
@@ -264,10 +265,12 @@ def seo_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 embeddings: EmbeddingsResource) -> dg.MaterializeResult:
     day, niche_key = partition_of(context)
     with fail_fast():
-        model = embeddings.embedder().model
+        embedder = embeddings.embedder()
         with warehouse.connection() as conn:
             part = pipeline.resolve_partition(conn, day, niche_key)
-            report = pipeline.build_seo_report(conn, part, embedding_model=model)
+            # thresholds belong to the model whose vectors are compared (its catalogue entry)
+            report = pipeline.build_seo_report(conn, part, embedding_model=embedder.model,
+                                               similarity=embedder.deployment.similarity)
     context.log.info(f"SEO report for {niche_key} on {day}: {report['article_count']} article(s), "
                      f"{report['published_count']} published, {len(report['cannibalization_pairs'])} cannibalization "
                      f"pair(s), {len(report['missing_metadata'])} missing metadata, {len(report['broken_links'])} broken link(s)")

@@ -1,0 +1,61 @@
+"""Hand-labelled headline pairs for benchmarks/embedder_quality.py (written for Allixios, not taken from a data set).
+
+Each pair is (a, b, duplicate): True when the two headlines would compete for the same reader and
+search intent (a paraphrase), False when they are different articles — many of the False ones are
+hard negatives from the same niche that share words ("tomatoes" vs "strawberries" on a balcony).
+"""
+
+PAIRS: tuple[tuple[str, str, bool], ...] = (
+    # paraphrases: same intent, different words
+    ("How to build an emergency fund on a low income", "Saving a rainy-day cushion when money is tight", True),
+    ("Growing tomatoes in pots on a balcony", "Container tomato gardening for small apartment balconies", True),
+    ("Best ways to pay off credit card debt fast", "How to clear your credit card balance quickly", True),
+    ("Beginner's guide to index fund investing", "Index funds explained for first-time investors", True),
+    ("How to fall asleep faster at night", "Tips for getting to sleep more quickly", True),
+    ("Easy vegetarian dinners for busy weeknights", "Quick meat-free meals for hectic evenings", True),
+    ("How to train a puppy to stop biting", "Teaching your young dog not to nip", True),
+    ("What to pack for a week-long hiking trip", "Packing list for a seven-day trek", True),
+    ("How to lower your monthly electricity bill", "Ways to cut home energy costs each month", True),
+    ("Choosing a laptop for university students", "Picking the right notebook computer for college", True),
+    ("How to remove red wine stains from carpet", "Getting merlot spills out of rugs", True),
+    ("Signs your car battery is about to die", "How to tell when a vehicle battery is failing", True),
+    ("How to start running as a complete beginner", "A couch-to-jogging plan for new runners", True),
+    ("Keeping houseplants alive in winter", "Caring for indoor plants during the cold months", True),
+    ("How to negotiate a higher salary", "Asking your employer for a pay rise successfully", True),
+    ("Reducing screen time for young children", "Limiting how long kids spend on devices", True),
+    ("How to make sourdough bread at home", "Baking your own sourdough loaf from scratch", True),
+    ("Cheap ways to travel around Europe by train", "Budget rail travel across European countries", True),
+    ("How to protect your home Wi-Fi network", "Securing your household wireless router", True),
+    ("Preparing for a job interview over video", "Tips for acing a remote interview on Zoom", True),
+    ("How much should you save for retirement", "Working out how big your pension pot needs to be", True),
+    ("Getting rid of aphids on roses naturally", "Organic ways to remove greenfly from rose bushes", True),
+    ("How to write a cover letter that gets noticed", "Crafting an application letter employers remember", True),
+    ("Stretches to relieve lower back pain", "Exercises that ease an aching lower back", True),
+    ("Should you rent or buy a home", "Renting versus buying a house: which is better", True),
+    # different articles: same niche, shared words, different intent
+    ("Growing tomatoes in pots on a balcony", "Growing strawberries in pots on a balcony", False),
+    ("How to build an emergency fund on a low income", "How to invest your emergency fund for growth", False),
+    ("Best ways to pay off credit card debt fast", "How credit card interest is calculated", False),
+    ("Beginner's guide to index fund investing", "Beginner's guide to cryptocurrency trading", False),
+    ("How to fall asleep faster at night", "How to wake up earlier in the morning", False),
+    ("Easy vegetarian dinners for busy weeknights", "Easy vegetarian desserts for a dinner party", False),
+    ("How to train a puppy to stop biting", "How to choose the right puppy food", False),
+    ("What to pack for a week-long hiking trip", "The best hiking trails in the Alps", False),
+    ("How to lower your monthly electricity bill", "How to read your electricity meter", False),
+    ("Choosing a laptop for university students", "Choosing a desk chair for long study sessions", False),
+    ("How to remove red wine stains from carpet", "How to pair red wine with cheese", False),
+    ("Signs your car battery is about to die", "How to jump-start a car safely", False),
+    ("How to start running as a complete beginner", "How to start swimming as a complete beginner", False),
+    ("Keeping houseplants alive in winter", "Keeping chickens in the back garden", False),
+    ("How to negotiate a higher salary", "How to negotiate the price of a used car", False),
+    ("Reducing screen time for young children", "Choosing a first smartphone for a teenager", False),
+    ("How to make sourdough bread at home", "How to make fresh pasta at home", False),
+    ("Cheap ways to travel around Europe by train", "Cheap flights to South America", False),
+    ("How to protect your home Wi-Fi network", "How to speed up a slow Wi-Fi network", False),
+    ("Preparing for a job interview over video", "Following up after a job interview", False),
+    ("How much should you save for retirement", "How much should you tip at a restaurant", False),
+    ("Getting rid of aphids on roses naturally", "Pruning roses in late winter", False),
+    ("How to write a cover letter that gets noticed", "How to write a resignation letter", False),
+    ("Stretches to relieve lower back pain", "Stretches to improve hip flexibility", False),
+    ("Should you rent or buy a home", "How to furnish a rented flat on a budget", False),
+)
