@@ -33,7 +33,7 @@ def _wait_for(predicate, timeout: float, what: str):
         if value:
             return value
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path, monkeypatch):
@@ -67,7 +67,9 @@ def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path
                 assert not instance.get_run_by_id(run_id).is_finished, "the run ended before it was killed"
                 return run_id in instance.event_log_storage.get_concurrency_info("llm").active_run_ids
 
-            _wait_for(holds_slot, 120, "the run to hold an llm slot")
+            # generous: on a loaded 2-core machine the code server and run worker take a while to start
+            _wait_for(holds_slot, 420, lambda: f"the run to hold an llm slot (run {run_id[:8]} is "
+                                               f"{instance.get_run_by_id(run_id).status.value})")
             pid, _ = worker_of(instance, run_id)
             worker = psutil.Process(pid)
             code_server = worker.parent()

@@ -74,6 +74,12 @@ class Deployment:
         return self.model.split("/", 1)[0] if "/" in self.model else "openai"
 
     @property
+    def runs_locally(self) -> bool:
+        """Served in this process by the offline provider (a stand-in or a local model such as
+        MiniLM): nothing is paid, so a budget never refuses it."""
+        return self.stand_in or self.provider == "offline"
+
+    @property
     def has_price_override(self) -> bool:
         return self.input_price_per_mtok is not None
 

@@ -1,7 +1,8 @@
 """Embedders: one catalogue alias (default ``embedder``) -> one deployment, called through the litellm Router.
 
-The offline default is the OFFLINE EMBEDDER stand-in (``offline/hashing-384``, 384 dims), served by
-the ``offline`` litellm custom provider so it runs the same Router code path as
+The keyless default is all-MiniLM-L6-v2 (``offline/minilm-l6-v2-int8``, 384 dims, a real local model,
+``allixios/ai/minilm.py``); the hashing stand-in (``offline/hashing-384``) is only an explicit choice.
+Both are served by the ``offline`` litellm custom provider, so they run the same Router code path as
 ``openai/text-embedding-3-small`` or any other litellm embedding model named in config/models.yaml.
 Embeddings never fail over to another deployment: vectors of different models are not comparable.
 Transient failures (429, 5xx, timeouts) are retried with backoff.
@@ -9,8 +10,8 @@ Transient failures (429, 5xx, timeouts) are retried with backoff.
 Calls made for a tenant (``tenant_id`` and ``request_id`` given) are budgeted like completions:
 the worst case (tokens counted with the per-provider margin) is reserved and the request claimed
 with a pending ai_usage row before the HTTP call, then settled with what the provider billed. A
-refused reservation raises BudgetExceededError (and is recorded as skipped_budget). The offline
-stand-in, which computes locally, is recorded and counted but never refused.
+refused reservation raises BudgetExceededError (and is recorded as skipped_budget). Local models
+(``Deployment.runs_locally``) are recorded and counted but never refused: nothing is paid.
 """
 
 from __future__ import annotations
@@ -95,16 +96,16 @@ class Embedder:
         deadline = time.monotonic() + 900
         while True:
             with connect(self.database_url) as conn:
-                if d.stand_in and ledger.recorded_success(conn, request_id) is not None:
-                    return None  # the stand-in is free: a re-run adds no row
+                if d.runs_locally and ledger.recorded_success(conn, request_id) is not None:
+                    return None  # a local model is free: a re-run adds no row
                 if ledger.in_flight_owner(conn, request_id) is None:
                     # the claim first, holding no other lock while it may wait (as in LLMClient._admit)
                     claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
                                          None, owner)
                     if claim.granted:
-                        # the offline stand-in computes locally (its nominal price is no charge): it is
-                        # recorded and counted, never refused; paid deployments reserve their worst case
-                        reservation = (budgets.Reservation(None, True, amount) if d.stand_in else
+                        # a local model (MiniLM, or the hashing stand-in) costs nothing: it is recorded
+                        # and counted, never refused; paid deployments reserve their worst case
+                        reservation = (budgets.Reservation(None, True, amount) if d.runs_locally else
                                        budgets.reserve(conn, tenant_id, request_id, amount, owner=owner, run_id=run_id))
                         if reservation.granted:
                             ledger.attach_reservation(conn, claim.pending_id, reservation)
