@@ -52,6 +52,9 @@ def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path
         # the session's Dagster storage is shared: runs that earlier tests left dead must not hold
         # the pool's slots this test waits for (the same recovery an operator runs)
         recover(instance)
+        # no daemon runs here: heartbeats left by an earlier test's daemon (`make dev`) would make the
+        # launcher queue the run for a daemon that is gone
+        instance.wipe_daemon_heartbeats()
         sync_niche_partitions(instance, keys)
         catalogue = write_catalogue(tmp_path / "models.yaml", {
             "writer": [local_deployment("local-writer", server.url)],
