@@ -111,7 +111,7 @@ def _register() -> None:
     _lazy("prepare", "allixios.cli.run:prepare",
           "Set-up (run by `make install`): database migrated, folders created, Dagster home written, dbt manifest built.")
     _lazy("dev", "allixios.cli.run:dev",
-          "Serve the Dagster UI and daemon (`dg dev`) and the Allixios API on 127.0.0.1, supervised together.")
+          "Serve the Dagster UI and daemon (`dg dev`), the Allixios API and the tenant site on 127.0.0.1, supervised together.")
     _lazy("db", "allixios.cli.db:app", "Start, stop and migrate the database.")
     _lazy("niches", "allixios.cli.niches:app", "Add, list and remove niches.")
     _lazy("topics", "allixios.cli.topics:app", "Add and list backlog topics.")

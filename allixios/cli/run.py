@@ -43,7 +43,7 @@ def prepare() -> None:
 
 
 def dev() -> None:
-    """Serve the Dagster UI and daemon (`dg dev`) and the Allixios API on 127.0.0.1, supervised together.
+    """Serve the Dagster UI and daemon (`dg dev`), the Allixios API and the tenant site on 127.0.0.1, supervised together.
 
     Every server `make dev` runs is listed in `allixios.devserver.dev_processes()`; Ctrl-C stops them all.
     """
