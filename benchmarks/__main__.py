@@ -44,6 +44,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="small sizes that finish in seconds (CI smoke)")
     parser.add_argument("--output", type=Path, default=h.RESULTS_PATH, help="results file (merged by benchmark name)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help=f"run each benchmark N times; goals are decided on the median of {h.RUNS_TO_DECIDE} runs of one commit")
+    parser.add_argument("--decide", action="store_true",
+                        help="print each goal's median, min and max over the history of this commit (runs nothing)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and whether they can run here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -67,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24} {'ready' if not missing else 'waiting: ' + missing}\n    {module.DESCRIPTION}")
         return 0
     size = "quick" if args.quick else "full"
+    if args.decide:
+        print(h.render_decisions(h.read_history(h.history_path(args.output)), names, size))
+        return 0
+    if args.repeat < 1:
+        print(f"error: --repeat {args.repeat} runs nothing — fix: give --repeat 1 or more", file=sys.stderr)
+        return 2
     from allixios.db import server
 
     machine = h.machine_info(server.app_url())
@@ -74,10 +84,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{machine.get('postgres')} (shared_buffers {machine.get('shared_buffers')}), pgvector {machine.get('pgvector')}")
     reports = []
     for name in names:
-        report = _run_in_child(name, size)
-        print(h.render_report(report) + "\n", flush=True)
+        for attempt in range(args.repeat):
+            if args.repeat > 1:
+                print(f"# {name}: run {attempt + 1} of {args.repeat}", flush=True)
+            report = _run_in_child(name, size)
+            report = h.merge_results(args.output, machine, [report])["benchmarks"][name]
+            print(h.render_report(report) + "\n", flush=True)
         reports.append(report)
-        h.merge_results(args.output, machine, [report])
     print(h.render_summary(reports))
     print(f"\nresults: {args.output}")
     return 0 if all(r["status"] in ("ok", "skipped") for r in reports) else 1

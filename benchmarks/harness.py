@@ -331,22 +331,100 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+HISTORY_NAME = "history.jsonl"
+# A goal is decided on the median of this many runs of the same benchmark, size and commit.
+RUNS_TO_DECIDE = 3
+# Files a benchmark run itself writes: they do not make the tree "dirty" for provenance.
+_OWN_OUTPUTS = ("benchmarks/results.json", "benchmarks/history.jsonl", "BENCHMARKS.md")
+
+
+def provenance() -> dict[str, Any]:
+    """Which code measured a result: the commit (and whether the tree differed from it), when, where."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    info: dict[str, Any] = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node()}
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                        check=True, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True, timeout=10).stdout.splitlines()
+        info["dirty"] = any(line[3:].strip() not in _OWN_OUTPUTS for line in status)
+    except (OSError, subprocess.SubprocessError):
+        info["commit"], info["dirty"] = None, None  # not a git checkout: said, not guessed
+    return info
+
+
+def history_path(results_path: Path) -> Path:
+    return results_path.with_name(HISTORY_NAME)
+
+
 def merge_results(path: Path, machine: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write reports into results.json, keeping other benchmarks' latest results (runs can be partial)."""
+    """Append every report to the run history, and keep each benchmark's latest in results.json.
+
+    The history (``history.jsonl`` beside ``results.json``) is append-only: a re-run never replaces
+    an earlier run, so a borderline figure keeps all its runs and goals are decided on their median.
+    """
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
     except json.JSONDecodeError:
         data = {}
     benchmarks = data.get("benchmarks", {})
-    for report in reports:
-        report = dict(report)
-        report["machine"] = machine
-        report["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        benchmarks[report["name"]] = report
-    data = {"machine": machine, "benchmarks": dict(sorted(benchmarks.items()))}
+    stamp = provenance()
     path.parent.mkdir(parents=True, exist_ok=True)
+    with history_path(path).open("a") as history:
+        for report in reports:
+            report = dict(report)
+            report["machine"] = machine
+            report.update(stamp)
+            history.write(json.dumps(report, default=str, sort_keys=True) + "\n")
+            benchmarks[report["name"]] = report
+    for name in list(benchmarks):
+        runs = runs_of(read_history(history_path(path)), name, benchmarks[name].get("size"), benchmarks[name].get("commit"))
+        benchmarks[name]["decision"] = decide(runs)
+    data = {"machine": machine, "benchmarks": dict(sorted(benchmarks.items()))}
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text().splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash mid-write costs only that line
+    return runs
+
+
+def runs_of(history: list[dict[str, Any]], name: str, size: str | None, commit: str | None) -> list[dict[str, Any]]:
+    """The runs that may decide a goal together: same benchmark, same size, same commit, finished ok."""
+    return [r for r in history
+            if r.get("name") == name and r.get("size") == size and r.get("commit") == commit and r.get("status") == "ok"]
+
+
+def decide(runs: list[dict[str, Any]], needed: int = RUNS_TO_DECIDE) -> dict[str, Any]:
+    """Each goal on the median of the newest ``needed`` runs (min and max shown); undecided with fewer runs."""
+    recent = runs[-needed:]
+    labels: dict[str, dict[str, Any]] = {}
+    for run in recent:
+        for goal in run.get("goals", []):
+            entry = labels.setdefault(goal["label"], {"op": goal["op"], "target": goal["target"],
+                                                      "unit": goal.get("unit", ""), "values": []})
+            if goal.get("value") is not None:
+                entry["values"].append(goal["value"])
+    goals = []
+    for label, entry in labels.items():
+        values = entry["values"]
+        median = statistics.median(values) if values else None
+        decided = len(values) >= needed
+        met = (Goal(label, median, entry["op"], entry["target"]).met if decided else None)
+        goals.append({"label": label, "op": entry["op"], "target": entry["target"], "unit": entry["unit"],
+                      "runs": len(values), "median": _clean(median), "min": _clean(min(values)) if values else None,
+                      "max": _clean(max(values)) if values else None, "met": met})
+    return {"runs": len(recent), "needed": needed, "goals": goals}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,7 +484,34 @@ def render_report(report: dict[str, Any]) -> str:
                      f"on {os.cpu_count()} cores")
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
+    if report.get("commit") is not None:
+        lines.append(f"commit: {report['commit'][:12]}{' (with uncommitted changes)' if report.get('dirty') else ''}, "
+                     f"recorded {report.get('recorded_at')} on {report.get('host')}")
+    decision = report.get("decision")
+    if decision and decision.get("goals"):
+        lines += ["", _decision_table(decision)]
     return "\n".join(lines)
+
+
+def _decision_table(decision: dict[str, Any]) -> str:
+    rows = [[g["label"], g["runs"], g["median"], g["min"], g["max"], f"{g['op']} {g['target']}",
+             "undecided" if g["met"] is None else g["met"]] for g in decision["goals"]]
+    return (f"goals over the newest {decision['runs']} run(s) of this commit (decided on the median of {decision['needed']}):\n"
+            + markdown_table(["goal", "runs", "median", "min", "max", "target", "met"], rows))
+
+
+def render_decisions(history: list[dict[str, Any]], names: list[str], size: str) -> str:
+    """Every benchmark's goals decided over the history of the newest commit it ran on."""
+    out = []
+    for name in names:
+        mine = [r for r in history if r.get("name") == name and r.get("size") == size]
+        if not mine:
+            out.append(f"## {name} ({size}): no run in the history")
+            continue
+        commit = mine[-1].get("commit")
+        decision = decide(runs_of(history, name, size, commit))
+        out.append(f"## {name} ({size}) at {str(commit)[:12]}\n" + (_decision_table(decision) if decision["goals"] else "no goal"))
+    return "\n\n".join(out)
 
 
 def render_summary(reports: list[dict[str, Any]]) -> str:
@@ -414,10 +519,15 @@ def render_summary(reports: list[dict[str, Any]]) -> str:
     for r in reports:
         first_ratio = next(iter(r.get("ratios", {}).items()), None)
         goals = r.get("goals", [])
+        decision = r.get("decision") or {}
+        decided = [g for g in decision.get("goals", []) if g["met"] is not None]
         rows.append([
             r["name"], r["size"], r["status"],
             f"{first_ratio[0]} = {first_ratio[1]['value']}" if first_ratio else "-",
             f"{sum(g['met'] for g in goals)}/{len(goals)}" if goals else "-",
+            (f"{sum(g['met'] for g in decided)}/{len(decided)}" if decided and len(decided) == len(decision["goals"])
+             else f"undecided ({decision.get('runs', 0)} of {decision.get('needed', RUNS_TO_DECIDE)} runs)"),
             r.get("peak_rss_mb"), (r.get("pg") or {}).get("peak_private_mb"), r.get("elapsed_s"),
         ])
-    return markdown_table(["benchmark", "size", "status", "headline ratio", "goals met", "peak RSS MB", "PG private MB", "seconds"], rows)
+    return markdown_table(["benchmark", "size", "status", "headline ratio", "goals met (this run)",
+                           f"goals met (median of {RUNS_TO_DECIDE})", "peak RSS MB", "PG private MB", "seconds"], rows)

@@ -111,3 +111,34 @@ def test_harness_percentiles_goals_and_merge(tmp_path):
     h.merge_results(path, {"cores": 2}, [h.Report("b", "full").as_dict()])
     data = json.loads(path.read_text())
     assert set(data["benchmarks"]) == {"a", "b"} and data["benchmarks"]["b"]["size"] == "full"
+    assert data["benchmarks"]["a"]["commit"] and "recorded_at" in data["benchmarks"]["a"]
+
+
+def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import harness as h
+    finally:
+        sys.path.remove(str(ROOT))
+    path = tmp_path / "results.json"
+
+    def run(value):
+        report = h.Report("sensor", "full")
+        report.goal("ratio to the scan", value, "<=", 3.0)
+        return h.merge_results(path, {"cores": 2}, [report.as_dict()])["benchmarks"]["sensor"]["decision"]
+
+    first = run(2.5)  # one passing run decides nothing
+    assert first["goals"][0]["met"] is None and first["goals"][0]["runs"] == 1
+    run(4.8)
+    third = run(3.4)  # the borderline pass is not the one kept: the median (3.4) misses
+    goal = third["goals"][0]
+    assert (goal["median"], goal["min"], goal["max"], goal["met"]) == (3.4, 2.5, 4.8, False)
+    history = h.read_history(h.history_path(path))
+    assert [r["goals"][0]["value"] for r in history] == [2.5, 4.8, 3.4]  # nothing overwritten
+    assert len({r["commit"] for r in history}) == 1
+    run(2.0)
+    run(2.9)  # the newest three: 3.4, 2.0, 2.9 -> median 2.9 meets the goal
+    latest = json.loads(path.read_text())["benchmarks"]["sensor"]["decision"]["goals"][0]
+    assert latest["median"] == 2.9 and latest["met"] is True
+    text = h.render_decisions(h.read_history(h.history_path(path)), ["sensor", "other"], "full")
+    assert "median" in text and "no run in the history" in text
