@@ -1,7 +1,13 @@
 """vector_search: HNSW build and top-10 queries over article vectors vs exact search on the same queries.
 
 Goal (issue 8): recall@10 >= 0.95 at p95 <= 10 ms single client; filtered (tenant + niche) queries
-return a full 10. Baseline in the same run: exact search (index scans off) on the same query vectors.
+return a full 10. Baseline in the same run: exact search (index scans off) on the same query vectors,
+given the same number of latency passes as the index.
+
+Two query sets (issue 19): the operating point (`hnsw.ef_search`) is chosen on the tuning set and
+every goal is reported on a held-out set drawn separately, so the figure is not fitted to its queries.
+The filtered recall goal is the HNSW path's (the iterative index scan): the planner's own filtered
+plan is an exact b-tree scan and cannot miss, so its recall is reported but is not a goal.
 
 The goals are checked on the index exactly as the schema defines it (002_content.sql). Further index
 variants (`hnsw_variants`, e.g. a higher ef_construction) are rebuilt on the same table and measured
@@ -117,6 +123,11 @@ def _operating_point(sweep: list[dict]) -> dict:
     return meeting[0] if meeting else max(sweep, key=lambda r: r["unfiltered"]["recall"])
 
 
+def _at(variant: dict) -> dict:
+    """The held-out sweep's row at the ef_search chosen on the tuning queries."""
+    return next(r for r in variant["sweep"] if r["ef_search"] == variant["tuned_ef_search"])
+
+
 def _rebuild_index(url, ddl: str, options: str, shape: data.CorpusShape) -> tuple[float, float]:
     """Replace the HNSW index with the same definition plus WITH (options); (build seconds, size MB)."""
     with admin_connection(url) as conn:
@@ -145,19 +156,22 @@ def run(ctx) -> None:
             "SELECT pg_total_relation_size('embeddings'), pg_relation_size(%s)", (data.HNSW_INDEX,)
         ).fetchone()
         ddl = data.index_definition(conn, data.HNSW_INDEX)
-        queries = data.query_vectors(conn, p["queries"], seed=0.7, noise=p["noise"])
+        tuning = data.query_vectors(conn, p["queries"], seed=0.7, noise=p["noise"])
+        queries = data.query_vectors(conn, p["queries"], seed=0.3, noise=p["noise"])  # held out: reported
     report.metric("embeddings table (with indexes)", sizes[0] / 2**20, "MB")
 
     # Baseline: exact search, on its own connection (psycopg prepares repeated statements, and a cached
     # plan would outlive the SET). HNSW is only reachable through index scans; bitmap scans stay on so the
     # filtered baseline can use the (tenant_id, niche_id) b-tree and still rank every candidate exactly.
-    # One pass: a ~1 s scan is not moved by a few ms of interference.
+    # The same number of passes as the index gets, best kept: both sides are treated alike.
     with admin_connection(ctx.url) as conn:
         conn.execute("SET enable_indexscan = off")
         _run_queries(conn, UNFILTERED, queries[:3])  # warm the heap into the page cache
-        exact_unfiltered, exact_unfiltered_s = _run_queries(conn, UNFILTERED, queries)
+        exact_unfiltered, exact_unfiltered_s = _run_queries(conn, UNFILTERED, queries, p["passes"])
         exact_filtered, exact_filtered_s = _run_queries(conn, FILTERED, queries, p["passes"])
         exact_plan = _plan(conn, UNFILTERED, queries[0])
+        tuning_exact = {"unfiltered": _run_queries(conn, UNFILTERED, tuning)[0],
+                        "filtered": _run_queries(conn, FILTERED, tuning)[0]}
     exact = {"unfiltered": exact_unfiltered, "filtered": exact_filtered}
     exact_u, exact_f = latency_summary(exact_unfiltered_s), latency_summary(exact_filtered_s)
     log(f"exact search: unfiltered p95 {exact_u['p95_ms']:.1f} ms, filtered p95 {exact_f['p95_ms']:.1f} ms")
@@ -170,7 +184,9 @@ def run(ctx) -> None:
             label = f"variant WITH ({options})"
             build_s, size_mb = _rebuild_index(ctx.url, ddl, options, shape)
         log(f"{label}: built in {build_s:.1f} s")
-        variants[label] = {"build_s": build_s, "size_mb": size_mb,
+        tuned = _operating_point(_sweep(ctx.url, tuning, tuning_exact, p["ef_search"], 1))["ef_search"]
+        log(f"{label}: operating point chosen on the tuning queries: ef_search {tuned}")
+        variants[label] = {"build_s": build_s, "size_mb": size_mb, "tuned_ef_search": tuned,
                            "sweep": _sweep(ctx.url, queries, exact, p["ef_search"], p["passes"])}
     with admin_connection(ctx.url) as conn:
         plans = {
@@ -181,29 +197,31 @@ def run(ctx) -> None:
         }
 
     schema = variants[SCHEMA_INDEX]
-    chosen = _operating_point(schema["sweep"])
+    chosen = _at(schema)
     u, f, fh = chosen["unfiltered"], chosen["filtered"], chosen["filtered_hnsw"]
     report.metric("queries", len(queries))
     report.metric("latency passes per query (best kept)", p["passes"])
     report.metric("exact unfiltered p50 / p95", f"{exact_u['p50_ms']:.1f} / {exact_u['p95_ms']:.1f}", "ms")
     report.metric("exact filtered p50 / p95", f"{exact_f['p50_ms']:.1f} / {exact_f['p95_ms']:.1f}", "ms")
     for label, v in variants.items():
-        point = _operating_point(v["sweep"])
+        point = _at(v)
         short = "schema index" if label == SCHEMA_INDEX else label
         report.metric(f"{short}: HNSW build", v["build_s"], "s")
         report.metric(f"{short}: HNSW index size", v["size_mb"], "MB")
         report.metric(f"{short}: operating point hnsw.ef_search", point["ef_search"],
-                      note="smallest ef_search meeting the recall goal, else the best recall")
+                      note="chosen on the tuning queries: smallest ef_search meeting the recall goal, else the best recall; "
+                           "figures are the held-out queries' at that point")
         report.metric(f"{short}: unfiltered recall / p50 / p95",
                       f"{point['unfiltered']['recall']:.3f} / {point['unfiltered']['p50_ms']:.2f} / {point['unfiltered']['p95_ms']:.2f}",
                       "- / ms / ms")
         if label != SCHEMA_INDEX:
             report.ratio(f"{short}: unfiltered recall@10 vs exact", point["unfiltered"]["recall"], 1.0,
-                         "share of the exact top 10 found")
+                         "share of the exact top 10 found (the exact answer is the baseline: recall 1.0 by definition)")
             report.ratio(f"{short}: unfiltered p95 / exact p95", point["unfiltered"]["p95_ms"], exact_u["p95_ms"],
                          "top-10 latency with this index vs without")
         report.table(
-            f"{label}: hnsw.ef_search sweep (iterative_scan = relaxed_order; 'lost' = share of queries with recall < 0.5)",
+            f"{label}: hnsw.ef_search sweep on the held-out queries (iterative_scan = relaxed_order; 'lost' = share of "
+            "queries with recall < 0.5)",
             ["ef_search", "recall", "lost", "p50 ms", "p95 ms", "filtered recall", "filtered p95 ms",
              "HNSW-only filtered recall", "HNSW-only p95 ms", "HNSW-only full 10"],
             [[r["ef_search"], r["unfiltered"]["recall"], r["unfiltered"]["lost"], r["unfiltered"]["p50_ms"],
@@ -212,19 +230,22 @@ def run(ctx) -> None:
         )
 
     report.ratio("unfiltered p95: HNSW / exact", u["p95_ms"], exact_u["p95_ms"], "schema index: top-10 latency with vs without it")
-    report.ratio("unfiltered recall@10 vs exact", u["recall"], 1.0, "schema index: share of the exact top 10 found")
+    report.ratio("unfiltered recall@10 vs exact", u["recall"], 1.0,
+                 "schema index: share of the exact top 10 found (the exact answer is the baseline: recall 1.0 by definition)")
     report.ratio("filtered p95: indexed / exact", f["p95_ms"], exact_f["p95_ms"], "tenant+niche filter, planner's plan vs exact")
-    report.ratio("filtered recall@10 vs exact", f["recall"], 1.0, "tenant+niche filter")
+    report.ratio("HNSW-only filtered recall@10 vs exact", fh["recall"], 1.0,
+                 "tenant+niche filter through the iterative index scan (the exact answer is recall 1.0 by definition)")
     report.ratio("HNSW-only filtered p95 / exact filtered p95", fh["p95_ms"], exact_f["p95_ms"],
                  "iterative index scan, b-tree excluded")
 
     report.goal("recall@10 unfiltered", u["recall"], ">=", RECALL_GOAL)
     report.goal("p95 unfiltered", u["p95_ms"], "<=", P95_GOAL_MS, "ms")
-    report.goal("recall@10 filtered", f["recall"], ">=", RECALL_GOAL)
-    report.goal("p95 filtered", f["p95_ms"], "<=", P95_GOAL_MS, "ms")
+    report.goal("recall@10 filtered (HNSW path)", fh["recall"], ">=", RECALL_GOAL)
+    report.goal("p95 filtered (the product's query, planner's plan)", f["p95_ms"], "<=", P95_GOAL_MS, "ms")
     report.goal("filtered queries with a full 10", f["full10"], ">=", 1.0)
     report.goal("HNSW-only filtered queries with a full 10", fh["full10"], ">=", 1.0)
     report.table("query plans", ["query", "scan"], [[k, v] for k, v in plans.items()])
+    report.metric("planner's filtered plan recall@10", f["recall"], note="an exact b-tree scan: reported, not a goal")
     report.note(f"vectors: Gaussian mixture (topics -> subtopics -> articles, {p['noise']} noise) generated in SQL, see "
                 "benchmarks/data.py; query vectors are fresh draws from the same distribution, not corpus members")
     report.params["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
