@@ -30,6 +30,8 @@ class DevProcess:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     url: str | None = None  # printed once started
+    # run once it has stopped (a command, so this module needs no import of what it supervises)
+    after_stop: list[str] | None = None
 
 
 def venv_executable(name: str) -> str:
@@ -66,6 +68,8 @@ def dev_processes(port: int | None = None) -> list[DevProcess]:
             [venv_executable("dg"), "dev", "-w", str(workspace), "--host", HOST, "--port", str(port)],
             cwd=dagster_home(),
             url=f"http://{HOST}:{port}",
+            # a stopped daemon's fresh heartbeat would make the next CLI launch queue its run for nobody
+            after_stop=[sys.executable, "-m", "allixios_assets.launcher", "forget-daemon"],
         ),
         # the Allixios API on the same database (plans content requests, launches runs through the code location)
         DevProcess(
@@ -133,6 +137,12 @@ def _stop_all(running: list[tuple[DevProcess, subprocess.Popen]], echo: Callable
             child.wait()
     if alive:
         echo("dev: stopped " + ", ".join(p.name for p, _ in alive))
+    for proc, _child in running:
+        if proc.after_stop:
+            done = subprocess.run(proc.after_stop, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                echo(f"dev: after stopping {proc.name}, `{' '.join(proc.after_stop[1:])}` failed: {last}")
 
 
 def _signal_group(child: subprocess.Popen, sig: int) -> None:

@@ -62,6 +62,16 @@ def daemon_dequeues(instance: dg.DagsterInstance) -> bool:
     return bool(status and status.required and status.healthy)
 
 
+def forget_stopped_daemon() -> None:
+    """Wipe the daemon heartbeats a daemon that has just stopped left behind (`make dev` calls this).
+
+    Otherwise, for up to a minute, a CLI launch would take the heartbeat for a live daemon and queue
+    its run for nobody; with them gone, the launcher launches directly at once."""
+    from allixios_assets.instance import get_instance
+
+    get_instance().wipe_daemon_heartbeats()
+
+
 @contextlib.contextmanager
 def _child_output(path):
     """Processes spawned inside inherit ``path`` as stdout/stderr (the code server starts here, and
@@ -294,3 +304,10 @@ def wait(run_id: str, timeout: float | None = None) -> dg.DagsterRunStatus:
 
 def cancel(run_id: str) -> None:
     shared().cancel(run_id)
+
+
+if __name__ == "__main__":  # `python -m allixios_assets.launcher forget-daemon`: run by `make dev` on stop
+    if sys.argv[1:] == ["forget-daemon"]:
+        forget_stopped_daemon()
+    else:
+        sys.exit("usage: python -m allixios_assets.launcher forget-daemon")

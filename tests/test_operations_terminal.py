@@ -164,6 +164,18 @@ def test_supervisor_stops_every_process_when_one_exits():
     assert lines[-1] == "dev: stopped sleeper"
 
 
+def test_supervisor_runs_each_after_stop_command_once_everything_stopped(tmp_path):
+    mark = tmp_path / "after"
+    sleeper = devserver.DevProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"],
+                                   after_stop=[sys.executable, "-c", f"open({str(mark)!r}, 'a').write('x')"])
+    failing = devserver.DevProcess("failing", [sys.executable, "-c", "raise SystemExit(3)"],
+                                   after_stop=[sys.executable, "-c", "raise SystemExit('cannot reach storage')"])
+    lines: list[str] = []
+    assert devserver.supervise([sleeper, failing], echo=lines.append, poll_s=0.1) == 3
+    assert mark.read_text() == "x"
+    assert any("after stopping failing" in line and "cannot reach storage" in line for line in lines)
+
+
 @pytest.mark.slow
 def test_make_dev_serves_the_ui_on_the_configured_port_without_warnings(db, tmp_path):
     port = free_port()
@@ -198,6 +210,12 @@ def test_make_dev_serves_the_ui_on_the_configured_port_without_warnings(db, tmp_
         assert warning not in output, output[-3000:]
     assert "dev: stopped dagster" in output
     assert code == 0
+    # the stopped daemon's heartbeats are gone: a CLI launch now launches directly instead of queueing
+    beats = subprocess.run([sys.executable, "-c", "from allixios_assets.instance import get_instance; "
+                            "print(len(get_instance().get_daemon_heartbeats()))"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert beats.stdout.strip() == "0", beats.stdout + beats.stderr
+    assert "after stopping" not in output
     with socket.socket() as s:  # the port is free again: nothing left running
         s.bind(("127.0.0.1", port))
 
