@@ -43,7 +43,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="small sizes that finish in seconds (CI smoke)")
-    parser.add_argument("--output", type=Path, default=h.RESULTS_PATH, help="results file (merged by benchmark name)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file, merged by benchmark name (default: benchmarks/results.json, or "
+                             "benchmarks/results-quick.json with --quick, so a smoke run never replaces a full-size figure)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help=f"run each benchmark N times; goals are decided on the median of {h.RUNS_TO_DECIDE} runs of one commit")
     parser.add_argument("--decide", action="store_true",
@@ -57,6 +59,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.output is None:
+        args.output = h.QUICK_RESULTS_PATH if args.quick else h.RESULTS_PATH
     if args.child:
         return _run_child(args.child, "quick" if args.quick else "full", args.database, args.result_file)
     unknown = [n for n in args.names if n not in BENCHMARKS]

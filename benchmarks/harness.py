@@ -26,6 +26,7 @@ import psycopg
 from sqlalchemy.engine import URL
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
+QUICK_RESULTS_PATH = RESULTS_PATH.with_name("results-quick.json")
 DATABASE_PREFIX = "allixios_bench_"
 
 
@@ -335,7 +336,7 @@ HISTORY_NAME = "history.jsonl"
 # A goal is decided on the median of this many runs of the same benchmark, size and commit.
 RUNS_TO_DECIDE = 3
 # Files a benchmark run itself writes: they do not make the tree "dirty" for provenance.
-_OWN_OUTPUTS = ("benchmarks/results.json", "benchmarks/history.jsonl", "BENCHMARKS.md")
+_OWN_OUTPUTS = ("benchmarks/results.json", "benchmarks/results-quick.json", "benchmarks/history.jsonl", "BENCHMARKS.md")
 
 
 def provenance() -> dict[str, Any]:
