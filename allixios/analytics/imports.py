@@ -305,6 +305,17 @@ def _day(column: str) -> pl.Expr:
     )
 
 
+def _by_value(df: pl.DataFrame, column: str, **outputs: pl.Expr) -> pl.DataFrame:
+    """``outputs`` of one column computed once per distinct value and joined back: exports repeat
+    their dates and pages on every row, and parsing them is the cost."""
+    values = df.select(pl.col(column).unique()).filter(pl.col(column).is_not_null()).with_columns(**outputs)
+    return df.join(values, on=column, how="left")
+
+
+def _dated(df: pl.DataFrame, column: str = "date") -> pl.DataFrame:
+    return _by_value(df, column, _day=_day(column))
+
+
 def _whole(column: str) -> tuple[pl.Expr, list[Rule]]:
     value = pl.col(f"{column}_n")
     return value.cast(pl.Int64, strict=False), [
@@ -342,8 +353,8 @@ def _prepare(kind: ImportKind, shape: Shape, frame: pl.DataFrame, columns: tuple
     df = df.with_columns([_text(c).alias(c) for c in columns])
     rules: list[Rule] = list(_text_rules(df, tuple(c for c in columns if c != "event_params")))
     numeric = [c for c in shape.numeric if c in df.columns]
-    df = df.with_columns([numbers.parse(c, mark).alias(f"{c}_n") for c in numeric])
-    rules += [(numbers.problem(c, mark).is_not_null(), numbers.problem(c, mark)) for c in numeric]
+    df = numbers.parsed(df, numeric, mark)
+    rules += [(pl.col(f"{c}_problem").is_not_null(), pl.col(f"{c}_problem")) for c in numeric]
     # a reversal may leave its amount out (it then offsets the whole sale): _affiliate checks sales
     optional = {"commission"} if kind.name == AFFILIATE else set()
     rules += [(pl.col(c).is_null(), f"missing {c}") for c in shape.required if c not in optional]
@@ -373,7 +384,9 @@ def _attributed(df: pl.DataFrame, tenant_id: str, lookups: Lookups, page: str = 
     articles = lookups.articles.filter(pl.col("article_tenant_id") == tenant_id)
     by_slug = articles.select(pl.col("slug").str.to_lowercase().alias("_slug"),
                               pl.col("article_key").alias("_article")).unique("_slug", keep="first")
-    df = df.with_columns(url_slug(page).alias("_slug")).join(by_slug, on="_slug", how="left")
+    pages = df.select(pl.col(page).unique()).filter(pl.col(page).is_not_null())
+    pages = pages.with_columns(url_slug(page).alias("_slug")).join(by_slug, on="_slug", how="left")
+    df = df.join(pages, on=page, how="left")
     if "article_id" in df.columns:
         by_id = articles.select(pl.col("article_key").alias("_id_key"), pl.col("article_key").alias("_by_id"))
         df = df.with_columns(pl.col("article_id").str.to_lowercase().alias("_id_key")).join(by_id, on="_id_key",
@@ -382,7 +395,7 @@ def _attributed(df: pl.DataFrame, tenant_id: str, lookups: Lookups, page: str = 
 
 
 def _search_console(df, shape, tenant_id, lookups, rates):
-    df = _attributed(df.with_columns(_day("date").alias("_day")), tenant_id, lookups)
+    df = _attributed(_dated(df), tenant_id, lookups)
     clicks, clicks_rules = _whole("clicks")
     impressions, impression_rules = _whole("impressions")
     rules: list[Rule] = [
@@ -433,8 +446,7 @@ def _ga4(df, shape, tenant_id, lookups, rates):
     if shape.name == "ui_pages":
         # seconds, or HH:MM:SS (_seconds); a comma in seconds can only be a decimal mark
         seconds_text = pl.col("avg_time").str.replace(",", ".", literal=True)
-        df = _attributed(df.with_columns(_day("date").alias("_day"),
-                                         seconds_text.cast(pl.Float64, strict=False).alias("avg_time_n")),
+        df = _attributed(_dated(df).with_columns(seconds_text.cast(pl.Float64, strict=False).alias("avg_time_n")),
                          tenant_id, lookups)
         views, rules = _whole("views")
         users, more = _whole("users")
@@ -479,7 +491,7 @@ def _ga4(df, shape, tenant_id, lookups, rates):
 
 
 def _plausible(df, shape, tenant_id, lookups, rates):
-    df = _attributed(df.with_columns(_day("date").alias("_day")), tenant_id, lookups)
+    df = _attributed(_dated(df), tenant_id, lookups)
     views, rules = _whole("pageviews")
     visitors, more = _whole("visitors")
     visits, visit_rules = _whole("visits")
@@ -519,7 +531,7 @@ def _with_rates(df: pl.DataFrame, rates: pl.DataFrame) -> tuple[pl.DataFrame, li
 
 def _affiliate(df, shape, tenant_id, lookups, rates):
     status = pl.col("status").str.to_lowercase().replace_strict(STATUS_OF, default=None)
-    df = _attributed(df.with_columns(_day("date").alias("_day"), status.alias("_status")), tenant_id, lookups)
+    df = _attributed(_dated(df).with_columns(status.alias("_status")), tenant_id, lookups)
     df = df.with_columns(pl.when(pl.col("_status") == "reversed").then(pl.lit("reversal")).otherwise(pl.lit("sale"))
                          .alias("_entry"))
     sale = pl.col("_entry") == "sale"
@@ -588,7 +600,7 @@ def _resolve_reversals(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _ad_revenue(df, shape, tenant_id, lookups, rates):
-    df = _attributed(df.with_columns(_day("date").alias("_day")), tenant_id, lookups)
+    df = _attributed(_dated(df), tenant_id, lookups)
     df, rate_rules = _with_rates(df, rates)
     impressions, rules = _whole("impressions")
     clicks, more = _whole("clicks")

@@ -60,11 +60,11 @@ def decimal_mark(frame: pl.DataFrame, columns: list[str], forced: str | None = N
     present = [c for c in columns if c in frame.columns]
     if not present or frame.height == 0:
         return None
-    checks = []
-    for c in present:
+    seen = {}
+    for c in present:  # exports repeat their values: look at each distinct one once
         point, comma = _evidence(c)
-        checks += [point.any().alias(f"{c}:point"), comma.any().alias(f"{c}:comma")]
-    seen = frame.select(checks).row(0, named=True)
+        seen.update(frame.select(pl.col(c).unique()).select(point.any().alias(f"{c}:point"),
+                                                            comma.any().alias(f"{c}:comma")).row(0, named=True))
     has_point = any(v for k, v in seen.items() if k.endswith(":point"))
     has_comma = any(v for k, v in seen.items() if k.endswith(":comma"))
     if has_point and has_comma:
@@ -72,7 +72,7 @@ def decimal_mark(frame: pl.DataFrame, columns: list[str], forced: str | None = N
         for mark in (POINT, COMMA):
             column = next(k.split(":")[0] for k, v in seen.items() if v and k.endswith(f":{mark}"))
             expr = _evidence(column)[0 if mark == POINT else 1]
-            examples.append(f"{column} {frame.filter(expr).get_column(column)[0]!r}")
+            examples.append(f"{column} {frame.select(pl.col(column).unique(maintain_order=True)).filter(expr).item(0, 0)!r}")
         raise MixedLocales(
             f"numbers are written with both decimal marks ({examples[0]} reads as decimal point, {examples[1]} as "
             "decimal comma): export the file again in one locale"
@@ -116,3 +116,15 @@ def problem(column: str, mark: str | None) -> pl.Expr:
         pl.format("{} '{}' is not a number in this file's format (decimal {}, e.g. {})", pl.lit(column), text,
                   pl.lit(mark), pl.lit(example))
     )
+
+
+def parsed(frame: pl.DataFrame, columns: list[str], mark: str | None) -> pl.DataFrame:
+    """The frame with ``<column>_n`` (the number) and ``<column>_problem`` (why it is not one) for
+    each column, computed once per distinct value (the regular expressions are the cost)."""
+    for c in columns:
+        if c not in frame.columns:
+            continue
+        values = frame.select(pl.col(c).unique()).filter(pl.col(c).is_not_null())
+        values = values.with_columns(parse(c, mark).alias(f"{c}_n"), problem(c, mark).alias(f"{c}_problem"))
+        frame = frame.join(values, on=c, how="left")
+    return frame
