@@ -327,3 +327,22 @@ def test_cli_imports_and_one_line_errors(world):
                                   "--decimal comma")
     missing = cli("ingest", "affiliate", "--tenant", "nobody", env_home=home)
     assert missing.returncode == 0 and "nothing loaded, nothing changed" in missing.stdout
+
+
+def test_an_unsupported_file_or_a_bad_rates_file_is_one_clear_reason(world):
+    from allixios.errors import ValidationError
+
+    folder = world["land"] / "ga4" / "acme"
+    pl.DataFrame({"event_date": ["20261120"]}).write_parquet(folder.mkdir(parents=True) or folder / "events.parquet")
+    write(folder / "pages.csv", "Date,Page path,Views\n20261120,/a/,3\n")
+    run("ga4")
+    f = files("ga4")
+    assert f["ga4/acme/events.parquet"]["status"] == "rejected"
+    assert f["ga4/acme/events.parquet"]["error"] == "unsupported file type .parquet for Google Analytics 4: use .jsonl or .csv"
+    assert f["ga4/acme/pages.csv"]["loaded"] == 1
+    write(world["land"] / "fx_rates" / "rates.csv", "date,currency,usd_per_unit\n2026-11-20,EUR,1,10\n")
+    write(world["land"] / "affiliate" / "acme" / "o.csv", "order_id,date,status,commission,currency\nA,2026-11-20,paid,1,EUR\n")
+    with pytest.raises(ValidationError) as caught:
+        run("affiliate")
+    assert caught.value.one_line() == ("rates file rates.csv line 2: not a date, a currency code and a positive rate — "
+                                       "fix: write e.g. 2026-11-20,EUR,1.0712 (USD per unit, decimal point)")

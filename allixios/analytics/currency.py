@@ -72,17 +72,18 @@ def daily_rates(root=None):
             raise ValidationError(f"rates file {path.name} has no {parsed.missing[0]} column",
                                   fix="use the header date,currency,usd_per_unit")
         frame = parsed.frame.select(
-            pl.col("_line"),
+            pl.col("_line"), pl.col("_error"),
             pl.col("date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_day"),
             pl.col("currency").str.strip_chars().str.to_uppercase().alias("currency_code"),
             pl.col("usd_per_unit").str.strip_chars().cast(pl.Float64, strict=False).alias("usd_per_unit"),
         )
-        bad = frame.filter(pl.any_horizontal(pl.all().is_null()) | (pl.col("usd_per_unit") <= 0)
+        bad = frame.filter(pl.col("_error").is_not_null()
+                           | pl.any_horizontal(pl.all().exclude("_error").is_null()) | (pl.col("usd_per_unit") <= 0)
                            | ~pl.col("currency_code").str.contains(r"^[A-Z]{3}$").fill_null(False))
         if bad.height:
             raise ValidationError(f"rates file {path.name} line {bad[0, '_line']}: not a date, a currency code and a "
                                   "positive rate", fix="write e.g. 2026-11-20,EUR,1.0712 (USD per unit, decimal point)")
-        frames.append(frame.drop("_line"))
+        frames.append(frame.drop("_line", "_error"))
     rates = (pl.concat(frames) if frames else
              pl.DataFrame(schema={"rate_day": pl.Date, "currency_code": pl.String, "usd_per_unit": pl.Float64}))
     clashes = rates.group_by("rate_day", "currency_code").agg(pl.col("usd_per_unit").n_unique().alias("n")).filter(

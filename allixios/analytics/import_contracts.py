@@ -45,7 +45,7 @@ class ImportKind:
         if self.name == SEARCH_CONSOLE:
             return self.shapes[1] if "sum_position" in present else self.shapes[0]
         if self.name == GA4:
-            return self.shapes[0] if fmt in ("jsonl", "parquet") else self.shapes[1]
+            return self.shapes[0] if fmt == "jsonl" else self.shapes[1]
         return self.shapes[0]
 
 
@@ -111,7 +111,8 @@ GA4_KIND = ImportKind(
     name=GA4,
     folder="ga4",
     title="Google Analytics 4",
-    schemas={"jsonl": _GA4_EVENTS, "parquet": _GA4_EVENTS, "csv": _GA4_PAGES},
+    # the BigQuery export's nested records as JSON lines (Parquet would need nested types the reader keeps out)
+    schemas={"jsonl": _GA4_EVENTS, "csv": _GA4_PAGES},
     shapes=(
         Shape("bigquery_events", ("event_date", "event_timestamp", "event_name"), (), "ga4_events", ("row_key",)),
         Shape("ui_pages", ("date", "page", "views"), ("views", "users", "sessions", "bounce_rate"),
