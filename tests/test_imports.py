@@ -346,3 +346,32 @@ def test_an_unsupported_file_or_a_bad_rates_file_is_one_clear_reason(world):
         run("affiliate")
     assert caught.value.one_line() == ("rates file rates.csv line 2: not a date, a currency code and a positive rate — "
                                        "fix: write e.g. 2026-11-20,EUR,1.0712 (USD per unit, decimal point)")
+
+
+def test_every_kind_reruns_idempotently(world):
+    a = [x["slug"] for x in world["acme_articles"]]
+    land = world["land"]
+    write(land / "search_console" / "acme" / "p.csv", GSC_UI.format(a0=a[0], a1=a[1]))
+    write(land / "ga4" / "acme" / "pages.csv", f"Date,Page path,Views\n20261120,/{a[0]}/,3\n20261120,/{a[0]}/,3\n")
+    write(land / "plausible" / "globex" / "p.csv", "date,page,visitors,pageviews\n2026-11-20,/a,1,2\n2026-11-20,/a,x,2\n")
+    write(land / "affiliate" / "acme" / "1.csv", AFFILIATE.format(a0=a[0], a1=a[1]))
+    write(land / "affiliate" / "acme" / "2.csv", REVERSALS)
+    write(land / "ad_revenue" / "globex" / "a.csv", "date,page,revenue,currency\n2026-11-20,/x,1.5,GBP\n")
+    tables = ("search_console", "ga4_events", "traffic_pages", "affiliate_orders", "ad_revenue", "import_files",
+              "import_rejections")
+
+    def state():
+        counts = {t: q(f"SELECT count(*) FROM raw.{t}")[0][0] for t in tables}  # noqa: S608 - fixed names
+        money = q("SELECT coalesce(sum(commission_usd), 0)::float8 FROM raw.affiliate_orders")[0][0]
+        return counts, money, sorted(tuple(f.values()) for f in files("affiliate").values())
+
+    kinds = ("search-console", "ga4", "plausible", "affiliate", "ad-revenue")
+    for kind in kinds:
+        run(kind)
+    first = state()
+    assert all(first[0][t] for t in tables if t != "ga4_events")
+    for kind in kinds:
+        run(kind)
+    assert state() == first
+    for kind in kinds:
+        reconciled(kind)
