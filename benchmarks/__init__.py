@@ -12,6 +12,7 @@ BENCHMARKS: tuple[str, ...] = (
     "hybrid_search",
     "score_drop_sensor",
     "event_ingest",
+    "search_console_import",
     "dbt_marts",
     "generation_throughput",
     "provider_faults",

@@ -66,6 +66,8 @@ def _ops(w, n: str) -> list[tuple[str, str, dict | None, str]]:
         ("POST", "/v1/ai/estimate", {"niche": "finance", "topics": [{"title": "Estimate me"}]}, "ai:read"),
         ("GET", "/v1/analytics/kpis", None, "analytics:read"),
         ("GET", f"/v1/analytics/articles/{art}/performance", None, "analytics:read"),
+        ("POST", "/v1/affiliate/postback", {"order_id": f"P-{n}", "status": "approved", "commission": 1.5,
+                                            "currency": "USD"}, "analytics:write"),
     ]
 
 

@@ -126,7 +126,21 @@ def _split_lines_strictly(data: bytes) -> pl.DataFrame:
 
 
 def _read_jsonl(path: Path, schema: EventSchema) -> ParsedFile:
-    text_schema = {c: pl.String for c in schema.columns}
+    parsed = _read_jsonl_keys(path, schema)
+    # keys written under another name (aliases) fill their contract column
+    renamed = [(src, dst) for src, dst in schema.aliases if src in parsed.frame.columns]
+    if renamed:
+        frame = parsed.frame.with_columns(
+            [pl.coalesce([dst, *[s for s, d in renamed if d == dst]]).alias(dst) for dst in {d for _, d in renamed}]
+        ).drop([src for src, _ in renamed])
+        parsed = ParsedFile(frame, parsed.missing)
+    return parsed
+
+
+def _read_jsonl_keys(path: Path, schema: EventSchema) -> ParsedFile:
+    # objects and arrays under a key are kept as their JSON text (GA4's event_params)
+    keys = [*schema.columns, *(src for src, _ in schema.aliases if src.isidentifier())]
+    text_schema = {c: pl.String for c in dict.fromkeys(keys)}
     data = path.read_bytes().removeprefix(UTF8_BOM)
     if not data.strip():
         raise UnreadableFile("file is empty (no records)")
@@ -191,10 +205,14 @@ def _bisect_parse(lines: pl.DataFrame, text_schema: dict) -> tuple[list[pl.DataF
 
 def _read_csv(path: Path, schema: EventSchema) -> ParsedFile:
     lines = _read_lines(path)
+    if schema.comment_prefix:  # notes above the header (and between tables) are no records
+        lines = lines.filter(~pl.col(RAW).str.starts_with(schema.comment_prefix))
+        if lines.height == 0:
+            raise UnreadableFile("file is empty (no records)")
     if lines[0, ERROR] is not None:
         raise UnreadableFile(f"CSV header {lines[0, ERROR]}")
     written = next(csv.reader([lines[0, RAW]]))
-    header = [h.strip().lower() for h in written]
+    header = [schema.canonical(h) for h in written]
     _reject_case_twins(written, schema, "CSV")
     body = lines.slice(1)
     present = [c for c in schema.columns if c in header]
@@ -255,7 +273,7 @@ def _reject_case_twins(names: list[str], schema: EventSchema, what: str) -> None
     is meant cannot be guessed, so the file is rejected naming both."""
     by_key: dict[str, list[str]] = {}
     for name in names:
-        by_key.setdefault(name.strip().lower(), []).append(name)
+        by_key.setdefault(schema.canonical(name), []).append(name)
     for column in schema.columns:
         twins = by_key.get(column, [])
         if len(twins) > 1:
@@ -272,7 +290,7 @@ def _read_parquet(path: Path, schema: EventSchema) -> ParsedFile:
     if rows == 0:
         raise UnreadableFile("Parquet file has no rows")
     _reject_case_twins(list(file_schema), schema, "Parquet")
-    source = {name.strip().lower(): name for name in file_schema}
+    source = {schema.canonical(name): name for name in file_schema}
     present = [c for c in schema.columns if c in source]
     missing = [c for c in schema.columns if c not in source]
     for c in present:

@@ -29,6 +29,15 @@ class EventSchema:
     required: tuple[str, ...]
     # at least one of these must be present (page views: an article id or its URL)
     one_of: tuple[str, ...] = ()
+    # other names a tool writes for a column (header text, any case and spacing) -> the column
+    aliases: tuple[tuple[str, str], ...] = ()
+    # lines starting with this before the header are notes, not records (GA4's CSV export: "# ...")
+    comment_prefix: str | None = None
+
+    def canonical(self, name: str) -> str:
+        """The contract column a written column name stands for (itself when it is no alias)."""
+        key = " ".join(name.strip().lower().split())
+        return dict(self.aliases).get(key, key)
 
 
 PAGE_SCHEMA = EventSchema(
@@ -59,7 +68,7 @@ FUTURE_TOLERANCE_S = 300  # clock skew allowed for events stamped "now"
 # Longest text a field may hold (characters); longer rows are rejected, never truncated. URLs and
 # referrers get browser-sized room, everything else is an identifier or a code.
 MAX_FIELD_CHARS = 256
-MAX_FIELD_CHARS_BY_COLUMN = {"event_id": 200, "url": 4096, "referrer": 4096}
+MAX_FIELD_CHARS_BY_COLUMN = {"event_id": 200, "url": 4096, "referrer": 4096, "page": 4096}
 # A rejected row's text is kept for diagnosis up to this many characters.
 MAX_RAW_RECORD_CHARS = 4096
 

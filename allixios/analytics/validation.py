@@ -193,6 +193,13 @@ def storable(column: str) -> pl.Expr:
     ).otherwise(text)
 
 
+def url_slug(column: str) -> pl.Expr:
+    """The article slug a page URL or path names: its last path segment, lower case (query and
+    fragment ignored). The one rule by which page views and imported pages find their article."""
+    path = pl.col(column).str.replace(r"[?#].*$", "").str.strip_chars_end("/")
+    return path.str.split("/").list.last().str.to_lowercase()
+
+
 def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[Rule], dict[str, pl.Expr]]:
     # rows name their article by id or, failing that, by URL: each group joins only its own lookup
     by_id = lookups.articles.select(
@@ -207,8 +214,7 @@ def _page_rules(df: pl.DataFrame, lookups: Lookups) -> tuple[pl.DataFrame, list[
     with_id = with_id.with_columns(pl.col("article_id").str.to_lowercase().alias("article_key")).join(
         by_id, on="article_key", how="left"
     )
-    slug = pl.col("url").str.replace(r"[?#].*$", "").str.strip_chars_end("/").str.split("/").list.last()
-    without_id = without_id.with_columns(slug.str.to_lowercase().alias("url_slug")).join(
+    without_id = without_id.with_columns(url_slug("url").alias("url_slug")).join(
         by_slug, on=["tenant_id", "url_slug"], how="left"
     )
     df = pl.concat([with_id, without_id], how="diagonal_relaxed")

@@ -80,7 +80,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
                max_body: int | None = None) -> FastAPI:
     """The API. `launcher` starts Dagster runs (default: through the code location, imported lazily);
     `dispatch` runs the background dispatcher that launches planned requests and sends callbacks."""
-    from allixios.api.routes import ai, analytics, articles, auth, collect, content, system
+    from allixios.api.routes import ai, analytics, articles, auth, collect, content, imports, system
 
     if dispatch is None:
         dispatch = os.environ.get("ALLIXIOS_API_DISPATCH", "1") != "0"
@@ -126,7 +126,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
 
     app.state.launcher = launcher or default_launcher()
     problems.install(app)
-    for module in (system, auth, content, articles, ai, analytics, collect):
+    for module in (system, auth, content, articles, ai, analytics, collect, imports):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     app.include_router(articles.publishing, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))

@@ -24,6 +24,7 @@ _MATRIX: dict[str, set[str]] = {
     "executions:cancel": {"owner", "admin", "editor", "operator"},
     "ai:read": {"owner", "admin", "editor", "writer", "analyst", "operator"},
     "analytics:read": {"owner", "admin", "editor", "analyst", "operator"},
+    "analytics:write": {"owner", "admin", "operator"},  # imports' postbacks (affiliate networks)
     "system:read": {"owner", "admin", "operator"},
     "users:manage": {"owner", "admin"},
     "keys:manage": {"owner", "admin"},

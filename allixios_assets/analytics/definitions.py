@@ -10,6 +10,7 @@ import dagster as dg
 
 from allixios_assets.analytics.app_tables import APP_TABLES
 from allixios_assets.analytics.dbt_models import analytics_dbt_models
+from allixios_assets.analytics.import_tables import IMPORT_TABLES
 from allixios_assets.analytics.ingestion import raw_page_events, raw_revenue_events
 from allixios_assets.analytics.metrics import revenue_metrics
 
@@ -34,7 +35,7 @@ def daily_analytics_schedule(context: dg.ScheduleEvaluationContext):
 
 
 defs = dg.Definitions(
-    assets=[raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics, *APP_TABLES],
+    assets=[raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics, *APP_TABLES, *IMPORT_TABLES],
     jobs=[analytics_job],
     schedules=[daily_analytics_schedule],
 )

@@ -2,9 +2,14 @@
 -- Revenue is conserved: for every day of the build window, the USD loaded into raw.revenue_events
 -- equals the article facts' total and the niche facts' total (to the micro-dollar).
 with raw_revenue as (
-    select event_date as day, sum(amount_usd) as usd
-    from {{ source('raw', 'revenue_events') }}
-    where event_date between {{ window_start() }} and {{ window_end() }}
+    select day, sum(usd) as usd from (
+        select event_date as day, amount_usd as usd
+        from {{ source('raw', 'revenue_events') }}
+        where event_date between {{ window_start() }} and {{ window_end() }}
+        union all  -- imported affiliate/ad revenue attributed to an article (models/staging/_imports.yml)
+        select day, amount_usd from {{ ref('int_imported_revenue_events') }}
+        where day between {{ window_start() }} and {{ window_end() }}
+    ) revenue
     group by 1
 ),
 
