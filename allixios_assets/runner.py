@@ -81,6 +81,9 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
             progress.line(f"  {key}: {'ok' if success else 'FAILED'} (run {run_id[:8]}): "
                           f"{summary['drafts']} drafts, {summary['published']} published")
         _print_summary(progress.line, summaries)
+        with connect() as conn:
+            for line in stand_in_lines(conn, tenant_slug):
+                progress.line(line)
 
         progress.line(f"\nanalytics for {traffic_days} days of simulated traffic up to {today}:")
         from allixios.analytics.simulator import simulate_traffic
@@ -118,6 +121,28 @@ def _build_site(launcher, progress, tenant_slug: str) -> bool:
     progress.line(f"\nsite of {tenant_slug}: {'release ' + live.name if live and success else 'FAILED'} (run {run_id[:8]}); "
                   f"serve it with `allixios site serve` (http://127.0.0.1:{settings.site_port()}/) or `make dev`")
     return success
+
+
+def stand_in_lines(conn, tenant_slug: str) -> list[str]:
+    """Who produced the figures above: each stand-in (writer, embedder, traffic) named as one (issue 16)."""
+    from allixios.ai.catalogue import load_catalogue
+    from allixios.ai.embeddings import get_embedder
+
+    catalogue = load_catalogue()
+    writer = (catalogue.usable("writer") or catalogue.deployments("writer"))[0]
+    marked, total = conn.execute(
+        """SELECT count(*) FILTER (WHERE a.metadata ? 'stand_in'), count(*) FROM articles a
+           JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = %s AND a.deleted_at IS NULL""", (tenant_slug,)).fetchone()
+    embedder = get_embedder(catalogue=catalogue)
+    lines = [f"writer: {writer.model}" + (f" — OFFLINE STAND-IN: template prose, not a language model; {marked} of {total} "
+                                          "articles carry the stand-in marker (site notice, API stand_in, "
+                                          "dim_articles.is_stand_in)" if writer.stand_in else " (real model)"),
+             f"embedder: {embedder.model}" + (" — OFFLINE STAND-IN (word overlap, not meaning)"
+                                              if embedder.is_offline_stand_in else " (real model, run locally)"),
+             "traffic: simulated below — STAND-IN for real visitors (page views and revenue are not real)"]
+    judge = [d for d in catalogue.usable("judge") if not d.stand_in] if "judge" in catalogue.aliases else []
+    lines.append(f"judge: {judge[0].model}" if judge else "judge: not configured (no LLM-judged assessment)")
+    return lines
 
 
 def simulator_line(sim: dict) -> str:

@@ -9,6 +9,7 @@ Each benchmark is a module here with `DESCRIPTION`, `SIZES` ({"quick": ..., "ful
 BENCHMARKS: tuple[str, ...] = (
     "vector_search",
     "embedder_quality",
+    "vector_recall_real",
     "hybrid_search",
     "score_drop_sensor",
     "event_ingest",

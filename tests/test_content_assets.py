@@ -120,7 +120,12 @@ def test_content_job_on_the_sample_tenant_then_rerun_is_idempotent(sample_tenant
     assert all(a["generation_cost"] > 0 and a["partition_date"].isoformat() == DAY for a in articles)
     published = [a for a in articles if a["status"] == "published"]
     waiting = [a for a in articles if a["status"] == "needs_revision"]
-    assert published and waiting and len(published) + len(waiting) == 12  # both paths ran
+    # every article took exactly one path, the one its scores call for (how many of the stand-in's
+    # drafts pass is the scorer's verdict on its text, so neither path is required to occur here)
+    assert len(published) + len(waiting) == 12
+    for a in articles:
+        meets = len(a["content"]) >= 1000 and a["content_quality_score"] > 80 and a["seo_score"] > 70
+        assert (a["status"] == "published") == meets, (a["slug"], a["status"])
     for a in published:  # passes every bar, with a 'published' version on top of 'generated'
         assert len(a["content"]) >= 1000 and a["content_quality_score"] > 80 and a["seo_score"] > 70
         assert a["published_version_number"] == a["version_number"] == 2 and a["published_at"] is not None

@@ -77,6 +77,8 @@ def world(database_url, tmp_path_factory):
             (acme.id, acme_articles[0]["niche_id"]),
         ).fetchone()[0]
         conn.execute("UPDATE articles SET topic_id = %s WHERE id = %s", (topic, acme_articles[0]["id"]))
+        conn.execute("""UPDATE articles SET metadata = '{"stand_in": {"writer": "offline", "model": "offline/writer"}}'
+                        WHERE id = %s""", (acme_articles[1]["id"],))
         conn.execute(
             """INSERT INTO ai_usage (tenant_id, topic_id, task, model, deployment_id, provider, request_id, cost_usd, status)
                VALUES (%s, %s, 'researcher', 'offline/researcher', 'd1', 'offline', 'research-1', 0.5, 'success')""",
@@ -147,6 +149,12 @@ def test_revenue_and_views_are_conserved_from_raw_to_marts(world):
     assert facts == raw and niches == raw and kpis == raw
     total = sum(usd for _, usd in raw.values())
     assert total > 50  # a real amount of simulated revenue went through
+
+
+def test_dim_articles_marks_the_stand_in_articles(world):
+    marked = rows("SELECT article_id FROM marts.dim_articles WHERE is_stand_in")
+    assert marked == [(world["acme_articles"][1]["id"],)]
+    assert rows("SELECT count(*) FROM marts.dim_articles WHERE is_stand_in IS NULL") == [(0,)]
 
 
 def test_article_facts_have_one_row_per_live_article_and_day(world):

@@ -126,6 +126,7 @@ def test_stand_in_articles_are_labelled_noindexed_and_kept_out_of_the_sitemap(si
     text = page(live, "/personal-finance/index-funds-101/")
     assert Head(text).meta["robots"] == "noindex, nofollow"
     assert "Stand-in content." in text and "offline writer" in text
+    assert Head(text).meta["allixios-stand-in"] == "offline writer" and "<!-- stand-in content:" in text
     locs = [e.text for e in ET.parse(live / "sitemap.xml").getroot().iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
     assert f"{BASE}/personal-finance/emergency-fund-basics/" in locs
     assert f"{BASE}/personal-finance/index-funds-101/" not in locs

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 
+from allixios.content import stand_in
 from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
 from allixios.content.partition import PartitionRef
 from allixios.content.slugs import unique_slug
@@ -118,14 +120,15 @@ def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID 
                     """INSERT INTO articles (tenant_id, niche_id, topic_id, title, content, slug, meta_title,
                                              meta_description, excerpt, tags, primary_keyphrase, status, ai_generated,
                                              ai_model_used, prompt_version, generation_cost, partition_date,
-                                             created_by, updated_by, workflow_state)
+                                             created_by, updated_by, workflow_state, metadata)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'draft', true, %s, %s, %s, %s, %s, %s,
-                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text))
+                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text), %s)
                        ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING
                        RETURNING id""",
                     (part.tenant.id, part.niche.id, topic_id, fields["title"], fields["content"], slug,
                      fields["meta_title"], fields["meta_description"], fields["excerpt"], fields["tags"],
-                     fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id),
+                     fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id,
+                     Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {})),
                 ).fetchone()
         except psycopg.errors.UniqueViolation:
             continue

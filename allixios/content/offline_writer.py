@@ -5,13 +5,22 @@ Registered by the AI layer as the litellm custom provider model ``offline/writer
 model. ``respond(messages)`` reads the ``BRIEF_JSON: {...}`` line of the last user message and
 returns the draft as a JSON string.
 
-Output is seeded by a hash of the brief's topic fields, so the same brief gives the same draft,
-while drafts vary in structure, length, keyphrase use, metadata and style. A seeded "defect
-profile" (too short, keyword stuffing, long passive sentences, no subheadings, weak metadata, ...)
-makes a realistic share of drafts fail the default bars, so both the publish and the
-needs_revision paths run. A revision brief (``failing_assessments``) switches off the defects
-behind the failing assessments, so a revision scores better. It writes template prose: it is
-not a language model and its articles are placeholders, not content to publish for real.
+It writes plausible, varied template prose and nothing more. It knows nothing about the scorer:
+it imports no scoring code, measures nothing against a scoring band, and its flaws are properties
+of text a hurried writer produces — too short, no subheadings, a stuffed keyphrase, long formal
+sentences, the topic named late, no images or links, a terse meta description — drawn by seeded
+randomness (``TEXT_FLAWS``). Whether a draft passes the bars is whatever the scorer says.
+
+A revision brief (``previous_body``) is answered by ``revise_text``: a generic editor's pass over
+the CURRENT text (which may be a real article, not one of ours) — expand thin text with sections
+from the outline, add subheadings to long runs of paragraphs, split overlong sentences, thin out a
+repeated keyphrase, name the topic in the opening, add related links — driven by what it sees in
+the text and, like a human editor, by the words of the feedback it was given. Whether the revision
+scores better is measured by the scorer, never built in.
+
+Output is seeded by the brief's topic fields (and the version being revised), so the same brief
+gives the same text. It is not a language model: its articles are placeholders, marked as stand-in
+content wherever they show (site, API, marts).
 """
 
 from __future__ import annotations
@@ -21,30 +30,25 @@ import json
 import random
 import re
 
-from allixios.content import readability as rd
 from allixios.content.slugs import slugify
 
 MODEL_NAME = "offline/writer"
 BRIEF_MARKER = "BRIEF_JSON:"
 
-# defect -> (probability in a first draft, assessments that reveal it)
-DEFECTS: dict[str, tuple[float, tuple[str, ...]]] = {
-    "short": (0.10, ("text_length", "body_length")),
-    "stuffed": (0.07, ("keyphrase_density",)),
-    "academic": (0.10, ("flesch_reading_ease", "sentence_length", "passive_voice", "paragraph_length")),
-    "no_subheadings": (0.08, ("subheading_distribution", "keyphrase_in_subheadings")),
-    "weak_meta": (0.20, ("meta_description_length", "keyphrase_in_meta_description", "keyphrase_in_seo_title",
-                         "seo_title_width")),
-    "no_images": (0.30, ("images", "image_alt_text")),
-    "missing_alt": (0.10, ("image_alt_text",)),
-    "no_links": (0.15, ("internal_links", "outbound_links", "generic_anchor_text")),
-    "generic_anchor": (0.08, ("generic_anchor_text",)),
-    "rare_keyphrase": (0.08, ("keyphrase_density", "keyphrase_in_introduction")),
-    "few_transitions": (0.15, ("transition_words",)),
+# flaw -> probability in a first draft. Each is a property of the TEXT, not of any assessment.
+TEXT_FLAWS: dict[str, float] = {
+    "too_short": 0.10,  # two thin sections, no takeaway
+    "stuffed_keyphrase": 0.07,  # the keyphrase repeated in almost every paragraph
+    "long_sentences": 0.10,  # long, formal, passive sentences in one long paragraph per section
+    "no_subheadings": 0.08,  # one run of paragraphs
+    "topic_named_late": 0.08,  # the opening never names the keyphrase
+    "terse_metadata": 0.15,  # the title reused as meta title, a one-line meta description
+    "no_images": 0.30,
+    "missing_alt": 0.10,
+    "no_links": 0.15,
+    "generic_anchor": 0.08,  # "click here"
+    "plain_connectives": 0.15,  # few connectives between sentences
 }
-
-# a revision never introduces these: an editor fixing an article does not make it worse
-SEVERE_DEFECTS = frozenset({"short", "stuffed", "academic", "no_subheadings", "rare_keyphrase"})
 
 TRANSITION_PREFIXES = ["Also,", "In fact,", "For example,", "Next,", "As a result,", "Then,", "Even so,", "Of course,"]
 
@@ -181,6 +185,17 @@ ACADEMIC = [
 
 # --------------------------------------------------------------------------- helpers
 
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
 
 def _brief_from(messages: list[dict]) -> dict:
     for message in reversed(messages or []):
@@ -237,13 +252,18 @@ def _pick(rng: random.Random, bank: list[str], n: int, avoid: set[str]) -> list[
 
 
 def _first_word(s: str) -> str:
-    return rd.first_word_key(s)
+    ws = _words(s)
+    return ws[0].lower() if ws else ""
 
 
-def _with_transitions(rng: random.Random, sentences: list[str], share: float) -> list[str]:
+_PREFIX_WORDS = {_first_word(p) for p in TRANSITION_PREFIXES}
+
+
+def _with_connectives(rng: random.Random, sentences: list[str], share: float) -> list[str]:
+    """The writer's habit of opening some sentences with a connective (share = how often)."""
     out = []
     for s in sentences:
-        if not rd.has_transition(s) and rng.random() < share:
+        if _first_word(s) not in _PREFIX_WORDS and rng.random() < share:
             prefix = rng.choice(TRANSITION_PREFIXES)
             if not out or _first_word(out[-1]) != _first_word(prefix):
                 s = f"{prefix} {s[0].lower()}{s[1:]}" if not s.startswith("I ") else f"{prefix} {s}"
@@ -251,8 +271,8 @@ def _with_transitions(rng: random.Random, sentences: list[str], share: float) ->
     return out
 
 
-def _no_repeated_starts(sentences: list[str]) -> list[str]:
-    """Reorder so no two neighbours start with the same word (when the mix allows it)."""
+def _varied_openings(sentences: list[str]) -> list[str]:
+    """Reorder so no two neighbours start with the same word (when the mix allows it): plain style."""
     out: list[str] = []
     rest = list(sentences)
     while rest:
@@ -265,146 +285,105 @@ def _no_repeated_starts(sentences: list[str]) -> list[str]:
     return out
 
 
+def _mentions(text: str, kp: str) -> bool:
+    return kp.lower() in text.lower()
+
+
 # --------------------------------------------------------------------------- drafting
 
 
-def choose_defects(brief: dict) -> set[str]:
-    """The seeded defect profile of this brief; a revision drops the defects its failing assessments reveal."""
-    rng = _rng("defects", brief.get("title"), brief.get("keyphrase"), brief.get("niche"), brief.get("revision", 0))
-    failing = {f["id"] if isinstance(f, dict) else str(f) for f in brief.get("failing_assessments") or []}
-    revising = bool(failing) or bool(brief.get("previous_body"))
-    defects = set()
-    for name, (probability, reveals) in DEFECTS.items():
-        if revising and (failing & set(reveals) or name in SEVERE_DEFECTS):
-            continue
-        if rng.random() < probability * (0.3 if revising else 1.0):
-            defects.add(name)
-    if "short" in defects:
-        defects.discard("stuffed")  # a 150-word text stuffed reads as nonsense even for a stand-in
-    return defects
+def choose_flaws(brief: dict) -> set[str]:
+    """The seeded flaws of this brief's first draft (text properties, see ``TEXT_FLAWS``)."""
+    rng = _rng("flaws", brief.get("title"), brief.get("keyphrase"), brief.get("niche"))
+    flaws = {name for name, probability in TEXT_FLAWS.items() if rng.random() < probability}
+    if "too_short" in flaws:
+        flaws.discard("stuffed_keyphrase")  # a 150-word text stuffed reads as nonsense even for a stand-in
+    return flaws
 
 
 def _paragraphs_for(rng, fill, bank: list[str], count: int, size: tuple[int, int], used: set[str]) -> list[list[str]]:
-    paragraphs = []
-    for _ in range(count):
-        n = rng.randint(*size)
-        paragraphs.append([fill(s) for s in _pick(rng, bank, n, used)])
-    return paragraphs
+    return [[fill(s) for s in _pick(rng, bank, rng.randint(*size), used)] for _ in range(count)]
 
 
-def _keyphrase_hits(sentences: list[str], kp: str) -> int:
-    key = rd.content_words(kp)
-    total = 0
-    for s in sentences:
-        ws = rd.normalized_words(s)
-        total += min((ws.count(k) for k in key), default=0)
-    return total
+def _outline(rng: random.Random, fill: _Fill, kinds: list[str]) -> list[str]:
+    """Section headings for the given section kinds (about half name the keyphrase, as writers do)."""
+    headings = []
+    for kind in kinds:
+        options = SECTIONS[kind][0] if kind in SECTIONS else TAKEAWAY[0]
+        headings.append(fill(rng.choice(options)))
+    return headings
 
 
 def write_draft(brief: dict) -> dict:
-    """The draft for a brief as a dict (``respond`` returns it as JSON)."""
+    """A first draft for a brief as a dict (``respond`` returns it as JSON); revisions: ``revise_text``."""
+    if brief.get("previous_body"):
+        return revise_text(brief)
     title = str(brief.get("title") or "Untitled").strip()
     kp = " ".join(str(brief.get("keyphrase") or title).lower().split())
     niche = str(brief.get("niche") or "").strip()
     keywords = [str(k) for k in brief.get("keywords") or []]
-    rng = _rng("draft", title, kp, niche, brief.get("revision", 0), sorted(brief.get("failing_assessments") or [], key=str))
-    defects = choose_defects(brief)
+    rng = _rng("draft", title, kp, niche)
+    flaws = choose_flaws(brief)
     fill = _Fill(kp, keywords, niche)
     used: set[str] = set()
-    academic = "academic" in defects
-    sentence_size = (3, 5) if not academic else (4, 6)
+    formal = "long_sentences" in flaws
+    short = "too_short" in flaws
 
-    # introduction: the keyphrase in one sentence unless the keyphrase is "rare"
     intro = [fill(s) for s in _pick(rng, INTRO[3:], rng.randint(2, 3), used)]
-    if "rare_keyphrase" not in defects:
-        intro.insert(0, fill(rng.choice(INTRO[:3])))
-    else:
-        intro.insert(0, "This guide covers the basics in plain words.")
+    intro.insert(0, "This guide covers the basics in plain words." if "topic_named_late" in flaws
+                 else fill(rng.choice(INTRO[:3])))
 
-    # sections
-    n_sections = 2 if "short" in defects else rng.randint(4, 6)
-    kinds = rng.sample(list(SECTIONS), n_sections)
+    kinds = rng.sample(list(SECTIONS), 2 if short else rng.randint(4, 6))
+    headings = _outline(rng, fill, kinds)
     sections: list[tuple[str, list[list[str]], list[str]]] = []  # heading, paragraphs, list items
-    key_headings = max(1, round(n_sections * rng.uniform(0.34, 0.6)))
-    for i, kind in enumerate(kinds):
-        headings, bank = SECTIONS[kind]
-        with_key = [h for h in headings if "{kp}" in h.lower()]
-        plain = [h for h in headings if "{kp}" not in h.lower()]
-        heading = fill(rng.choice(with_key if (i < key_headings and with_key) else plain or headings))
-        n_paragraphs = 1 if "short" in defects else rng.randint(1, 3)
-        size = (2, 3) if "short" in defects else sentence_size
-        paragraphs = _paragraphs_for(rng, fill, bank, n_paragraphs, size, used)
-        items = []
-        if kind in ("how", "tools") and not academic and "short" not in defects:
-            items = rng.sample(LIST_ITEMS, rng.randint(3, 5))
+    for kind, heading in zip(kinds, headings, strict=True):
+        bank = SECTIONS[kind][1]
+        paragraphs = _paragraphs_for(rng, fill, bank, 1 if short else rng.randint(1, 3),
+                                     (2, 3) if short else (4, 6) if formal else (3, 5), used)
+        items = rng.sample(LIST_ITEMS, rng.randint(3, 5)) if kind in ("how", "tools") and not (formal or short) else []
         sections.append((heading, paragraphs, items))
-    if "short" not in defects:
-        headings, bank = TAKEAWAY
-        sections.append((fill(rng.choice(headings)), _paragraphs_for(rng, fill, bank, 1, (3, 4), used), []))
+    if not short:
+        sections.append((fill(rng.choice(TAKEAWAY[0])), _paragraphs_for(rng, fill, TAKEAWAY[1], 1, (3, 4), used), []))
 
-    if academic:  # long passive sentences replace most of the plain prose
+    if formal:  # long formal sentences replace most of the plain prose, one long paragraph per section
         for _, paragraphs, _ in sections:
             for p in paragraphs:
                 for j in range(len(p)):
                     if rng.random() < 0.75:
                         p[j] = fill(rng.choice(ACADEMIC))
-        # and each section becomes one long paragraph
         sections = [(h, [[s for p in ps for s in p]], items) for h, ps, items in sections]
 
-    # keyphrase density: aim for 0.6-2.5 % (or stuff it / starve it when that is the defect)
-    def body_sentences():
-        return intro + [s for _, ps, _ in sections for p in ps for s in p]
-
-    def word_count():
-        return sum(len(rd.words(s)) for s in body_sentences()) + sum(len(rd.words(i)) for _, _, items in sections for i in items)
-
+    # how often the writer comes back to the keyphrase is a trait of this draft, not a target
     paragraphs_flat = [p for _, ps, _ in sections for p in ps]
-    if "stuffed" in defects:
-        while _keyphrase_hits(body_sentences(), kp) < 0.05 * word_count():
-            rng.choice(paragraphs_flat).append(fill(rng.choice(KEYPHRASE_BOOSTERS)))
-    elif "rare_keyphrase" in defects:
+    if "stuffed_keyphrase" in flaws:
         for p in paragraphs_flat:
-            for j, s in enumerate(p):
-                if _keyphrase_hits([s], kp):
-                    p[j] = "It pays to keep things simple."
-    else:
-        floor = max(2, int(0.006 * word_count()) + 1)
-        guard = 0
-        while _keyphrase_hits(body_sentences(), kp) < floor and guard < 30:
-            rng.choice(paragraphs_flat).append(fill(rng.choice(KEYPHRASE_BOOSTERS)))
-            guard += 1
+            p.extend(fill(s) for s in rng.sample(KEYPHRASE_BOOSTERS, rng.randint(2, 3)))
+    elif "topic_named_late" not in flaws:
+        for p in rng.sample(paragraphs_flat, max(1, round(len(paragraphs_flat) * rng.uniform(0.2, 0.5)))):
+            p.insert(rng.randint(0, len(p)), fill(rng.choice(KEYPHRASE_BOOSTERS)))
 
-    share = 0.0 if "few_transitions" in defects else rng.uniform(0.3, 0.45)
-    intro = _with_transitions(rng, _no_repeated_starts(intro[:1]) + _no_repeated_starts(intro[1:]), share / 2)
+    share = 0.05 if "plain_connectives" in flaws else rng.uniform(0.25, 0.45)
+    intro = _with_connectives(rng, intro[:1] + _varied_openings(intro[1:]), share / 2)
     # like a sensible model, the slug is built from the words of the title, never from markup in it
     slug = _slug_for(re.sub(r"<[^>]*>", " ", title), re.sub(r"<[^>]*>", " ", kp))
 
-    # images and links
     images = []
-    if "no_images" not in defects and "short" not in defects:
+    if "no_images" not in flaws and not short:
         for n in range(rng.randint(1, 3)):
-            alt = "" if ("missing_alt" in defects and n == 0) else (
+            alt = "" if ("missing_alt" in flaws and n == 0) else (
                 f"{_cap(kp)} example" if n == 0 else f"A simple setup for {rng.choice(fill.keywords)}")
             images.append(f"![{alt}](/images/{slug}-{n + 1}.jpg)")
-    links_internal: list[str] = []
-    link_outbound = ""
-    if "no_links" not in defects:
-        for target in (brief.get("internal_links") or [])[:2]:
-            links_internal.append(f"[{target.get('title', target['slug'])}](/{target['slug']})")
-        if rng.random() < 0.15:  # a link to a page that may not exist, as real writers produce
-            links_internal.append(f"[our guide to {fill.keywords[0]}](/{slugify(fill.keywords[0])}-guide)")
-        anchor = "click here" if "generic_anchor" in defects else f"background reading on {kp}"
-        link_outbound = f"[{anchor}](https://en.wikipedia.org/wiki/{'_'.join(_cap(w) for w in kp.split())})"
+    links_internal = _related_links(rng, brief, fill) if "no_links" not in flaws else []
+    link_outbound = "" if "no_links" in flaws else _outbound_link(kp, "click here" if "generic_anchor" in flaws else None)
 
-    # assemble Markdown
     lines: list[str] = [" ".join(intro), ""]
     if images:
         lines += [images[0], ""]
     for n, (heading, paragraphs, items) in enumerate(sections):
-        if "no_subheadings" not in defects:
+        if "no_subheadings" not in flaws:
             lines += [f"## {heading}", ""]
         for k, p in enumerate(paragraphs):
-            text = " ".join(_with_transitions(rng, _no_repeated_starts(p), share))
+            text = " ".join(_with_connectives(rng, _varied_openings(p), share))
             if k == 0 and n == 1 and link_outbound:
                 text += f" For more depth, see this {link_outbound}."
             if k == len(paragraphs) - 1 and n == len(sections) - 1 and links_internal:
@@ -417,56 +396,54 @@ def write_draft(brief: dict) -> dict:
             lines += [images[n + 1], ""]
     body = "\n".join(lines).strip() + "\n"
 
+    terse = "terse_metadata" in flaws
     return {
         "title": title,
-        "meta_title": _meta_title(rng, title, kp, "weak_meta" in defects),
-        "meta_description": _meta_description(rng, kp, niche, "weak_meta" in defects),
+        "meta_title": title if terse else _meta_title(rng, kp),
+        "meta_description": _meta_description(rng, kp, niche, terse),
         "slug": slug,
-        "excerpt": " ".join(rd.sentences(" ".join(intro))[:2]),
+        "excerpt": " ".join(_sentences(" ".join(intro))[:2]),
         "body": body,
         "tags": _tags(kp, keywords, niche),
         "primary_keyphrase": kp,
     }
 
 
+def _related_links(rng: random.Random, brief: dict, fill: _Fill) -> list[str]:
+    links = [f"[{t.get('title', t['slug'])}](/{t['slug']})" for t in (brief.get("internal_links") or [])[:2]]
+    if rng.random() < 0.15:  # a link to a page that may not exist, as real writers produce
+        links.append(f"[our guide to {fill.keywords[0]}](/{slugify(fill.keywords[0])}-guide)")
+    return links
+
+
+def _outbound_link(kp: str, anchor: str | None = None) -> str:
+    return f"[{anchor or f'background reading on {kp}'}](https://en.wikipedia.org/wiki/{'_'.join(_cap(w) for w in kp.split())})"
+
+
 def _slug_for(title: str, kp: str) -> str:
     slug = slugify(title, max_chars=60)
-    if not set(rd.content_words(kp)) <= {rd.normalize(w) for w in slug.split("-")}:
+    if not set(slugify(kp).split("-")) <= set(slug.split("-")):
         slug = slugify(f"{kp} {title}", max_chars=60)
     return slug
 
 
-def _meta_title(rng: random.Random, title: str, kp: str, weak: bool) -> str:
-    from allixios.content.scoring import TITLE_MAX_PX, title_width_px
-
-    if weak:
-        return title
-    tails = ["A Simple Guide", "What Works", "A Practical Guide", "Tips That Work", "Start Here", "The Basics"]
-    rng.shuffle(tails)
-    for tail in tails:
-        candidate = f"{_title_case(kp)}: {tail}"
-        if title_width_px(candidate) <= TITLE_MAX_PX - 40:
-            return candidate
-    return _title_case(kp)
+def _meta_title(rng: random.Random, kp: str) -> str:
+    """The keyphrase and a short tail, as the prompt asks (no width measured: long keyphrases make long titles)."""
+    return f"{_title_case(kp)}: {rng.choice(['A Simple Guide', 'What Works', 'A Practical Guide', 'Tips That Work', 'Start Here', 'The Basics'])}"
 
 
-def _meta_description(rng: random.Random, kp: str, niche: str, weak: bool) -> str:
-    if weak:
+def _meta_description(rng: random.Random, kp: str, niche: str, terse: bool) -> str:
+    if terse:
         return f"A short guide with tips for {niche.lower() or 'beginners'}."
     area = niche.lower() or "your plans"
     templates = [
+        f"Learn {kp} with clear steps, simple tips and the common mistakes to avoid.",
         f"Learn {kp} with clear steps, simple tips and the common mistakes to avoid, so you can make real progress in {area}.",
         f"A practical guide to {kp}: what it means, how to start this week and how to track your progress without wasting time.",
-        f"Get started with {kp} today. Simple steps, useful tools and honest advice to help you build habits that last in {area}.",
+        f"Get started with {kp} today. Simple steps, useful tools and honest advice to help you build habits that last.",
+        f"Everything a beginner needs to know about {kp}, from the first steps to the habits that keep it going in {area}.",
     ]
-    rng.shuffle(templates)
-    fillers = [" Start today.", " It is easier than you think.", " No jargon."]
-    for text in templates:
-        for filler in [""] + fillers:
-            if 121 <= len(text + filler) <= 156:
-                return text + filler
-    text = templates[0]
-    return text if len(text) <= 156 else text[:150].rsplit(" ", 1)[0] + "..."
+    return rng.choice(templates)
 
 
 def _tags(kp: str, keywords: list[str], niche: str) -> list[str]:
@@ -476,6 +453,165 @@ def _tags(kp: str, keywords: list[str], niche: str) -> list[str]:
         if t and t not in tags:
             tags.append(t)
     return tags[:6]
+
+
+# --------------------------------------------------------------------------- revising
+
+# a sentence this long reads as a wall; editors split it
+LONG_SENTENCE_WORDS = 25
+THIN_TEXT_WORDS = 600
+PARAGRAPHS_PER_HEADING = 3
+_SPLIT_AT = re.compile(r",\s+(?:and|but|which|since|although|because|while|so)\s+|;\s+")
+_FENCE_LINE = re.compile(r"^\s*(```|~~~)")
+
+
+def _blocks(body: str) -> list[str]:
+    """The body's blank-line separated blocks; a fenced code block stays one block."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in body.splitlines():
+        if _FENCE_LINE.match(line):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _is_prose(block: str) -> bool:
+    """A plain paragraph an editor may rewrite (not a heading, list, quote, table, image, code or HTML)."""
+    first = block.lstrip()
+    return bool(first) and not re.match(r"(#|[-*+]\s|\d+[.)]\s|>|!\[|\||```|~~~|<|\s{4})", block) and "\n=" not in block \
+        and "\n-" not in block
+
+
+def _split_sentence(sentence: str) -> list[str]:
+    if len(_words(sentence)) <= LONG_SENTENCE_WORDS or "`" in sentence or "](" in sentence:
+        return [sentence]
+    m = _SPLIT_AT.search(sentence, len(sentence) // 4)
+    if not m or m.end() >= len(sentence) - 20:
+        return [sentence]
+    head = sentence[: m.start()].rstrip(",;") + "."
+    tail = _cap(sentence[m.end():].lstrip())
+    if m.group(0).strip(", ").startswith("which"):
+        tail = "This " + sentence[m.end():].lstrip()
+    return [head, *_split_sentence(tail)]
+
+
+def _feedback_words(brief: dict) -> str:
+    """The feedback as an editor reads it: the words of each note (its name and message), nothing more."""
+    notes = []
+    for f in brief.get("failing_assessments") or []:
+        if isinstance(f, dict):
+            notes.append(f"{str(f.get('id', '')).replace('_', ' ')} {f.get('detail', '')}")
+        else:
+            notes.append(str(f).replace("_", " "))
+    return " ".join(notes).lower()
+
+
+def revise_text(brief: dict) -> dict:
+    """A generic editor's pass over ``previous_body`` (see the module docstring); same keys as a draft."""
+    title = str(brief.get("title") or "Untitled").strip()
+    kp = " ".join(str(brief.get("keyphrase") or title).lower().split())
+    niche = str(brief.get("niche") or "").strip()
+    keywords = [str(k) for k in brief.get("keywords") or []]
+    rng = _rng("revise", title, kp, niche, brief.get("revision", 0))
+    fill = _Fill(kp, keywords, niche)
+    feedback = _feedback_words(brief)
+    blocks = _blocks(str(brief.get("previous_body") or ""))
+    edits: list[str] = []
+
+    # 1. split overlong sentences in prose paragraphs
+    for i, block in enumerate(blocks):
+        if _is_prose(block):
+            sentences = [part for s in _sentences(" ".join(block.split())) for part in _split_sentence(s)]
+            rewritten = " ".join(sentences)
+            if rewritten != " ".join(block.split()):
+                blocks[i] = rewritten
+                edits.append("split long sentences")
+
+    # 2. thin out a keyphrase repeated within one paragraph (keep the first mention)
+    for i, block in enumerate(blocks):
+        if _is_prose(block) and block.lower().count(kp) > 2:
+            kept, seen = [], 0
+            for s in _sentences(block):
+                seen += _mentions(s, kp)
+                if not (_mentions(s, kp) and seen > 1 and s in {fill(b) for b in KEYPHRASE_BOOSTERS}):
+                    kept.append(s)
+            if len(kept) < len(_sentences(block)):
+                blocks[i] = " ".join(kept)
+                edits.append("removed repeated keyphrase sentences")
+
+    # 3. name the topic in the opening paragraph
+    first_prose = next((i for i, b in enumerate(blocks) if _is_prose(b)), None)
+    if kp and (first_prose is None or not _mentions(blocks[first_prose], kp)):
+        opener = f"This article looks at {kp}."
+        if first_prose is None:
+            blocks.insert(0, opener)
+        else:
+            blocks[first_prose] = f"{opener} {blocks[first_prose]}"
+        edits.append("named the topic in the opening")
+
+    # 4. expand thin text with sections from the outline the text does not cover yet
+    words = sum(len(_words(b)) for b in blocks)
+    used: set[str] = set()
+    kinds = [k for k in SECTIONS if not any(_cap(fill(h)).lower() in " ".join(blocks).lower() for h in SECTIONS[k][0])]
+    rng.shuffle(kinds)
+    while words < THIN_TEXT_WORDS and kinds:
+        kind = kinds.pop()
+        heading = fill(rng.choice(SECTIONS[kind][0]))
+        paragraphs = _paragraphs_for(rng, fill, SECTIONS[kind][1], 2, (3, 5), used)
+        blocks += [f"## {heading}"] + [" ".join(_varied_openings(p)) for p in paragraphs]
+        words += len(_words(heading)) + sum(len(_words(s)) for p in paragraphs for s in p)
+        edits.append(f"added a section: {heading}")
+
+    # 5. subheadings for long runs of paragraphs without one
+    out: list[str] = []
+    run = 0
+    outline = [fill(h) for k in SECTIONS for h in SECTIONS[k][0][:1]]
+    rng.shuffle(outline)
+    for i, block in enumerate(blocks):
+        if block.startswith("#"):
+            run = 0
+        elif _is_prose(block):
+            run += 1
+            if run > PARAGRAPHS_PER_HEADING and i > 0 and outline and i < len(blocks) - 1:
+                out.append(f"## {outline.pop()}")
+                edits.append("added a subheading")
+                run = 1
+        out.append(block)
+    blocks = out
+
+    # 6. what the feedback asks for in so many words: links and images
+    if "link" in feedback and "](" not in " ".join(blocks):
+        related = _related_links(rng, brief, fill)
+        blocks.append(f"For more depth, see this {_outbound_link(kp)}."
+                      + (" Related reading: " + ", ".join(related) + "." if related else ""))
+        edits.append("added links")
+    if "image" in feedback and "![" not in " ".join(blocks):
+        at = next((i + 1 for i, b in enumerate(blocks) if _is_prose(b)), 0)
+        blocks.insert(at, f"![{_cap(kp)} example](/images/{slugify(title, max_chars=60)}-1.jpg)")
+        edits.append("added an image")
+
+    body = "\n\n".join(blocks).strip() + "\n"
+    first = next((b for b in blocks if _is_prose(b)), "")
+    return {
+        "title": title,
+        "meta_title": _meta_title(rng, kp),
+        "meta_description": _meta_description(rng, kp, niche, False),
+        "slug": _slug_for(re.sub(r"<[^>]*>", " ", title), re.sub(r"<[^>]*>", " ", kp)),
+        "excerpt": " ".join(_sentences(first)[:2])[:300],
+        "body": body,
+        "tags": _tags(kp, keywords, niche),
+        "primary_keyphrase": kp,
+        "revision_notes": sorted(set(edits)),
+    }
 
 
 # --------------------------------------------------------------------------- research

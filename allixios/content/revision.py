@@ -26,6 +26,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import URL
 
+from allixios.content import stand_in
 from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
 from allixios.content.partition import Bars
 from allixios.content.scoring import ArticleDoc, score_article
@@ -147,17 +148,21 @@ def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: 
             assessments=report.assessments_json(),
         )
     status = "published" if republish else "needs_revision" if failed else "scored"
+    # the stand-in marker follows the text: set by a stand-in's revision, dropped by a real model's
+    marker = Jsonb(stand_in.marker(res.model, version)) if stand_in.is_stand_in_model(res.model) else None
     conn.execute(
         """UPDATE articles SET status = %s::content_status, optimization_suggestions = %s, ai_model_used = %s,
                   prompt_version = %s, generation_cost = generation_cost + %s,
                   published_at = CASE WHEN %s THEN now() ELSE published_at END,
                   published_version_number = CASE WHEN %s THEN %s ELSE published_version_number END,
-                  workflow_state = workflow_state || %s
+                  workflow_state = workflow_state || %s,
+                  metadata = CASE WHEN %s::jsonb IS NULL THEN metadata - 'stand_in'
+                                  ELSE metadata || jsonb_build_object('stand_in', %s::jsonb) END
            WHERE id = %s""",
         (status, Jsonb(report.suggestions), res.model, job.prompt_version, 0.0 if res.replayed else float(res.cost_usd),
          republish, republish, version,
          Jsonb({"stage": f"{reason}", "failed_bars": failed, "failing_assessments": [x.id for x in report.failing()],
-                "run_id": run_id}), a["id"]),
+                "run_id": run_id}), marker, marker, a["id"]),
     )
     conn.execute("UPDATE ai_usage SET article_id = %s WHERE request_id = %s AND article_id IS NULL", (a["id"], job.request_id))
     return RevisionOutcome(str(a["id"]), "revised", "; ".join(failed), version, report.quality, report.seo,

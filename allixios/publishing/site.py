@@ -346,7 +346,7 @@ class SiteBuilder:
             {"@type": "ListItem", "position": 3, "name": headline, "item": canonical},
         ]}
         page = {"title": title, "description": description, "canonical": canonical, "noindex": row["stand_in"],
-                "og_type": "article", "image": image, "published": _date(row["published_at"]),
+                "stand_in": row["stand_in"], "og_type": "article", "image": image, "published": _date(row["published_at"]),
                 "modified": _date(row["modified_at"]), "jsonld": [article_ld, crumbs],
                 "feeds": [{"title": f"{row['niche_name']} — {cfg.name}", "href": f"{niche_path}feed.xml"}]}
         article = {"title": headline, "niche_name": row["niche_name"], "niche_path": niche_path,

@@ -172,12 +172,22 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
     "(docs/areas/content-scoring.md); every assessment's result and the optimization suggestions are stored. "
     "Articles meeting the tenant's bars become `scored`, the others `needs_revision` with the failed bars.",
 )
-def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                    llm: LLMResource) -> dg.MaterializeResult:
+    from allixios.content import judge
+
     day, niche_key = partition_of(context)
+    client = llm.client()
+    judge_model = judge.judge_deployment(client.catalogue)
     with fail_fast(), warehouse.connection() as conn:
         part = pipeline.resolve_partition(conn, day, niche_key)
         res = pipeline.score_partition(conn, part)
+        conn.commit()
+        # the optional LLM judge (issue 16): called only when a real judge deployment is configured
+        judge.judge_partition(conn, part, client, run_id=context.run.run_id)
+        verdicts = judge.stored(conn, [a["id"] for a in res.articles])
     for a in res.articles:
+        a["judge"] = judge.summary_line(verdicts.get(a["id"]))
         verdict = "meets every bar" if not a["failed_bars"] else "misses " + "; ".join(a["failed_bars"])
         context.log.info(f"scored {a['slug']!r}: quality {a['quality']}, SEO {a['seo']}, {verdict} -> {a['status']}")
     rows = [dict(a, failed_bars="; ".join(a["failed_bars"]) or "-") for a in res.articles]
@@ -188,7 +198,9 @@ def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "avg_quality": res.average("quality") or 0.0,
         "avg_seo": res.average("seo") or 0.0,
         "bars": dg.MetadataValue.json(part.bars.as_dict()),
-        "articles": dg.MetadataValue.md(_table(rows, ["slug", "quality", "seo", "body_chars", "status", "failed_bars"])),
+        "articles": dg.MetadataValue.md(_table(rows, ["slug", "quality", "seo", "body_chars", "status", "failed_bars",
+                                                      "judge"])),
+        "judge": f"judge: {judge_model.model}" if judge_model else judge.NOT_CONFIGURED,
     })
 
 

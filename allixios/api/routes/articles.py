@@ -53,7 +53,8 @@ def list_articles(request: Request, status: STATUSES | None = None,
     with connect() as conn:
         rows = fetch_dicts(conn, """
             SELECT a.id, a.slug, a.title, n.slug AS niche, a.status::text AS status, a.content_quality_score AS quality,
-                   a.seo_score AS seo, a.version_number AS version, a.ai_generated, a.updated_at, a.deleted_at
+                   a.seo_score AS seo, a.version_number AS version, a.ai_generated, (a.metadata -> 'stand_in') IS NOT NULL AS stand_in,
+                   a.updated_at, a.deleted_at
             FROM articles a LEFT JOIN niches n ON n.id = a.niche_id
             WHERE a.tenant_id = %(t)s AND (%(del)s OR a.deleted_at IS NULL)
               AND (%(status)s::text IS NULL OR a.status::text = %(status)s)
@@ -82,8 +83,15 @@ def search(request: Request, q: str = Query(min_length=1, max_length=500),
 
 def _article_body(conn, principal: Principal, article_id: str) -> tuple[dict, str]:
     data = ed.show_article(conn, principal.tenant, article_id)
-    extra = conn.execute("SELECT content, content_hash FROM articles WHERE id = %s", (data["id"],)).fetchone()
+    from allixios.content import judge
+
+    extra = conn.execute("SELECT content, content_hash, metadata -> 'stand_in', metadata -> 'judge' FROM articles "
+                         "WHERE id = %s", (data["id"],)).fetchone()
     data["content"] = extra[0]
+    # {"writer": "offline", "model": ..., "version": n} while the text is a stand-in's placeholder, else null
+    data["stand_in"] = extra[2]
+    # the optional LLM judge's verdict (scores + reasons), or why there is none
+    data["judge"] = dict(extra[3] or judge.not_configured(), line=judge.summary_line(extra[3]))
     return data, _etag(data["current_version"], extra[1])
 
 

@@ -1,1 +1,1 @@
-SELECT 1;
+ALTER TABLE articles DROP COLUMN IF EXISTS metadata;

@@ -21,7 +21,8 @@ select
     c.llm_calls,
     c.tokens,
     a.version_number,
-    a.is_deleted
+    a.is_deleted,
+    a.is_stand_in
 from {{ ref('stg_articles') }} a
 join {{ ref('stg_tenants') }} t on t.tenant_id = a.tenant_id
 left join {{ ref('stg_niches') }} n on n.niche_id = a.niche_id

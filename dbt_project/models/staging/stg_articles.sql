@@ -14,5 +14,6 @@ select
     generation_cost as recorded_generation_cost_usd,
     version_number,
     deleted_at is not null as is_deleted,
+    (metadata -> 'stand_in') is not null as is_stand_in,
     created_at
 from {{ source('app', 'articles') }}
