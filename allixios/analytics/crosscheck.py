@@ -46,6 +46,7 @@ class Recount:
     articles: list[dict[str, Any]]  # tenant_id, niche_id, article_id, views, unique_visitors, revenue_usd
     niches: list[dict[str, Any]]  # tenant_id, niche_id, views, unique_visitors, revenue_usd
     files: list[dict[str, Any]]  # source_file, kind, rows_read, rows_kept (duckdb's count)
+    unreadable: list[str]  # files ingest read but duckdb could not (each also a "file" difference)
 
 
 def _duckdb():
@@ -61,15 +62,24 @@ def recount_day(conn: psycopg.Connection, day: date, root: Path | None = None) -
     folder = day_folder(day, root)
     landed = _landing_files(folder) if folder.is_dir() else []
     con = _duckdb()
+    unreadable: list[str] = []
     try:
         _load_reference(con, conn, day)
+        refused = {(k, name) for k, name in con.execute("SELECT kind, source_file FROM rejected_files").fetchall()}
         page_parts, revenue_parts = [], []
         for order, f in enumerate(landed):
             kind, fmt = schemas.kind_of(f.path), schemas.format_of(f.path)
-            if f.problem or kind is None or fmt is None:
-                continue  # ingest refuses these as whole files; so does the recount
+            if f.problem or kind is None or fmt is None or (kind, f.source_file) in refused:
+                continue  # ingest refused these as whole files; so does the recount
             columns = schemas.SCHEMAS[kind].columns
-            select = _records(con, f.path, fmt, columns, order)
+            try:
+                select = _records(con, f.path, fmt, columns, order)
+                if select is not None:
+                    con.execute(f"SELECT count(*) FROM ({select})").fetchone()
+            except Exception as exc:  # noqa: BLE001 - a file duckdb cannot read is a finding, not a crash
+                con.execute("INSERT INTO file_counts VALUES (?, ?, 0, 0)", [f.source_file, kind])
+                unreadable.append(f"{f.source_file}: {str(exc).splitlines()[0]}")
+                continue
             if select is None:
                 continue
             part = f"SELECT {order} AS file_order, '{_q(f.source_file)}' AS source_file, '{_q(f.tenant_slug)}' AS feed, * FROM ({select})"
@@ -123,7 +133,7 @@ def recount_day(conn: psycopg.Connection, day: date, root: Path | None = None) -
         files = _dicts(con, """
             SELECT source_file, kind, sum(rows_read)::BIGINT AS rows_read, sum(rows_kept)::BIGINT AS rows_kept
             FROM file_counts GROUP BY 1, 2 ORDER BY 1, 2""")
-        return Recount(articles, niches, files)
+        return Recount(articles, niches, files, unreadable)
     finally:
         con.close()
 
