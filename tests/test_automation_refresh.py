@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
+from allixios.analytics.builds import latest_build_seq
 from allixios.analytics.ingest import ingest_day
 from allixios.analytics.simulator import simulate_traffic
 from allixios.db.engine import connect, fetch_dicts
@@ -83,12 +84,15 @@ def test_sensor_requests_refresh_for_the_decaying_article_once(decayed_world, da
     listed = {a for r in requests for a in r.run_config["ops"]["refresh_articles"]["config"]["article_ids"]}
     assert drop["article_id"] in listed
     request = next(r for r in requests if drop["article_id"] in r.run_config["ops"]["refresh_articles"]["config"]["article_ids"])
-    assert request.run_key == f"score_drop:{decayed_world['drop_day']}:{request.tags['allixios/niche']}"
+    # the key names the day and the build of the marts it was evaluated on (a rebuilt day may ask again)
+    assert request.run_key == (f"score_drop:{decayed_world['drop_day']}:{request.tags['allixios/niche']}"
+                               f":b{request.tags['allixios/health_build']}")
     reason = json.loads(request.tags["allixios/reason"])[drop["article_id"]]
     assert "composite" in reason and "engagement" in reason
-    assert ctx.cursor == decayed_world["drop_day"].isoformat()
+    with connect(database_url) as conn:
+        assert ctx.cursor == str(latest_build_seq(conn))  # the newest build evaluated
 
-    # the same day again: the cursor says it was evaluated
+    # the same builds again: the cursor says they were evaluated
     _, again = _sensor(instance, cursor=ctx.cursor)
     assert isinstance(again, dg.SkipReason)
     # even without the cursor, the cooldown keeps the same articles out

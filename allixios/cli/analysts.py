@@ -50,3 +50,22 @@ def list_(as_json: bool = JsonOption) -> None:
     with connect() as conn:
         rows = list_analysts(conn)
     print_json(rows) if as_json else print_table(rows, ["user", "tenant", "can_login", "created_at"])
+
+
+@app.command("archive-query")
+def archive_query(
+    sql: str = typer.Argument(..., help="duckdb SQL over the views page_events and revenue_events."),
+    tenant: str = typer.Option(..., "--tenant", "-t", help="Tenant whose archive partitions the query reads."),
+    limit: int = typer.Option(1000, "--limit", help="Print at most this many rows."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Query the tenant's Parquet archive of raw events with duckdb (no PostgreSQL needed).
+
+    The archive ($ALLIXIOS_HOME/archive/<table>/tenant=<slug>/day=<YYYY-MM-DD>/part-0.parquet) is
+    written after each analytics day; the query sees that tenant's partitions only.
+    """
+    from allixios.analytics.archive import query_archive
+
+    names, rows = query_archive(sql, tenant, limit=limit)
+    records = [dict(zip(names, row, strict=True)) for row in rows]
+    print_json(records) if as_json else print_table(records, names)

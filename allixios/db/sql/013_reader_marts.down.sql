@@ -1,1 +1,2 @@
-SELECT 1;
+DROP TABLE IF EXISTS analytics_builds;
+DROP SEQUENCE IF EXISTS analytics_build_seq;
