@@ -126,7 +126,8 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
 
     app.state.launcher = launcher or default_launcher()
     problems.install(app)
-    for module in (system, auth, content, articles, ai, analytics, collect):
+    # the collector first: the beacon's requests are the most numerous, and routes are matched in order
+    for module in (collect, system, auth, content, articles, ai, analytics):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     app.include_router(articles.publishing, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))

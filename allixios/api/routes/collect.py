@@ -3,7 +3,7 @@
 Order of checks (each refusal answers one problem with the reason and is counted in
 ``collector_refusals``): body size, Do-Not-Track/GPC (honoured: 204, nothing kept), JSON shape,
 site key, Origin, rate limit, bots, event fields. Accepted events are appended to the
-write-ahead log and fsynced before the 202; the lander moves them into the tenant's landing feed
+write-ahead log and fsynced (group commit) before the 202; the lander moves them into the tenant's landing feed
 and ``raw`` (allixios/collector/lander.py), where the file-ingest contract validates them.
 """
 
@@ -73,7 +73,7 @@ async def collect(request: Request) -> Response:
     body = await request.body()
     origin = request.headers.get("origin")
     try:
-        accepted = await run_in_threadpool(_accept, request, body, origin)
+        accepted = await _accept(request, body, origin)
     except Refused as exc:
         if exc.code != "DNT":
             await run_in_threadpool(_count, exc.tenant_id, exc.reason)
@@ -132,10 +132,21 @@ def _field_problem(ev: dict) -> str | None:
     return None
 
 
-def _accept(request: Request, body: bytes, origin: str | None) -> int:
-    from allixios.api import ratelimit
-    from allixios.collector import privacy, sites, wal
+def _site_and_salt(key: str, today) -> tuple:
+    """The cache misses of the hot path: one connection for the site's row and today's salt."""
+    from allixios.collector import privacy, sites
     from allixios.db.engine import connect
+
+    with connect() as conn:
+        return sites.by_key(conn, key), privacy.daily_salt(conn, today)
+
+
+async def _accept(request: Request, body: bytes, origin: str | None) -> int:
+    """Checks in the event loop; the database only on a cache miss (site row, salt: seconds-long
+    caches), the rate limit in this worker's memory; then the group-committed log (one fdatasync
+    shared by every request of the round) before the 202."""
+    from allixios.collector import privacy, sites, wal
+    from allixios.collector.throttle import throttle
 
     if request.headers.get("dnt") == "1" or request.headers.get("sec-gpc") == "1":
         raise Refused(204, "DNT", "do-not-track honoured", "")
@@ -146,21 +157,23 @@ def _accept(request: Request, body: bytes, origin: str | None) -> int:
     ua = request.headers.get("user-agent", "")
     ip = request.client.host if request.client else ""
     received = datetime.now(UTC)
-    with connect() as conn:
-        site = sites.by_key(conn, key)
-        if site is None:
-            raise Refused(403, "AUTHORIZATION_ERROR", "unknown site key",
-                          "use the key of the site's beacon tag (`allixios collector site`)")
-        if not origin or origin.lower() not in site.allowed_origins:
-            raise Refused(403, "AUTHORIZATION_ERROR",
-                          f"origin {origin or '(none)'} is not one of this site's origins", 
-                          "serve the page from an allowed origin or add it (`allixios collector site --origin`)",
-                          site.tenant_id)
-        visitor_limit = int(os.environ.get(VISITOR_LIMIT_ENV) or DEFAULT_VISITOR_LIMIT)
-        site_limit = int(os.environ.get(SITE_LIMIT_ENV) or DEFAULT_SITE_LIMIT)
-        salt = privacy.daily_salt(conn, received.date())
-        visitor = privacy.visitor_hash(salt, key, ip, ua)
-        decision = ratelimit.hit(conn, f"collect:{visitor}", f"collect:{site.tenant_id}", visitor_limit, site_limit)
+    today = received.date()
+    found, site = sites.cached(key)
+    salt = privacy.cached_salt(today)
+    if not found or salt is None:
+        site, salt = await run_in_threadpool(_site_and_salt, key, today)
+    if site is None:
+        raise Refused(403, "AUTHORIZATION_ERROR", "unknown site key",
+                      "use the key of the site's beacon tag (`allixios collector site`)")
+    if not origin or origin.lower() not in site.allowed_origins:
+        raise Refused(403, "AUTHORIZATION_ERROR",
+                      f"origin {origin or '(none)'} is not one of this site's origins",
+                      "serve the page from an allowed origin or add it (`allixios collector site --origin`)",
+                      site.tenant_id)
+    visitor_limit = int(os.environ.get(VISITOR_LIMIT_ENV) or DEFAULT_VISITOR_LIMIT)
+    site_limit = int(os.environ.get(SITE_LIMIT_ENV) or DEFAULT_SITE_LIMIT)
+    visitor = privacy.visitor_hash(salt, key, ip, ua)
+    decision = throttle.hit(f"v:{visitor}", f"s:{site.tenant_id}", visitor_limit, site_limit)
     if not decision.allowed:
         raise Refused(429, "RATE_LIMIT_ERROR", f"collector rate limit of {decision.limit}/min per "
                       f"{'visitor' if decision.scope == 'credential' else 'site'}",
@@ -180,5 +193,20 @@ def _accept(request: Request, body: bytes, origin: str | None) -> int:
     records = [{"t": e["t"], "v": e["v"], "n": e.get("n", 0), "u": e["u"], "ts": e["ts"], "r": e.get("r"),
                 "e": e.get("e"), "s": e.get("s"), "h": e.get("h"), "a": bool(e.get("a")), "vh": visitor,
                 "dev": device, "tenant": site.tenant_slug, "rx": rx} for e in events]
-    wal.shared().append(received.date().isoformat(), site.tenant_slug, records)
+    await wal.shared().append_async(today.isoformat(), site.tenant_slug, records)
     return len(records)
+
+
+def collector_app():
+    """The collector alone (its route, problem details, the body guard, the lander), for `make run`'s
+    simulated readers: the same code as in the API, without the API's start-up (model catalogue, signing key)."""
+    from fastapi import FastAPI
+
+    from allixios.api import problems
+    from allixios.api.app import DEFAULT_MAX_BODY, Guard
+
+    app = FastAPI(title="Allixios collector", openapi_url=None, docs_url=None, redoc_url=None)
+    problems.install(app)
+    app.include_router(router, prefix="/v1")
+    app.add_middleware(Guard, max_body=DEFAULT_MAX_BODY)
+    return app
