@@ -110,10 +110,13 @@ def test_bad_input_each_gets_its_reason_and_is_counted(world, db, monkeypatch):
     assert refusals["bot: user agent of a crawler or HTTP library"] == 1
     assert refusals["collector rate limit of 5/min per visitor"] == 3
     assert not any("track" in r for r in refusals)  # Do-Not-Track keeps nothing, not even a count
-    assert sum(refusals.values()) == 13  # every refusal above except the Guard's 413 (before the app)
+    assert refusals["body over the API limit of 1048576 bytes (refused before reading it)"] == 1  # the 10 MB post
+    assert sum(refusals.values()) == 14  # every refusal above
 
 
 def test_contract_rejects_skew_unknown_pages_and_replays(world, db):
+    from allixios.api.routes.collect import CLAMPED_REASON
+
     server, site, _ = world
     key = site.site_key
     good, replayed = view_id(), view_id()
@@ -121,24 +124,26 @@ def test_contract_rejects_skew_unknown_pages_and_replays(world, db):
     now = datetime.now(UTC)
     for ev in (event(key, "view", good, PATH_A), event(key, "view", replayed, PATH_A),
                event(key, "view", replayed, PATH_A),  # the same view sent again
-               event(key, "view", skewed, PATH_A, ts=now + timedelta(hours=2)),
-               event(key, "view", stale, PATH_A, ts=now - timedelta(days=2)),
+               event(key, "view", skewed, PATH_A, ts=now + timedelta(hours=2)),  # a fast clock: clamped
                event(key, "view", missing, "/personal-finance/no-such-page/"),
                event(key, "click", missing, "/personal-finance/no-such-page/", 1, h="https://out.example/")):
         assert post(server, ev).status_code == 202
+    far = post(server, event(key, "view", stale, PATH_A, ts=now - timedelta(days=2)))  # a clock days off: refused
+    assert far.status_code == 422 and "clock skewed: timestamp 48 h behind" in far.json()["detail"]
     land_once()
     with connect(db) as conn:
-        loaded = {r[0] for r in conn.execute("SELECT event_id FROM raw.page_events").fetchall()}
+        loaded = dict(conn.execute("SELECT event_id, event_ts FROM raw.page_events").fetchall())
         reasons = [r[0] for r in conn.execute("SELECT reason FROM raw.rejected_events ORDER BY line_number").fetchall()]
         file = conn.execute("""SELECT rows_read, rows_loaded, rows_rejected, rows_duplicate FROM raw.ingested_files
                                WHERE source_file LIKE %s""", (f"%/{FEED_PREFIX}%",)).fetchone()
-        clicks = dict(conn.execute("SELECT reason, hits FROM collector_refusals").fetchall())
-    assert loaded == {good, replayed}
-    assert file == (6, 2, 3, 1)  # read = loaded + rejected + duplicate
-    assert any("timestamp in the future" in r for r in reasons)
-    assert any("outside the partition day" in r for r in reasons)
-    assert any("url matches no article of this tenant" in r for r in reasons)
-    assert clicks == {"click rejected: url matches no article of this tenant": 1}
+        refusals = dict(conn.execute("SELECT reason, hits FROM collector_refusals").fetchall())
+    assert set(loaded) == {good, replayed, skewed}
+    assert abs((loaded[skewed] - now).total_seconds()) < 120  # the receive time, not the page's clock
+    assert file == (5, 3, 1, 1)  # read = loaded + rejected + duplicate
+    assert reasons == ["url matches no article of this tenant"]
+    assert refusals.pop(CLAMPED_REASON) == 1
+    assert refusals.pop("click rejected: url matches no article of this tenant") == 1
+    assert list(refusals) == ["clock skewed: timestamp 48 h behind the collector's clock (more than 24 h)"]
 
 
 def test_daily_salt_rotates_and_is_not_kept(db, sample_tenant):

@@ -25,6 +25,11 @@ VISITOR_LIMIT_ENV, SITE_LIMIT_ENV = "ALLIXIOS_COLLECTOR_RATE_VISITOR", "ALLIXIOS
 DEFAULT_VISITOR_LIMIT, DEFAULT_SITE_LIMIT = 300, 120_000  # requests per minute
 VIEW_ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
 TYPES = ("view", "engage", "click")
+# the clock rule (docs/areas/collector.md): the beacon stamps events as it sends them, so a page time
+# far from the collector's is the device's clock, not the reader's moment
+SKEW_S = 300
+MAX_SKEW_S = 24 * 3600
+CLAMPED_REASON = "clock skew: event time replaced by the receive time (kept as ts_client)"
 
 
 @asynccontextmanager
@@ -85,12 +90,44 @@ async def collect(request: Request) -> Response:
                     headers={**_cors(origin), "Cache-Control": "no-store"})
 
 
-def _count(tenant_id, reason: str) -> None:
+async def too_large(scope, limit: int) -> None:
+    """The API's body guard refused a body before reading it (a 10 MB post): counted, tenant unknown."""
+    if scope.get("path") == "/v1/collect":
+        await run_in_threadpool(_count, None, f"body over the API limit of {limit} bytes (refused before reading it)")
+
+
+def _count(tenant_id, reason: str, hits: int = 1) -> None:
     from allixios.collector.lander import record_refusal
     from allixios.db.engine import connect
 
     with connect() as conn:
-        record_refusal(conn, tenant_id, reason)
+        record_refusal(conn, tenant_id, reason, hits)
+
+
+def _event_times(events: list[dict], received: datetime, tenant_id) -> tuple[list[str], int]:
+    """Each event's time by the clock rule: the page's own time when it is within SKEW_S of the
+    collector's clock and on the same UTC day; otherwise the time the collector received it (the
+    page's value kept as ``ts_client``); a page clock more than MAX_SKEW_S off refuses the request."""
+    out, clamped = [], 0
+    for ev in events:
+        try:
+            ts = datetime.fromisoformat(ev["ts"])
+        except ValueError:
+            raise Refused(422, "VALIDATION_ERROR", "malformed event: timestamp ts must be an ISO 8601 text",
+                          "send what the beacon sends", tenant_id) from None
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+        skew = (ts - received).total_seconds()
+        if abs(skew) > MAX_SKEW_S:
+            raise Refused(422, "VALIDATION_ERROR",
+                          f"clock skewed: timestamp {abs(skew) / 3600:.0f} h {'ahead of' if skew > 0 else 'behind'} "
+                          f"the collector's clock (more than {MAX_SKEW_S // 3600} h)",
+                          "set the device's clock; the beacon stamps events when it sends them", tenant_id)
+        if abs(skew) > SKEW_S or ts.astimezone(UTC).date() != received.date():
+            out.append(received.isoformat())
+            clamped += 1
+        else:
+            out.append(ev["ts"])
+    return out, clamped
 
 
 def _parse(body: bytes) -> list[dict]:
@@ -190,9 +227,13 @@ async def _accept(request: Request, body: bytes, origin: str | None) -> int:
                           site.tenant_id)
     device = privacy.device(ua)
     rx = received.isoformat()
-    records = [{"t": e["t"], "v": e["v"], "n": e.get("n", 0), "u": e["u"], "ts": e["ts"], "r": e.get("r"),
+    times, clamped = _event_times(events, received, site.tenant_id)
+    records = [{"t": e["t"], "v": e["v"], "n": e.get("n", 0), "u": e["u"], "ts": ts, "r": e.get("r"),
                 "e": e.get("e"), "s": e.get("s"), "h": e.get("h"), "a": bool(e.get("a")), "vh": visitor,
-                "dev": device, "tenant": site.tenant_slug, "rx": rx} for e in events]
+                "dev": device, "tenant": site.tenant_slug, "rx": rx,
+                **({"ts_client": e["ts"]} if ts != e["ts"] else {})} for e, ts in zip(events, times, strict=True)]
+    if clamped:
+        await run_in_threadpool(_count, site.tenant_id, CLAMPED_REASON, clamped)
     await wal.shared().append_async(today.isoformat(), site.tenant_slug, records)
     return len(records)
 
@@ -208,5 +249,5 @@ def collector_app():
     app = FastAPI(title="Allixios collector", openapi_url=None, docs_url=None, redoc_url=None)
     problems.install(app)
     app.include_router(router, prefix="/v1")
-    app.add_middleware(Guard, max_body=DEFAULT_MAX_BODY)
+    app.add_middleware(Guard, max_body=DEFAULT_MAX_BODY, on_too_large=too_large)
     return app
