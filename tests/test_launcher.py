@@ -55,6 +55,8 @@ def test_make_run_launches_every_run_through_the_code_location_and_they_reexecut
     # the job's run list (the UI's Runs tab) has it
     assert content_run.run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(job_name="content_job"))}
     assert "offline traffic simulator:" in text and "{" not in text.split("offline traffic simulator:")[1].split("\n")[0]
+    # today's simulated views went through the collector over real HTTP, and still say they are simulated
+    assert "offline traffic simulator (stand-in) -> collector:" in text and "requests accepted" in text
     with connect() as conn:
         mirrored = conn.execute("SELECT count(*) FROM workflow_executions WHERE status = 'completed' "
                                 "AND triggered_by = 'make run'").fetchone()[0]

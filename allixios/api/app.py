@@ -137,6 +137,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
     _serve_docs(app)
     limit = max_body or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
     app.add_middleware(Guard, max_body=limit, on_too_large=collect.too_large)
+    app.add_middleware(collect.FastPath)  # outermost: beacon posts skip the stack (allixios/api/routes/collect.py)
     return app
 
 
