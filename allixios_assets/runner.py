@@ -2,7 +2,8 @@
 
 Seeds the sample tenant, keeps the niche partitions in step, then launches the content graph for
 today (one run per niche partition) and the analytics graph for the last few days of simulated
-traffic *through the code location* (allixios_assets.launcher), as the UI and the daemon do: every
+traffic (today's views sent through the collector over real HTTP, allixios/collector/replay.py)
+*through the code location* (allixios_assets.launcher), as the UI and the daemon do: every
 run has a job origin, shows in the UI's timeline and the job's run list, and re-executes from the UI.
 Progress shows as work happens (allixios_assets.progress); the code server's and run workers' own
 output (framework logs, dbt's lines) goes to .allixios/logs/make-run.log.
@@ -93,6 +94,13 @@ def run_main_job(echo: Callable[[str], None] = print, tenant_slug: str = "sample
         with connect() as conn:
             sim = simulate_traffic(conn, days=traffic_days, events_per_day=2000, start=start, tenant_slug=tenant_slug, seed=7)
         progress.line("  " + simulator_line(sim))
+        if start <= datetime.now(UTC).date() == today:
+            progress.status("sending today's simulated views through the collector …")
+            sent = _through_collector(tenant_slug, today)
+            progress.line("  " + collector_line(sent))
+        else:
+            progress.line(f"  (the collector lands only the day it receives, {datetime.now(UTC).date()}; this run is "
+                          f"for {today}, so its simulated traffic stays files)")
         for offset in range(traffic_days):
             day = (start + timedelta(days=offset)).isoformat()
             run_id, success = _launch_and_wait(launcher, progress, "analytics_job", day, f"analytics {day}")
@@ -143,6 +151,24 @@ def stand_in_lines(conn, tenant_slug: str) -> list[str]:
     judge = [d for d in catalogue.usable("judge") if not d.stand_in] if "judge" in catalogue.aliases else []
     lines.append(f"judge: {judge[0].model}" if judge else "judge: not configured (no LLM-judged assessment)")
     return lines
+def _through_collector(tenant_slug: str, day: date) -> dict:
+    """Today's simulated views over real HTTP through POST /v1/collect (allixios/collector/replay.py)."""
+    from allixios.collector.replay import send_day_through_collector
+    from allixios.tenants import get_tenant
+
+    with connect() as conn:
+        return send_day_through_collector(
+            conn, get_tenant(conn, tenant_slug), day, origin=f"http://127.0.0.1:{settings.site_port()}",
+            collect_url=f"http://127.0.0.1:{settings.api_port()}/v1/collect")
+
+
+def collector_line(sent: dict) -> str:
+    landed = sent["landed"]
+    return (f"offline traffic simulator (stand-in) -> collector: {sent['views_sent']} of today's simulated views "
+            f"posted as the beacon does to {sent['collector_url']} ({sent['accepted_requests']} requests accepted, "
+            f"durable before each answer), landed in raw: {landed['loaded']} loaded, {landed['rejected']} rejected, "
+            f"{landed['duplicate']} duplicate of {landed['read']}; {sent['clicks']} affiliate clicks; "
+            f"{sent['seconds']} s; today's simulator page files replaced by the collector's feed")
 
 
 def simulator_line(sim: dict) -> str:

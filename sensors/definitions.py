@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from sensors.collector_freshness import collector_freshness_sensor
 from sensors.niche_partitions import niche_partitions_sensor
 from sensors.run_tracking import run_failure_alert_sensor, workflow_executions_sensor
 from sensors.score_drop import ScoreDropPolicy, score_drop_sensor
@@ -14,6 +15,7 @@ defs = dg.Definitions(
         score_drop_sensor,
         workflow_executions_sensor,
         run_failure_alert_sensor,
+        collector_freshness_sensor,
     ],
     resources={"score_drop_policy": ScoreDropPolicy()},
 )

@@ -9,9 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from allixios.collector import privacy
-from allixios.collector.lander import FEED_FILE, land_once
-from allixios.collector.wal import wal_root
+from allixios.collector import lander, privacy
+from allixios.collector.lander import FEED_PREFIX, land_once
 from allixios.db.engine import connect
 from tests.api_support import ServerThread
 from tests.collector_support import BROWSER_UA, ORIGIN, event, headers, make_site, view_id
@@ -58,7 +57,7 @@ def test_views_engagement_and_clicks_land_in_raw(world, db):
                                       referrer FROM raw.page_events ORDER BY time_on_page_s DESC""").fetchall()
         clicks = conn.execute("SELECT view_id, article_id::text, href, affiliate FROM raw.link_clicks").fetchall()
         files = conn.execute("""SELECT rows_read, rows_loaded, rows_rejected, rows_duplicate FROM raw.ingested_files
-                                WHERE source_file LIKE %s""", (f"%/{FEED_FILE}",)).fetchall()
+                                WHERE source_file LIKE %s""", (f"%/{FEED_PREFIX}%",)).fetchall()
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(v1, ids["a"], 12.0, 0.9), (v2, ids["b"], 0.0, 0.0)]
     assert rows[0][4] == "desktop" and rows[0][6] == "https://search.example/"
     assert rows[0][5] == rows[1][5] and len(rows[0][5]) == 32  # same visitor today (same IP and agent)
@@ -66,7 +65,9 @@ def test_views_engagement_and_clicks_land_in_raw(world, db):
     assert files == [(2, 2, 0, 0)]
     # landing again (nothing new, or after a crash) changes nothing
     assert land_once() == []
-    next(wal_root().rglob(".landed.json")).unlink()  # as if the process died before writing the marker
+    with connect(db) as conn:  # as if everything since the first byte of the log had never committed
+        conn.execute("DELETE FROM collector_landing")
+    lander._folders.clear()
     land_once()
     with connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM raw.page_events").fetchone()[0] == 2
@@ -109,10 +110,13 @@ def test_bad_input_each_gets_its_reason_and_is_counted(world, db, monkeypatch):
     assert refusals["bot: user agent of a crawler or HTTP library"] == 1
     assert refusals["collector rate limit of 5/min per visitor"] == 3
     assert not any("track" in r for r in refusals)  # Do-Not-Track keeps nothing, not even a count
-    assert sum(refusals.values()) == 13  # every refusal above except the Guard's 413 (before the app)
+    assert refusals["body over the API limit of 1048576 bytes (refused before reading it)"] == 1  # the 10 MB post
+    assert sum(refusals.values()) == 14  # every refusal above
 
 
 def test_contract_rejects_skew_unknown_pages_and_replays(world, db):
+    from allixios.api.routes.collect import CLAMPED_REASON
+
     server, site, _ = world
     key = site.site_key
     good, replayed = view_id(), view_id()
@@ -120,24 +124,26 @@ def test_contract_rejects_skew_unknown_pages_and_replays(world, db):
     now = datetime.now(UTC)
     for ev in (event(key, "view", good, PATH_A), event(key, "view", replayed, PATH_A),
                event(key, "view", replayed, PATH_A),  # the same view sent again
-               event(key, "view", skewed, PATH_A, ts=now + timedelta(hours=2)),
-               event(key, "view", stale, PATH_A, ts=now - timedelta(days=2)),
+               event(key, "view", skewed, PATH_A, ts=now + timedelta(hours=2)),  # a fast clock: clamped
                event(key, "view", missing, "/personal-finance/no-such-page/"),
                event(key, "click", missing, "/personal-finance/no-such-page/", 1, h="https://out.example/")):
         assert post(server, ev).status_code == 202
+    far = post(server, event(key, "view", stale, PATH_A, ts=now - timedelta(days=2)))  # a clock days off: refused
+    assert far.status_code == 422 and "clock skewed: timestamp 48 h behind" in far.json()["detail"]
     land_once()
     with connect(db) as conn:
-        loaded = {r[0] for r in conn.execute("SELECT event_id FROM raw.page_events").fetchall()}
+        loaded = dict(conn.execute("SELECT event_id, event_ts FROM raw.page_events").fetchall())
         reasons = [r[0] for r in conn.execute("SELECT reason FROM raw.rejected_events ORDER BY line_number").fetchall()]
         file = conn.execute("""SELECT rows_read, rows_loaded, rows_rejected, rows_duplicate FROM raw.ingested_files
-                               WHERE source_file LIKE %s""", (f"%/{FEED_FILE}",)).fetchone()
-        clicks = dict(conn.execute("SELECT reason, hits FROM collector_refusals").fetchall())
-    assert loaded == {good, replayed}
-    assert file == (6, 2, 3, 1)  # read = loaded + rejected + duplicate
-    assert any("timestamp in the future" in r for r in reasons)
-    assert any("outside the partition day" in r for r in reasons)
-    assert any("url matches no article of this tenant" in r for r in reasons)
-    assert clicks == {"click rejected: url matches no article of this tenant": 1}
+                               WHERE source_file LIKE %s""", (f"%/{FEED_PREFIX}%",)).fetchone()
+        refusals = dict(conn.execute("SELECT reason, hits FROM collector_refusals").fetchall())
+    assert set(loaded) == {good, replayed, skewed}
+    assert abs((loaded[skewed] - now).total_seconds()) < 120  # the receive time, not the page's clock
+    assert file == (5, 3, 1, 1)  # read = loaded + rejected + duplicate
+    assert reasons == ["url matches no article of this tenant"]
+    assert refusals.pop(CLAMPED_REASON) == 1
+    assert refusals.pop("click rejected: url matches no article of this tenant") == 1
+    assert list(refusals) == ["clock skewed: timestamp 48 h behind the collector's clock (more than 24 h)"]
 
 
 def test_daily_salt_rotates_and_is_not_kept(db, sample_tenant):
@@ -182,3 +188,49 @@ def test_built_pages_carry_the_hashed_beacon(sample_tenant, db, tmp_path, monkey
             f'data-collect="http://127.0.0.1:4598/v1/collect"></script>') in page
     assert "document.cookie" not in asset.read_text() and "localStorage" not in asset.read_text()
     assert "beacon-" not in (root / "index.html").read_text()  # listings are not article views
+
+
+def test_landing_is_incremental_and_matches_the_file_ingest(world, db, monkeypatch):
+    """Micro-batches: each tick lands only the new log lines into small feed segments; engagement for
+    a view of an earlier segment updates that segment; a tick that dies before its commit is redone
+    exactly; and the day's file ingest (the daily analytics run) rebuilds the very same rows."""
+    from allixios.analytics.ingest import ingest_day
+
+    server, site, _ = world
+    key = site.site_key
+    monkeypatch.setattr(lander, "SEGMENT_ROWS", 3)
+    first = [view_id() for _ in range(4)]
+    assert post(server, [event(key, "view", v, PATH_A) for v in first]).status_code == 202
+    [s1] = land_once()
+    assert [seg["source_file"].rsplit("/", 1)[1] for seg in s1["segments"]] == [
+        "page_collector-000001.jsonl", "page_collector-000002.jsonl"]
+    # the next tick: two new views, a late engagement for the first view (segment 1), a replay
+    later = [view_id(), view_id()]
+    assert post(server, [event(key, "view", v, PATH_B) for v in later]
+                + [event(key, "engage", first[0], PATH_A, 1, e=30.0, s=0.75),
+                   event(key, "view", first[1], PATH_A)]).status_code == 202
+    real = lander._land_segment
+    monkeypatch.setattr(lander, "_land_segment", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(RuntimeError):
+        land_once()  # files written, nothing committed (as a kill -9 between the two)
+    monkeypatch.setattr(lander, "_land_segment", real)
+    lander._folders.clear()  # a new process
+    [s2] = land_once()
+    assert s2["log_lines"] == 4 and sorted(seg["source_file"][-11:] for seg in s2["segments"]) == [
+        "00001.jsonl", "00002.jsonl", "00003.jsonl"]
+
+    def snapshot():
+        with connect(db) as conn:
+            rows = conn.execute("""SELECT event_id, time_on_page_s, scroll_depth FROM raw.page_events
+                                   ORDER BY event_id""").fetchall()
+            files = conn.execute("""SELECT source_file, rows_read, rows_loaded, rows_rejected, rows_duplicate
+                                    FROM raw.ingested_files ORDER BY source_file""").fetchall()
+        return rows, files
+
+    rows, files = snapshot()
+    assert len(rows) == 6 and (first[0], 30.0, 0.75) in rows
+    assert sum(f[1] for f in files) == 7 and sum(f[4] for f in files) == 1  # the replay: a duplicate
+    assert land_once() == []
+    with connect(db) as conn:
+        ingest_day(conn, datetime.now(UTC).date(), kinds=("page",))
+    assert snapshot() == (rows, files)

@@ -57,6 +57,8 @@ def test_make_run_launches_every_run_through_the_code_location_and_they_reexecut
     assert "offline traffic simulator:" in text and "{" not in text.split("offline traffic simulator:")[1].split("\n")[0]
     # the summary names every stand-in as one (issue 16)
     assert "writer: offline/writer — OFFLINE STAND-IN" in text and "traffic: simulated below — STAND-IN" in text
+    # today's simulated views went through the collector over real HTTP, and still say they are simulated
+    assert "offline traffic simulator (stand-in) -> collector:" in text and "requests accepted" in text
     with connect() as conn:
         mirrored = conn.execute("SELECT count(*) FROM workflow_executions WHERE status = 'completed' "
                                 "AND triggered_by = 'make run'").fetchone()[0]

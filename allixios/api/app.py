@@ -20,8 +20,8 @@ class Guard:
     """Pure ASGI middleware: refuses bodies over the limit (413) before the app reads them, and adds
     the headers a route left in `request.state.extra_headers` (rate-limit headers) to every answer."""
 
-    def __init__(self, app, max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, max_body: int, on_too_large=None):
+        self.app, self.max_body, self.on_too_large = app, max_body, on_too_large
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -65,6 +65,9 @@ class Guard:
 
     async def _too_large(self, scope, send):
         import json
+
+        if self.on_too_large is not None:  # the collector keeps a count of what it refused (by reason)
+            await self.on_too_large(scope, self.max_body)
 
         body = json.dumps({"type": "https://allixios.dev/problems/payload-too-large", "title": "Payload too large",
                            "status": 413, "code": "PAYLOAD_TOO_LARGE", "instance": scope.get("path"),
@@ -126,13 +129,15 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
 
     app.state.launcher = launcher or default_launcher()
     problems.install(app)
-    for module in (system, auth, content, articles, ai, analytics, collect, imports):
+    # the collector first: the beacon's requests are the most numerous, and routes are matched in order
+    for module in (collect, system, auth, content, articles, ai, analytics, imports):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     app.include_router(articles.publishing, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     _serve_docs(app)
     limit = max_body or int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
-    app.add_middleware(Guard, max_body=limit)
+    app.add_middleware(Guard, max_body=limit, on_too_large=collect.too_large)
+    app.add_middleware(collect.FastPath)  # outermost: beacon posts skip the stack (allixios/api/routes/collect.py)
     return app
 
 

@@ -10,6 +10,7 @@ Bots: a user agent naming a crawler, an HTTP library or a headless browser, or a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -46,17 +47,35 @@ def daily_salt(conn: psycopg.Connection, today: date | None = None) -> bytes:
     return salt
 
 
+def cached_salt(today: date) -> bytes | None:
+    """Today's salt if this process has it already (no connection needed)."""
+    current = _salt
+    return current[1] if current and current[0] == today else None
+
+
 def visitor_hash(salt: bytes, site_key: str, ip: str, user_agent: str) -> str:
     return hashlib.sha256(b"\x1f".join([salt, site_key.encode(), ip.encode(), user_agent.encode()])).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=8192)
+def _agent_kind(user_agent: str) -> str:
+    """"none", "bot", "headless" or "browser" (cached: the long regex was a tenth of an accept, and
+    readers' user agents repeat)."""
+    if not user_agent.strip():
+        return "none"
+    if BOT_UA.search(user_agent):
+        return "bot"
+    return "headless" if HEADLESS_UA.search(user_agent) else "browser"
+
+
 def bot_reason(user_agent: str, webdriver: bool, allow_headless: bool) -> str | None:
     """Why this request is not a reader, or None."""
-    if not user_agent.strip():
+    kind = _agent_kind(user_agent[:1024])
+    if kind == "none":
         return "bot: no User-Agent"
-    if BOT_UA.search(user_agent):
+    if kind == "bot":
         return "bot: user agent of a crawler or HTTP library"
-    if not allow_headless and (HEADLESS_UA.search(user_agent) or webdriver):
+    if not allow_headless and (kind == "headless" or webdriver):
         return "bot: headless browser (navigator.webdriver or HeadlessChrome); a site may allow them for tests"
     return None
 

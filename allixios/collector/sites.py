@@ -80,6 +80,14 @@ _cache: dict[str, tuple[float, Site | None]] = {}
 _lock = threading.Lock()
 
 
+def cached(site_key: str) -> tuple[bool, Site | None]:
+    """(found in the cache, the site): the collector's hot path asks this before it needs a connection."""
+    hit = _cache.get(site_key)
+    if hit and time.monotonic() - hit[0] < CACHE_S:
+        return True, hit[1]
+    return False, None
+
+
 def by_key(conn: psycopg.Connection, site_key: str) -> Site | None:
     """The site of a key (cached for CACHE_S: the collector's hot path)."""
     now = time.monotonic()
