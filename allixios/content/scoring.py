@@ -44,6 +44,7 @@ class ArticleDoc:
     meta_title: str = ""
     meta_description: str = ""
     slug: str = ""
+    site_host: str = ""  # the site's host: absolute links to it are internal (empty: unknown)
 
 
 @dataclass(frozen=True)
@@ -297,12 +298,20 @@ def _link_score(links: list, kind: str) -> Result:
     return 9, f"{len(links)} {kind} link(s)"
 
 
+def _internal(t: _Text) -> list:
+    return [x for x in t.md.links if x.internal_to(t.doc.site_host) and not x.url.startswith("#")]
+
+
+def _outbound(t: _Text) -> list:
+    return [x for x in t.md.links if x.is_web and not x.internal_to(t.doc.site_host)]
+
+
 def internal_links(t: _Text) -> Result:
-    return _link_score([x for x in t.md.links if x.is_internal and not x.url.startswith("#")], "internal")
+    return _link_score(_internal(t), "internal")
 
 
 def outbound_links(t: _Text) -> Result:
-    return _link_score([x for x in t.md.links if re.match(r"^(https?:)?//", x.url, re.I)], "outbound")
+    return _link_score(_outbound(t), "outbound")
 
 
 def generic_anchor_text(t: _Text) -> Result:
@@ -461,7 +470,7 @@ def _suggestions(assessments: list[Assessment], t: _Text) -> list[dict]:
             }
         )
     # Monetization: long, useful articles without any outbound link leave no room for partner links.
-    outbound = [x for x in t.md.links if re.match(r"^(https?:)?//", x.url, re.I)]
+    outbound = _outbound(t)
     if len(t.words) >= 600 and not outbound:
         out.append(
             {
