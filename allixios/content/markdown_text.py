@@ -17,7 +17,6 @@ with patterns over text.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -77,7 +76,7 @@ class Block:
 
     kind: str  # paragraph | list | table | blockquote
     text: str
-    items: list[str] = field(default_factory=list)  # list items / table rows as plain text
+    items: list[str] = field(default_factory=list)  # list items / table cells as plain text
 
 
 @dataclass
@@ -88,12 +87,21 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One piece of text a reader reads on its own, in document order: the units sentences come from."""
+
+    kind: str  # heading | paragraph | item | cell
+    text: str
+
+
 @dataclass
 class MarkdownDoc:
     headings: list[Heading]
     sections: list[Section]
     links: list[Link]
     images: list[Image]
+    units: list[Unit] = field(default_factory=list)  # headings, paragraphs, list items, table cells
 
     @property
     def blocks(self) -> list[Block]:
@@ -279,10 +287,16 @@ def parse_markdown(body: str) -> MarkdownDoc:
     sections = [Section(None)]
     links: list[Link] = []
     images: list[Image] = []
+    units: list[Unit] = []
+
+    def unit(kind: str, text: str) -> None:
+        if text:
+            units.append(Unit(kind, text))
 
     def heading(level: int, text: str) -> None:
         h = Heading(level, text)
         headings.append(h)
+        unit("heading", text)
         if level >= 2:
             sections.append(Section(h))
 
@@ -340,8 +354,7 @@ def parse_markdown(body: str) -> MarkdownDoc:
         elif t == "tr_open":
             row = []
         elif t == "tr_close":
-            if any(row):
-                rows.append(" ".join(c for c in row if c))
+            rows.extend(c for c in row if c)
         elif t == "inline":
             inline = _Inline().read(tok.children)
             links.extend(inline.links)
@@ -351,12 +364,17 @@ def parse_markdown(body: str) -> MarkdownDoc:
                 heading(pending_heading, text)
             elif containers and containers[-1] == "table":
                 row.append(text)
+                if "blockquote" not in containers:
+                    unit("cell", text)
             elif item_text and containers[-1] == "list":
                 item_text[-1].append(text)
+                if "blockquote" not in containers:
+                    unit("item", text)
             elif "blockquote" in containers:
                 quote.append(text)
             else:
                 add("paragraph", text)
+                unit("paragraph", text)
         elif t == "html_block":
             reader = _HtmlReader()
             reader.feed(tok.content)
@@ -370,11 +388,13 @@ def parse_markdown(body: str) -> MarkdownDoc:
                     quote.append(text)
                 elif item_text:
                     item_text[-1].append(text)
+                    unit("item", text)
                 else:
-                    add("paragraph", html.unescape(text))
+                    add("paragraph", text)
+                    unit("paragraph", text)
         # fence, code_block, hr: not prose
 
     if sections[0].heading is None and not sections[0].blocks and len(sections) > 1:
         sections.pop(0)
-    return MarkdownDoc(headings, sections, links, images)
+    return MarkdownDoc(headings, sections, links, images, units)
 

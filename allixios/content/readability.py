@@ -44,23 +44,54 @@ _PASSIVE = re.compile(
     re.I,
 )
 
-# Words and phrases that tie a sentence to the one before (our list; see the scoring doc).
+# Connectives: words and phrases that tie a sentence to its neighbours. Our own list, written from
+# English grammar (coordinating and subordinating conjunctions, conjunctive adverbs, sequence and
+# example markers) and tuned on the conformance corpus's tuning set; see docs/areas/content-scoring.md.
+# Words that are mostly prepositions or ordinals in real prose (after, first, once, again, until) are
+# left out: they would make every sentence with a date or a list count as connected.
 TRANSITIONS = (
-    "also so then next first second third finally lastly however therefore thus hence because since "
-    "although though while instead meanwhile besides moreover furthermore consequently similarly likewise "
-    "otherwise still yet overall indeed later afterwards before after until unless once especially "
-    "specifically notably namely additionally accordingly regardless again"
+    # contrast and concession
+    "but however although though whereas while whilst yet nevertheless nonetheless notwithstanding despite "
+    "instead rather otherwise conversely unlike regardless still "
+    # cause, effect, purpose, condition
+    "because since so therefore thus hence consequently accordingly if unless whether when whenever "
+    "provided "
+    # addition and emphasis
+    "also additionally furthermore moreover besides further another equally likewise similarly "
+    "indeed actually especially particularly notably specifically namely including mostly generally "
+    "basically certainly surely undoubtedly clearly obviously importantly explicitly "
+    # comparison
+    "than "
+    # time and sequence
+    "then later earlier previously initially eventually finally lastly afterwards afterward meanwhile "
+    "subsequently simultaneously soon during following firstly secondly thirdly overall altogether "
+    "ultimately occasionally nor"
 ).split()
 TRANSITION_PHRASES = (
-    "for example", "for instance", "in addition", "as a result", "in fact", "in short", "in other words",
-    "on the other hand", "to begin with", "to start", "after all", "above all", "as well", "even so",
-    "of course", "in conclusion", "to sum up", "in summary", "for this reason", "that is why", "at first",
-    "at the same time", "in the end", "as long as", "so that", "in particular", "by contrast", "in turn",
+    "for example", "for instance", "such as", "e.g.", "i.e.", "that is", "in other words", "to illustrate",
+    "to demonstrate", "in addition", "as well as", "in fact", "in truth", "in reality", "of course",
+    "as a result", "due to", "because of", "so that", "so as to", "in order to", "according to",
+    "even though", "even if", "even so", "even more", "only if", "in case", "as long as", "as soon as",
+    "as much as", "given that", "now that", "note that", "in short", "in brief", "in summary",
+    "in conclusion", "to sum up", "on the other hand", "in contrast", "by contrast", "as opposed to",
+    "different from", "in general", "in particular", "at least", "at first", "at last", "at this point",
+    "at the same time", "in the meantime", "in the end", "so far", "to that end", "in this case",
+    "in this situation", "first of all", "to begin with", "after all", "above all", "most important",
+    "most importantly", "this time", "to point out", "to explain", "in turn", "all in all", "on the whole",
+    "for this reason", "with this in mind", "in the same way", "last but not least", "not only",
+)
+# Two-part connectives: both parts in one sentence, in this order.
+TRANSITION_PAIRS = (
+    ("not only", "but also"), ("both", "and"), ("either", "or"), ("neither", "nor"), ("whether", "or"),
+    ("not", "but"),
 )
 _TRANSITION_RE = re.compile(
-    r"\b(?:" + "|".join(sorted((re.escape(p) for p in (*TRANSITION_PHRASES, *TRANSITIONS)), key=len, reverse=True)) + r")\b",
+    r"(?<![\w-])(?:" + "|".join(sorted((re.escape(p) for p in (*TRANSITION_PHRASES, *TRANSITIONS)), key=len, reverse=True))
+    + r")(?![\w-])",
     re.I,
 )
+_PAIR_RES = [re.compile(rf"(?<![\w-]){re.escape(a)}(?![\w-]).*?(?<![\w-]){re.escape(b)}(?![\w-])", re.I)
+             for a, b in TRANSITION_PAIRS]
 
 
 def words(text: str) -> list[str]:
@@ -102,7 +133,8 @@ def is_passive(sentence: str) -> bool:
 
 
 def has_transition(sentence: str) -> bool:
-    return bool(_TRANSITION_RE.search(sentence))
+    text = sentence.replace("’", "'")
+    return bool(_TRANSITION_RE.search(text)) or any(p.search(text) for p in _PAIR_RES)
 
 
 def first_word_key(sentence: str) -> str:

@@ -103,16 +103,11 @@ class _Text:
 
 def _analyse(doc: ArticleDoc) -> _Text:
     md = parse_markdown(doc.body)
-    sentence_units: list[str] = []
-    paragraph_sentences = []
-    for block in md.blocks:
-        if block.kind == "paragraph":
-            ss = rd.sentences(block.text)
-            paragraph_sentences.append(ss)
-            sentence_units.extend(ss)
-        elif block.kind == "list":
-            for item in block.items:
-                sentence_units.extend(rd.sentences(item))
+    # Sentences come from every unit a reader reads on its own, as Yoast reads a page: headings,
+    # paragraphs, list items and table cells (blockquotes and code are not the author's prose).
+    sentence_units = [s for u in md.units for s in rd.sentences(u.text)]
+    # Consecutive starts run across the whole text; list items and cells are exempt (parallel on purpose).
+    running = [s for u in md.units if u.kind in ("heading", "paragraph") for s in rd.sentences(u.text)]
     keyphrase = " ".join(rd.words(doc.keyphrase or "")).lower()
     return _Text(
         doc=doc,
@@ -123,7 +118,7 @@ def _analyse(doc: ArticleDoc) -> _Text:
         key_words=rd.normalized_words(keyphrase),
         key_content=rd.content_words(keyphrase),
         seo_title=(doc.meta_title or "").strip() or (doc.title or "").strip(),
-        paragraph_sentences=paragraph_sentences,
+        paragraph_sentences=[running],
     )
 
 
