@@ -21,7 +21,7 @@ words); the 2-word run is chosen when it occurs at least 3 times in the body, el
 candidate occurring most often (ties: the earliest in the title).
 
 Expected verdicts come from the ``yoastseo`` npm package run as an oracle (oracle.js) on the body
-rendered by Allixios' one Markdown renderer, so both sides see the same HTML.
+rendered by Allixios' one Markdown parse (soft line breaks as spaces), so both sides read the same text.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from allixios.content import readability as rd
-from allixios.content.markup import render_html
+from allixios.content.markup import clean_html, parser
 from allixios.content.scoring import title_width_px
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,8 +170,21 @@ def article(src: Source, commit: str, path: str, fm: dict, body: str) -> dict:
     }
 
 
+def oracle_html(body: str) -> str:
+    """The body as the site renders it, with soft line breaks as spaces: a paragraph hard-wrapped in
+    its Markdown source is one paragraph on the page (and in a CMS editor), while yoastseo would
+    otherwise split sentences at the source's line ends."""
+    md = parser()
+    tokens = md.parse(body)
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type, child.content = "text", " "
+    return clean_html(md.renderer.render(tokens, md.options, {}))
+
+
 def oracle(items: list[tuple[dict, str]]) -> dict:
-    payload = [{"id": a["id"], "html": render_html(body), "keyphrase": a["keyphrase"], "title": a["title"],
+    payload = [{"id": a["id"], "html": oracle_html(body), "keyphrase": a["keyphrase"], "title": a["title"],
                 "description": a["description"], "slug": a["slug"], "permalink": a["published_url"],
                 "titleWidth": title_width_px(a["title"])} for a, body in items]
     out = subprocess.run(["node", str(ORACLE)], input=json.dumps(payload), capture_output=True, text=True,

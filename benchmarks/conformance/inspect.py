@@ -5,13 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from allixios.content.markup import render_html
+from benchmarks.conformance.build_corpus import oracle_html
 from benchmarks.seo_conformance import CORPUS
 
 set_name, article, *researches = sys.argv[1:]
 meta = json.loads((CORPUS / set_name / f"{article}.json").read_text())
 body = (CORPUS / set_name / f"{article}.md").read_text()
-payload = {"html": render_html(body), "keyphrase": meta["keyphrase"], "title": meta["title"],
+payload = {"html": oracle_html(body), "keyphrase": meta["keyphrase"], "title": meta["title"],
            "description": meta["description"], "slug": meta["slug"], "permalink": meta["published_url"]}
 print(subprocess.run(["node", "inspect.js", *researches], input=json.dumps(payload), text=True, check=True,
                      capture_output=True, cwd=Path(__file__).parent).stdout)
