@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+# A word: letters/digits joined by hyphens, apostrophes or inner dots, so "long-term", "don't",
+# "1.41.0" and "cloud.gov" are one word each; dashes, entities and punctuation are not words.
+_WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
 _ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 

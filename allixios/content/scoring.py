@@ -194,11 +194,16 @@ def keyphrase_density(t: _Text) -> Result:
 
 
 def keyphrase_in_seo_title(t: _Text) -> Result:
+    """At the start means after any leading function words: 'The compost guide' starts with
+    'compost guide'."""
     if not t.keyphrase:
         return _NO_KEYPHRASE
     title_words = rd.normalized_words(t.seo_title)
     at = _contains_sequence(title_words, t.key_words)
-    if at == 0:
+    lead = 0
+    while lead < len(title_words) and title_words[lead] in rd.FUNCTION_WORDS and title_words[lead] not in t.key_words:
+        lead += 1
+    if at == 0 or (at >= 0 and at == lead):
         return 9, "the SEO title starts with the exact keyphrase"
     if at > 0 or all(k in title_words for k in t.key_content):
         return 6, "the SEO title contains the keyphrase but does not start with it"
@@ -206,10 +211,12 @@ def keyphrase_in_seo_title(t: _Text) -> Result:
 
 
 def keyphrase_in_slug(t: _Text) -> Result:
+    """Slug words match keyphrase words exactly (lower-cased): a slug is typed once, not inflected,
+    so 'projects' in the keyphrase is not 'project' in the slug (as yoastseo reads it too)."""
     if not t.keyphrase:
         return _NO_KEYPHRASE
-    slug_words = {rd.normalize(w) for w in re.split(r"[-_/\s]+", t.doc.slug or "") if w}
-    key = set(t.key_content)
+    slug_words = {w.lower() for w in re.split(r"[-_/\s]+", t.doc.slug or "") if w}
+    key = {w for w in t.keyphrase.split() if w not in rd.FUNCTION_WORDS} or set(t.keyphrase.split())
     found = len(key & slug_words)
     if len(key) < 3:
         ok = found == len(key)

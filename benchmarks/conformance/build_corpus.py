@@ -17,7 +17,7 @@ the next ones to the held-out set. Site templating is resolved the way the sites
 Markdown images, every other template tag is removed.
 
 Keyphrase rule: the candidate phrases are the title's runs of 1–2 content words (no function
-words); the 2-word run is chosen when it occurs at least 3 times in the body, else the 1-word
+words, no figures or versions such as "1.41.0" or "18F"); the 2-word run is chosen when it occurs at least 3 times in the body, else the 1-word
 candidate occurring most often (ties: the earliest in the title).
 
 Expected verdicts come from the ``yoastseo`` npm package run as an oracle (oracle.js) on the body
@@ -104,12 +104,14 @@ def keyphrase_for(title: str, body_text: str) -> str:
     def count(phrase: str) -> int:
         return len(re.findall(rf"\b{re.escape(phrase)}\b", text))
 
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)
-             if a not in rd.FUNCTION_WORDS and b not in rd.FUNCTION_WORDS]
+    def usable(w: str) -> bool:  # a content word that is not a figure or version ("1.41.0", "18F")
+        return w not in rd.FUNCTION_WORDS and not any(ch.isdigit() for ch in w)
+
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if usable(a) and usable(b)]
     best_pair = max(pairs, key=count, default="")  # max keeps the earliest on ties
     if best_pair and count(best_pair) >= 3:
         return best_pair
-    singles = [w for w in words if w not in rd.FUNCTION_WORDS and not w.isdigit()]
+    singles = [w for w in words if usable(w)]
     return max(singles, key=count, default=words[0] if words else "")
 
 
