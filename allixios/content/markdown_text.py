@@ -102,6 +102,7 @@ class MarkdownDoc:
     links: list[Link]
     images: list[Image]
     units: list[Unit] = field(default_factory=list)  # headings, paragraphs, list items, table cells
+    code_units: int = 0  # paragraphs, items and cells made only of inline code (no prose words)
 
     @property
     def blocks(self) -> list[Block]:
@@ -193,6 +194,7 @@ class _Inline:
         self.links: list[Link] = []
         self.images: list[Image] = []
         self._open: list[tuple[str, bool, list[str]]] = []  # links being read (Markdown or raw <a>)
+        self.had_code = False
 
     def _text(self, s: str) -> None:
         self.parts.append(s)
@@ -212,6 +214,7 @@ class _Inline:
             elif t in ("softbreak", "hardbreak"):
                 self._text(" ")
             elif t == "code_inline":
+                self.had_code = True
                 self._text(" ")  # code is not prose: neither words nor part of a sentence
             elif t == "image":
                 self.images.append(Image(_alt(c).strip(), str(c.attrGet("src") or "")))
@@ -288,6 +291,7 @@ def parse_markdown(body: str) -> MarkdownDoc:
     links: list[Link] = []
     images: list[Image] = []
     units: list[Unit] = []
+    code_units = 0
 
     def unit(kind: str, text: str) -> None:
         if text:
@@ -360,6 +364,8 @@ def parse_markdown(body: str) -> MarkdownDoc:
             links.extend(inline.links)
             images.extend(inline.images)
             text = inline.text
+            if inline.had_code and not text.strip(" ,.;:()") and "blockquote" not in containers:
+                code_units += 1
             if pending_heading is not None:
                 heading(pending_heading, text)
             elif containers and containers[-1] == "table":
@@ -396,5 +402,5 @@ def parse_markdown(body: str) -> MarkdownDoc:
 
     if sections[0].heading is None and not sections[0].blocks and len(sections) > 1:
         sections.pop(0)
-    return MarkdownDoc(headings, sections, links, images, units)
+    return MarkdownDoc(headings, sections, links, images, units, code_units)
 

@@ -64,6 +64,9 @@ def _tokens(sentence: str) -> list[str]:
     return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
 
 
+_MAX_BETWEEN = 2  # words between auxiliary and participle; measured on the tuning set (0: 62 %, 2: 75 %, any: 72 %)
+
+
 def is_participle(word: str) -> bool:
     w = word.lower().rsplit("-", 1)[-1]  # "mobile-optimized" ends in a participle
     if w in _IRREGULAR_PARTICIPLES:
@@ -169,14 +172,20 @@ def flesch_reading_ease(sentence_list: list[str]) -> float:
 
 
 def is_passive(sentence: str) -> bool:
-    aux = False
-    for tok in _tokens(sentence):
+    """An auxiliary, then within two words (adverbs, "not", "no longer") a participle, in one clause.
+    A present participle in between ends the search: "is walking to the marked path" is active."""
+    aux: int | None = None
+    for i, tok in enumerate(_tokens(sentence)):
         if tok in _CLAUSE_MARKS or tok in _CLAUSE_WORDS:
-            aux = False
+            aux = None
         elif tok in _AUX:
-            aux = True
-        elif aux and is_participle(tok):
-            return True
+            aux = i
+        elif aux is not None and is_participle(tok):
+            if i - aux - 1 <= _MAX_BETWEEN:
+                return True
+            aux = None
+        elif aux is not None and tok.endswith("ing") and tok != "being":
+            aux = None
     return False
 
 

@@ -366,9 +366,12 @@ def subheading_distribution(t: _Text) -> Result:
 
 
 def passive_voice(t: _Text) -> Result:
+    """Share of passive sentences. A list item or table cell made only of code (an API name in a
+    release note) has no voice but is a sentence of the text: it counts in the denominator, as
+    yoastseo counts it (measured on the conformance corpus)."""
     if not t.sentences:
         return None
-    share = 100.0 * sum(1 for s in t.sentences if rd.is_passive(s)) / len(t.sentences)
+    share = 100.0 * sum(1 for s in t.sentences if rd.is_passive(s)) / (len(t.sentences) + t.md.code_units)
     return (9 if share <= 10 else 6 if share <= 15 else 3), f"{share:.0f}% of sentences use the passive voice (at most 10%)"
 
 
