@@ -93,6 +93,7 @@ class Unit:
 
     kind: str  # heading | paragraph | item | cell
     text: str
+    with_code: str = ""  # the same text with its inline code kept (empty: same as ``text``)
 
 
 @dataclass
@@ -195,9 +196,11 @@ class _Inline:
         self.images: list[Image] = []
         self._open: list[tuple[str, bool, list[str]]] = []  # links being read (Markdown or raw <a>)
         self.had_code = False
+        self.full: list[str] = []  # the text with inline code kept
 
-    def _text(self, s: str) -> None:
+    def _text(self, s: str, code: str | None = None) -> None:
         self.parts.append(s)
+        self.full.append(s if code is None else code)
         for _href, _nf, text in self._open:
             text.append(s)
 
@@ -215,7 +218,7 @@ class _Inline:
                 self._text(" ")
             elif t == "code_inline":
                 self.had_code = True
-                self._text(" ")  # code is not prose: neither words nor part of a sentence
+                self._text(" ", c.content)  # code is not prose: neither words nor part of a sentence
             elif t == "image":
                 self.images.append(Image(_alt(c).strip(), str(c.attrGet("src") or "")))
             elif t == "link_open":
@@ -244,6 +247,10 @@ class _Inline:
     @property
     def text(self) -> str:
         return " ".join("".join(self.parts).split())
+
+    @property
+    def text_with_code(self) -> str:
+        return " ".join("".join(self.full).split())
 
 
 class _TagReader(HTMLParser):
@@ -293,9 +300,11 @@ def parse_markdown(body: str) -> MarkdownDoc:
     units: list[Unit] = []
     code_units = 0
 
+    with_code = ""  # the current inline's text with its code, for the unit it becomes
+
     def unit(kind: str, text: str) -> None:
-        if text:
-            units.append(Unit(kind, text))
+        if text or with_code:
+            units.append(Unit(kind, text, with_code if with_code != text else ""))
 
     def heading(level: int, text: str) -> None:
         h = Heading(level, text)
@@ -364,6 +373,7 @@ def parse_markdown(body: str) -> MarkdownDoc:
             links.extend(inline.links)
             images.extend(inline.images)
             text = inline.text
+            with_code = inline.text_with_code
             if inline.had_code and not text.strip(" ,.;:()") and "blockquote" not in containers:
                 code_units += 1
             if pending_heading is not None:
@@ -382,6 +392,7 @@ def parse_markdown(body: str) -> MarkdownDoc:
                 add("paragraph", text)
                 unit("paragraph", text)
         elif t == "html_block":
+            with_code = ""
             reader = _HtmlReader()
             reader.feed(tok.content)
             reader.close()

@@ -98,6 +98,7 @@ class _Text:
     key_content: list[str]  # content words, normalised
     seo_title: str
     paragraph_sentences: list[list[str]] = field(default_factory=list)
+    read_sentences: list[str] = field(default_factory=list)  # sentences with their inline code, for Flesch
 
 
 def _analyse(doc: ArticleDoc) -> _Text:
@@ -118,6 +119,9 @@ def _analyse(doc: ArticleDoc) -> _Text:
         key_content=rd.content_words(keyphrase),
         seo_title=(doc.meta_title or "").strip() or (doc.title or "").strip(),
         paragraph_sentences=[running],
+        # Flesch measures how hard the visible text is to read, and a reader reads the inline code
+        # in a sentence ("run `cargo update`") — so it stays in, unlike in word and sentence counts
+        read_sentences=[s for u in md.units for s in rd.sentences(u.with_code or u.text)],
     )
 
 
@@ -356,7 +360,7 @@ def single_h1(t: _Text) -> Result:
 def flesch_reading_ease(t: _Text) -> Result:
     if not t.sentences:
         return None
-    score = rd.flesch_reading_ease(t.sentences)
+    score = rd.flesch_reading_ease(t.read_sentences)
     return (9 if score >= 60 else 6 if score >= 50 else 3), f"Flesch reading ease {score:.1f} (60 or more is easy to read)"
 
 
