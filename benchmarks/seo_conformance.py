@@ -5,8 +5,9 @@ and 25 held-out posts from the 18F, Digital.gov and Rust blogs, each with its so
 keyphrase and the verdicts of the real ``yoastseo`` package, run as an oracle). This benchmark needs
 neither node nor a database: it scores each post with ``score_article`` and compares the rating
 (bad/ok/good) of every assessment Yoast reported, per assessment and overall, plus the readability
-traffic light (Yoast's overall readability 30/60/90 vs ours by the same penalty rule). Rules are tuned
-on the tuning set only; the held-out set is reported separately to show how far the tuning carries.
+traffic light (Yoast's overall readability 30/60/90 vs ours by the same penalty rule). The baseline,
+measured in the same run, is the majority vote: always answering an assessment's most common Yoast
+verdict in the set. Rules are tuned on the tuning set only; the held-out set is reported separately to show how far the tuning carries.
 
 Not compared: ``titleWidth`` (the oracle gets the width from us: measuring it needs a browser's font
 metrics), and Yoast assessments Allixios does not have (``textCompetingLinks``, ``imageKeyphrase``,
@@ -91,7 +92,19 @@ def compare(set_name: str) -> dict:
                            "yoast": LIGHTS[expected["readability_score"]], "ours": report.readability_light,
                            "detail": f"{report.readability_penalty} penalty points"})
     total = [x for v in agree.values() for x in v]
+    # baseline in the same run: always answering each assessment's most common Yoast verdict in this set
+    votes: dict[str, list[str]] = defaultdict(list)
+    light_votes: list[str] = []
+    for meta, _ in load(set_name):
+        for group in ("seo", "readability"):
+            for yoast_id, verdict in meta["expected"][group].items():
+                if yoast_id in MAPPING:
+                    votes[MAPPING[yoast_id]].append(verdict["rating"])
+        light_votes.append(LIGHTS[meta["expected"]["readability_score"]])
+    majority = sum(max(v.count(r) for r in set(v)) for v in votes.values())
     return {
+        "majority_overall": majority / sum(len(v) for v in votes.values()) if votes else 0.0,
+        "majority_light": max(light_votes.count(c) for c in set(light_votes)) / len(light_votes) if light_votes else 0.0,
         "articles": len(lights),
         "verdicts": len(total),
         "overall": sum(total) / len(total) if total else 0.0,
@@ -112,6 +125,10 @@ def run(ctx) -> None:
         rows_note = f"{r['articles']} articles, {r['verdicts']} verdicts"
         report.metric(f"{s}: verdicts agreeing", round(100 * r["overall"], 1), "%", rows_note)
         report.metric(f"{s}: readability light agreeing", round(100 * r["light"], 1), "%")
+        report.ratio(f"{s}: agreement vs majority-verdict baseline", r["overall"], r["majority_overall"],
+                     "baseline: always the most common Yoast verdict of each assessment in this set")
+        report.ratio(f"{s}: light agreement vs majority-light baseline", r["light"], r["majority_light"],
+                     "baseline: always the most common Yoast light in this set")
         report.goal(f"{s}: verdicts agree", round(100 * r["overall"], 1), ">=", 95, "%")
         report.goal(f"{s}: weakest assessment", round(100 * min(r["per_assessment"].values()), 1), ">=", 90, "%")
         report.goal(f"{s}: readability light agrees", round(100 * r["light"], 1), ">=", 90, "%")
