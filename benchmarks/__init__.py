@@ -23,4 +23,5 @@ BENCHMARKS: tuple[str, ...] = (
     "site_audit",
     "collector",
     "capacity",
+    "seo_conformance",
 )

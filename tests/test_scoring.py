@@ -121,9 +121,10 @@ def test_text_length_boundaries(n, expected):
     assert scores(score_article(_doc(body)))["text_length"] == expected
 
 
-@pytest.mark.parametrize("hits,expected", [(1, 4), (2, 9), (6, 9), (7, -10), (9, -50)])
+@pytest.mark.parametrize("hits,expected", [(1, 4), (2, 9), (5, 9), (6, -10), (7, -10), (8, -50)])
 def test_keyphrase_density_thresholds(hits, expected):
-    # 200 words in sentences of ten; `hits` of them contain the keyphrase once
+    # 200 words in sentences of ten; `hits` of them contain the keyphrase once. A one-word keyphrase's
+    # density is scaled by 1.1 (the length factor): 5 hits = 2.75 %, 6 = 3.3 % (over 3), 8 = 4.4 % (over 4)
     sentences = ["Garden beds need care and some water every single day."] * 20
     for i in range(hits):
         sentences[i] = "Garden beds need compost and some water every single day."

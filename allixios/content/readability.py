@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+# A word: letters/digits joined by hyphens, apostrophes or inner dots, so "long-term", "don't",
+# "1.41.0" and "cloud.gov" are one word each; dashes, entities and punctuation are not words.
+_WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
 _ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
@@ -23,44 +25,103 @@ FUNCTION_WORDS = frozenset(
     yours yourself yourselves""".split()
 )
 
-_BE = r"(?:am|is|are|was|were|be|been|being|get|gets|got|gotten|getting)"
-_IRREGULAR_PARTICIPLES = (
+# Passive voice: a form of "be" or "get" (contractions included: isn't, they're, it's) followed, in
+# the same clause, by a past participle (a regular -ed form or an irregular one), with any words in
+# between ("was quickly fixed", "is no longer needed"). A clause ends at punctuation inside the
+# sentence or at a word that opens a new clause.
+_AUX = frozenset(
+    "am is are was were be been being get gets got gotten getting isn't aren't wasn't weren't "
+    "'m 're 's".split()
+)
+_CLAUSE_WORDS = frozenset(
+    "and but or nor that which who whom whose where when while because if although though unless "
+    "since whether so than until once after before".split()
+)
+_CLAUSE_MARKS = frozenset(",;:()[]—–\"“”?!")
+_IRREGULAR_PARTICIPLES = frozenset((
     "arisen awoken beaten become begun bent bet bid bitten blown broken brought built burnt bought caught "
     "chosen come cost cut dealt done drawn drunk driven eaten fallen fed felt fought found flown forbidden "
     "forgotten forgiven frozen given gone ground grown hung heard hidden hit held hurt kept known laid led "
     "left lent let lain lit lost made meant met paid put quit read ridden rung risen run said seen sought "
     "sold sent set shaken shed shot shown shut sung sunk sat slept slid spoken spent spun spread stood "
     "stolen stuck stung struck sworn swept swum taken taught torn told thought thrown understood woken worn "
-    "won written"
-)
-# -ed/-en words that are not participles after "is/are" (adjectives, nouns)
+    "won written withdrawn overseen overcome undertaken undergone rebuilt rewritten mistaken upheld "
+    "misled outgrown overtaken forecast broadcast"
+).split())
+# -ed words that are not participles (nouns, adjectives, adverbs)
 _NOT_PARTICIPLES = frozenset(
-    "need seed speed bed red shed hundred kindred sacred naked wicked often even open seven eleven garden "
-    "golden wooden kitchen chicken children women men ten then when than token listen happen heaven "
-    "oxygen citizen dozen sudden".split()
+    "need seed speed bed red shed hundred kindred sacred naked wicked embed feed breed deed indeed "
+    "proceed exceed succeed weed greed steed".split()
 )
-_PASSIVE = re.compile(
-    rf"\b{_BE}\s+(?:\w+ly\s+|not\s+|also\s+|often\s+|still\s+)?(\w+ed|\w+en|{'|'.join(_IRREGULAR_PARTICIPLES.split())})\b",
-    re.I,
-)
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*|['’](?:m|re|s)\b|[,;:()\[\]—–\"“”?!]")
 
-# Words and phrases that tie a sentence to the one before (our list; see the scoring doc).
+
+def _tokens(sentence: str) -> list[str]:
+    # split contractions so "they're" gives "they" + "'re" and "isn't" stays one auxiliary
+    text = re.sub(r"(?i)\b(\w+)['’](re|m)\b", r"\1 '\2", sentence)
+    text = re.sub(r"(?i)\b(it|that|there|here|what|who|he|she|this|which|where|everything|nothing)['’]s\b",
+                  r"\1 's", text)
+    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+_MAX_BETWEEN = 2  # words between auxiliary and participle; measured on the tuning set (0: 62 %, 2: 75 %, any: 72 %)
+
+
+def is_participle(word: str) -> bool:
+    w = word.lower().rsplit("-", 1)[-1]  # "mobile-optimized" ends in a participle
+    if w in _IRREGULAR_PARTICIPLES:
+        return True
+    return len(w) > 3 and w.endswith("ed") and w not in _NOT_PARTICIPLES
+
+
+# Connectives: words and phrases that tie a sentence to its neighbours. Our own list, written from
+# English grammar (coordinating and subordinating conjunctions, conjunctive adverbs, sequence and
+# example markers) and tuned on the conformance corpus's tuning set; see docs/areas/content-scoring.md.
+# Words that are mostly prepositions or ordinals in real prose (after, first, once, again, until) are
+# left out: they would make every sentence with a date or a list count as connected.
 TRANSITIONS = (
-    "also so then next first second third finally lastly however therefore thus hence because since "
-    "although though while instead meanwhile besides moreover furthermore consequently similarly likewise "
-    "otherwise still yet overall indeed later afterwards before after until unless once especially "
-    "specifically notably namely additionally accordingly regardless again"
+    # contrast and concession
+    "but however although though whereas while whilst yet nevertheless nonetheless notwithstanding despite "
+    "instead rather otherwise conversely unlike regardless still "
+    # cause, effect, purpose, condition
+    "because since so therefore thus hence consequently accordingly if unless whether when whenever "
+    "provided "
+    # addition and emphasis
+    "also additionally furthermore moreover besides further another equally likewise similarly "
+    "indeed actually especially particularly notably specifically namely including mostly generally "
+    "basically certainly surely undoubtedly clearly obviously importantly explicitly "
+    # comparison
+    "than "
+    # time and sequence
+    "then later earlier previously initially eventually finally lastly afterwards afterward meanwhile "
+    "subsequently simultaneously soon during following firstly secondly thirdly overall altogether "
+    "ultimately occasionally nor"
 ).split()
 TRANSITION_PHRASES = (
-    "for example", "for instance", "in addition", "as a result", "in fact", "in short", "in other words",
-    "on the other hand", "to begin with", "to start", "after all", "above all", "as well", "even so",
-    "of course", "in conclusion", "to sum up", "in summary", "for this reason", "that is why", "at first",
-    "at the same time", "in the end", "as long as", "so that", "in particular", "by contrast", "in turn",
+    "for example", "for instance", "such as", "e.g.", "i.e.", "that is", "in other words", "to illustrate",
+    "to demonstrate", "in addition", "as well as", "in fact", "in truth", "in reality", "of course",
+    "as a result", "due to", "because of", "so that", "so as to", "in order to", "according to",
+    "even though", "even if", "even so", "even more", "only if", "in case", "as long as", "as soon as",
+    "as much as", "given that", "now that", "note that", "in short", "in brief", "in summary",
+    "in conclusion", "to sum up", "on the other hand", "in contrast", "by contrast", "as opposed to",
+    "different from", "in general", "in particular", "at least", "at first", "at last", "at this point",
+    "at the same time", "in the meantime", "in the end", "so far", "to that end", "in this case",
+    "in this situation", "first of all", "to begin with", "after all", "above all", "most important",
+    "most importantly", "this time", "to point out", "to explain", "in turn", "all in all", "on the whole",
+    "for this reason", "with this in mind", "in the same way", "last but not least", "not only",
+)
+# Two-part connectives: both parts in one sentence, in this order.
+TRANSITION_PAIRS = (
+    ("not only", "but also"), ("both", "and"), ("either", "or"), ("neither", "nor"), ("whether", "or"),
+    ("not", "but"),
 )
 _TRANSITION_RE = re.compile(
-    r"\b(?:" + "|".join(sorted((re.escape(p) for p in (*TRANSITION_PHRASES, *TRANSITIONS)), key=len, reverse=True)) + r")\b",
+    r"(?<![\w-])(?:" + "|".join(sorted((re.escape(p) for p in (*TRANSITION_PHRASES, *TRANSITIONS)), key=len, reverse=True))
+    + r")(?![\w-])",
     re.I,
 )
+_PAIR_RES = [re.compile(rf"(?<![\w-]){re.escape(a)}(?![\w-]).*?(?<![\w-]){re.escape(b)}(?![\w-])", re.I)
+             for a, b in TRANSITION_PAIRS]
 
 
 def words(text: str) -> list[str]:
@@ -75,20 +136,34 @@ def sentences(text: str) -> list[str]:
 
 
 def syllables(word: str) -> int:
-    """Vowel-group count with silent endings removed; digits count one syllable per number."""
+    """Syllables of an English word: vowel groups, minus silent endings (-e but not -le, -ed but not
+    -ted/-ded, -es after most consonants), plus vowel pairs read as two (ia, io, iu, eo, ua, uo; not
+    in -tion/-sion/-cial endings).
+
+    Not pyphen: its hyphenation points are where a word may break at a line end, which skips
+    syllables near the word's edges (``every`` is ``ev-ery``); on the tuning set it read Flesch
+    about 7 points too easy against yoastseo, this rule 0.3 points."""
     w = re.sub(r"[^a-z]", "", word.lower())
-    if not w:
-        return 1
     if len(w) <= 3:
         return 1
-    w = re.sub(r"(?:[^laeiouy]es|[^laeiouy]ed|[^laeiouy]e)$", "", w)
-    w = re.sub(r"^y", "", w)
-    return max(1, len(re.findall(r"[aeiouy]{1,2}", w)))
+    n = len(re.findall(r"[aeiouy]+", w))
+    if re.search(r"[^aeiouy]e$", w) and not re.search(r"[^aeiouy]le$", w):
+        n -= 1
+    elif re.search(r"[^aeiouytd]ed$", w) or re.search(r"[^aeiouysxzhc]es$", w):
+        n -= 1
+    n += len(re.findall(r"ia|io|iu|eo|ua|uo|ea(?=[tl]e?$)", w)) - len(re.findall(r"[tsc]i[ao][nl]", w))
+    if re.match(r"y[aeiou]", w):
+        n -= 1
+    return max(1, n)
+
+
+_NUMBER = re.compile(r"[\d.,]+")
 
 
 def flesch_reading_ease(sentence_list: list[str]) -> float:
-    """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100."""
-    all_words = [w for s in sentence_list for w in words(s)]
+    """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100; numbers are not
+    words here (a figure has no syllables to read as a word does)."""
+    all_words = [w for s in sentence_list for w in words(s) if not _NUMBER.fullmatch(w)]
     if not all_words or not sentence_list:
         return 0.0
     wps = len(all_words) / len(sentence_list)
@@ -97,12 +172,26 @@ def flesch_reading_ease(sentence_list: list[str]) -> float:
 
 
 def is_passive(sentence: str) -> bool:
-    m = _PASSIVE.search(sentence)
-    return bool(m) and m.group(1).lower() not in _NOT_PARTICIPLES
+    """An auxiliary, then within two words (adverbs, "not", "no longer") a participle, in one clause.
+    A present participle in between ends the search: "is walking to the marked path" is active."""
+    aux: int | None = None
+    for i, tok in enumerate(_tokens(sentence)):
+        if tok in _CLAUSE_MARKS or tok in _CLAUSE_WORDS:
+            aux = None
+        elif tok in _AUX:
+            aux = i
+        elif aux is not None and is_participle(tok):
+            if i - aux - 1 <= _MAX_BETWEEN:
+                return True
+            aux = None
+        elif aux is not None and tok.endswith("ing") and tok != "being":
+            aux = None
+    return False
 
 
 def has_transition(sentence: str) -> bool:
-    return bool(_TRANSITION_RE.search(sentence))
+    text = sentence.replace("’", "'")
+    return bool(_TRANSITION_RE.search(text)) or any(p.search(text) for p in _PAIR_RES)
 
 
 def first_word_key(sentence: str) -> str:
