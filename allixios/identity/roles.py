@@ -23,6 +23,7 @@ _MATRIX: dict[str, set[str]] = {
     "executions:read": {"owner", "admin", "editor", "writer", "analyst", "operator"},
     "executions:cancel": {"owner", "admin", "editor", "operator"},
     "ai:read": {"owner", "admin", "editor", "writer", "analyst", "operator"},
+    "ai:manage": {"owner", "admin"},
     "analytics:read": {"owner", "admin", "editor", "analyst", "operator"},
     "system:read": {"owner", "admin", "operator"},
     "users:manage": {"owner", "admin"},
