@@ -339,3 +339,66 @@ def test_switch_and_failover_through_the_api_are_the_tenants_own(server, tmp_pat
                                                tenant_id=uuid.UUID(beta.tenant_id), request_id="api-b")).deployment_id == "a"
     audit = rows(database_url, "SELECT tenant_id::text, actor, action FROM audit_log WHERE entity_type = 'ai_routing'")
     assert audit == [{"tenant_id": alpha.tenant_id, "actor": f"user:{alpha.users['admin']}", "action": "ai.switch"}]
+
+
+# -- 7. routing that learns from money ------------------------------------------------------------
+
+@pytest.mark.slow
+def test_learned_routing_follows_revenue_from_the_roi_mart(server, db, tmp_path):
+    """Articles of lr-rich earn far more than lr-poor's in the niche (real dbt builds the ROI mart
+    from landed revenue rows); stand-in articles earn most but are never evidence; lr-new has no
+    articles and is still tried (exploration)."""
+    from datetime import date, timedelta
+
+    from allixios.ai import learned_routing
+    from resources.dbt import dbt_environment, dbt_executable, project_dir
+    from tests.analytics_support import drop_dbt_relations, tenant_with_articles
+
+    with connect(db) as conn:
+        drop_dbt_relations(conn)
+        tenant, articles = tenant_with_articles(conn, "earner", 12, date(2026, 11, 1))
+        niche = articles[0]["niche_id"]
+        conn.execute("UPDATE articles SET niche_id = %s WHERE tenant_id = %s", (niche, tenant.id))
+        plan = [("lr-rich", 5.0)] * 4 + [("lr-poor", 0.1)] * 4 + [("offline/writer", 100.0)] * 4
+        for art, (model, daily) in zip(articles, plan, strict=True):
+            conn.execute("UPDATE articles SET ai_model_used = %s, prompt_version = 'draft-v1' WHERE id = %s",
+                         (model, art["id"]))
+            conn.execute("""INSERT INTO ai_usage (tenant_id, article_id, task, model, deployment_id, provider, request_id,
+                                                  cost_usd, status)
+                            VALUES (%s, %s, 'writer', %s, %s, 'openai', %s, 0.05, 'success')""",
+                         (tenant.id, art["id"], model, model, f"lr:{art['id']}"))
+            for d in range(8):
+                day = date(2026, 11, 2) + timedelta(days=d)
+                conn.execute("""INSERT INTO raw.revenue_events (event_id, event_ts, event_date, tenant_id, article_id, source,
+                                                               amount, currency, amount_usd, source_file)
+                                VALUES (%s, %s, %s, %s, %s, 'ads', %s, 'USD', %s, 'test')""",
+                             (f"{art['id']}:{d}", f"{day}T12:00:00Z", day, tenant.id, art["id"], daily / 8, daily / 8))
+    target = tmp_path / "target"
+    done = subprocess.run(
+        [dbt_executable(), "build", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir()),
+         "--target-path", str(target), "--log-path", str(target), "--select", "+mart_ai_cost_roi",
+         "--indirect-selection", "cautious"], env=dbt_environment(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+    deps = [local_deployment(n, server.url) for n in ("lr-rich", "lr-poor", "lr-new")]
+    stand_in = {"id": "offline-writer", "model": "offline/writer", "stand_in": True, "price": {"input": 0.05, "output": 0.2}}
+    path = write_catalogue(tmp_path / "models.yaml", {"writer": [*deps, stand_in]}, learned_routing=True,
+                           learned_min_days=7)
+    catalogue = load_catalogue(path)
+    with connect(db) as conn:
+        ev = learned_routing.evidence(conn, tenant.id, niche, catalogue.deployments("writer"), prompt_version="draft-v1")
+    assert {k: a.n for k, a in ev.arms.items()} == {"lr-rich": 4, "lr-poor": 4} and ev.excluded_stand_in == 4
+    assert ev.arms["lr-rich"].mean == pytest.approx(5.0 - 0.05) and ev.arms["lr-poor"].mean == pytest.approx(0.1 - 0.05)
+
+    client = LLMClient(catalogue, db)
+    results = client.complete_many_sync(
+        [CompletionRequest(task="writer", messages=[{"role": "user", "content": f"article {i}"}], tenant_id=tenant.id,
+                           request_id=f"learn-{i}", niche_id=niche, prompt_version="draft-v1", json_response=False)
+         for i in range(40)], concurrency=4)
+    picks = {n: sum(r.deployment_id == n for r in results) for n in ("lr-rich", "lr-poor", "lr-new")}
+    assert all(r.ok for r in results) and sum(picks.values()) == 40
+    assert picks["lr-rich"] > picks["lr-new"] >= 1 and picks["lr-rich"] > picks["lr-poor"]
+    reasoning = rows(db, "SELECT reasoning FROM model_selections ORDER BY id LIMIT 1")[0]["reasoning"]
+    assert "learned routing (Thompson sampling on net revenue per article)" in reasoning
+    assert "lr-rich n=4" in reasoning and "lr-new n=0 (prior only: exploring)" in reasoning
+    assert "4 stand-in article(s) excluded" in reasoning
