@@ -402,3 +402,78 @@ def test_learned_routing_follows_revenue_from_the_roi_mart(server, db, tmp_path)
     assert "learned routing (Thompson sampling on net revenue per article)" in reasoning
     assert "lr-rich n=4" in reasoning and "lr-new n=0 (prior only: exploring)" in reasoning
     assert "4 stand-in article(s) excluded" in reasoning
+
+
+def test_query_embeddings_for_search_are_in_the_ledger(server, tmp_path, sample_tenant, database_url, monkeypatch):
+    from allixios.editorial.search import search_articles
+
+    emb = local_deployment("emb", server.url, model="local-embedding", price_in=0.5, price_out=0, dimension=384)
+    monkeypatch.setenv("ALLIXIOS_MODELS_FILE", str(write_catalogue(tmp_path / "models.yaml", {"embedder": [emb]})))
+    with connect(database_url) as conn:
+        search_articles(conn, sample_tenant, "tomatoes on a balcony", mode="semantic")
+        search_articles(conn, sample_tenant, "tomatoes on a balcony", mode="semantic")
+    recorded = rows(database_url, """SELECT tenant_id, deployment_id, status, tokens_in, cost_usd FROM ai_usage
+                                     WHERE request_id LIKE 'search-query:%%'""")
+    assert len(recorded) == 2 == len(server.requests_for(endpoint="embeddings"))
+    assert all(r["tenant_id"] == sample_tenant.id and r["deployment_id"] == "emb" and r["status"] == "success"
+               and r["tokens_in"] > 0 and r["cost_usd"] > 0 for r in recorded)
+
+
+def test_model_fields_max_tokens_defaults_and_languages(server, tmp_path, sample_tenant, database_url):
+    en = local_deployment("en-only", server.url, price_in=0.5, languages=["en"], content_types=["article"],
+                          max_tokens=64, default_params={"temperature": 0.3})
+    anyl = local_deployment("any-lang", server.url, price_in=2.0)
+    path = write_catalogue(tmp_path / "models.yaml", {"writer": [en, anyl]})
+    catalogue = load_catalogue(path)
+    d = catalogue.deployment("en-only")
+    assert (d.max_tokens, d.languages, d.content_types, dict(d.default_params)) == (64, ("en",), ("article",),
+                                                                                    {"temperature": 0.3})
+    client = LLMClient(catalogue, database_url)
+    first = client.complete_sync(request(sample_tenant, "mf-en", language="en-GB", json_response=False))
+    assert first.deployment_id == "en-only"
+    sent = server.requests_for("en-only")[0].body
+    assert sent["max_tokens"] == 64 and sent["temperature"] == 0.3  # capped at the model's limit, defaults sent
+    german = client.complete_sync(request(sample_tenant, "mf-de", language="de", json_response=False))
+    assert german.deployment_id == "any-lang" and "en-only (language de not in en)" in german.selection["reasoning"]
+    faq = client.complete_sync(request(sample_tenant, "mf-faq", content_type="faq", json_response=False))
+    assert faq.deployment_id == "any-lang"
+    for bad, fix in (({"default_params": {"max_tokens": 5}}, "default_params"), ({"weight": 0}, "is not positive"),
+                     ({"rpd": 1.5}, "whole number")):
+        write_catalogue(tmp_path / "bad.yaml", {"writer": [dict(anyl, **bad)]})
+        with pytest.raises(ConfigError, match=fix):
+            load_catalogue(tmp_path / "bad.yaml")
+
+
+# -- 8. fine-tuning datasets ----------------------------------------------------------------------
+
+def test_finetune_export_takes_the_best_real_articles_with_their_prompts(sample_tenant, database_url, tmp_path):
+    with connect(database_url) as conn:
+        niche_id, niche_slug = conn.execute("SELECT id, slug FROM niches WHERE tenant_id = %s ORDER BY slug LIMIT 1",
+                                            (sample_tenant.id,)).fetchone()
+        made = []
+        for i, (model, quality) in enumerate([("openai/gpt-4o-mini", 92), ("openai/gpt-4o-mini", 85),
+                                              ("offline/writer", 99), ("openai/gpt-4o-mini", 60)]):
+            topic = conn.execute("""INSERT INTO topics (tenant_id, niche_id, title, target_keyphrase, keywords)
+                                    VALUES (%s, %s, %s, %s, %s) RETURNING id""",
+                                 (sample_tenant.id, niche_id, f"Topic {i}", f"keyphrase {i}", ["k"])).fetchone()[0]
+            conn.execute("""INSERT INTO articles (tenant_id, niche_id, topic_id, title, slug, content, status, ai_generated,
+                                                  ai_model_used, prompt_version, content_quality_score)
+                            VALUES (%s, %s, %s, %s, %s, 'body', 'published', true, %s, 'draft-v1', %s)""",
+                         (sample_tenant.id, niche_id, topic, f"Article {i}", f"ft-article-{i}", model, quality))
+            conn.execute("""INSERT INTO ai_usage (tenant_id, topic_id, task, model, deployment_id, provider, request_id,
+                                                  status, response_text) VALUES (%s, %s, 'writer', %s, %s, 'openai', %s,
+                                                  'success', %s)""",
+                         (sample_tenant.id, topic, model, model, f"draft:{topic}", json.dumps({"title": f"Answer {i}"})))
+            made.append(topic)
+    out = tmp_path / "ft.jsonl"
+    done = subprocess.run([sys.executable, "-m", "allixios.cli", "ai", "finetune", "export", "--tenant", "sample",
+                           "--niche", niche_slug, "--out", str(out), "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["exported"] == 2
+    assert summary["excluded"] == {"written by an offline stand-in": 1, "quality below 80": 1}
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [json.loads(x["messages"][-1]["content"])["title"] for x in lines] == ["Answer 0", "Answer 1"]
+    assert all([m["role"] for m in x["messages"]][-1] == "assistant" and x["messages"][0]["role"] == "system"
+               for x in lines)
+    assert "Topic 0" in lines[0]["messages"][1]["content"]

@@ -64,6 +64,11 @@ def _ops(w, n: str) -> list[tuple[str, str, dict | None, str]]:
         ("GET", "/v1/ai/budget", None, "ai:read"),
         ("GET", "/v1/ai/usage", None, "ai:read"),
         ("POST", "/v1/ai/estimate", {"niche": "finance", "topics": [{"title": "Estimate me"}]}, "ai:read"),
+        ("GET", "/v1/ai/routing", None, "ai:read"),
+        ("GET", "/v1/ai/circuits", None, "ai:read"),
+        ("POST", "/v1/ai/switch", {"from": "openai-gpt-4o-mini", "to": "offline-writer"}, "ai:manage"),
+        ("PUT", "/v1/ai/failover/writer", {"order": ["offline-writer"]}, "ai:manage"),
+        ("DELETE", "/v1/ai/failover/writer", None, "ai:manage"),
         ("GET", "/v1/analytics/kpis", None, "analytics:read"),
         ("GET", f"/v1/analytics/articles/{art}/performance", None, "analytics:read"),
     ]

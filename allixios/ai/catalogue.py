@@ -79,6 +79,7 @@ class Deployment:
     languages: tuple[str, ...] = ()  # languages it writes well (BCP 47 primary tags); empty = any
     content_types: tuple[str, ...] = ()  # e.g. article, faq, product; empty = any
     default_params: tuple[tuple[str, Any], ...] = ()  # sent with every call, e.g. temperature
+    fine_tuned_from: str | None = None  # a fine-tuned model: the deployment id it was trained from
     timeout_s: float = 60.0
     quality_prior: float = 70.0
     typical_latency_ms: int = 1000
@@ -166,7 +167,7 @@ _POLICY_KEYS = set(Policy.__dataclass_fields__)
 _DEPLOYMENT_KEYS = {
     "id", "model", "api_base", "api_key_env", "price", "rpm", "tpm", "timeout_s", "quality_prior",
     "typical_latency_ms", "stand_in", "dimension", "responder", "description", "similarity",
-    "rpd", "tpd", "weight", "max_tokens", "languages", "content_types", "default_params",
+    "rpd", "tpd", "weight", "max_tokens", "languages", "content_types", "default_params", "fine_tuned_from",
 }
 _LIMIT_NAMES = {"rpm": "requests per minute", "tpm": "tokens per minute", "rpd": "requests per day",
                 "tpd": "tokens per day", "max_tokens": "output tokens"}
@@ -265,6 +266,7 @@ def _deployment(path: Path, alias: str, raw: Any, policy: Policy) -> Deployment:
             languages=_words(path, str(raw["id"]), raw, "languages"),
             content_types=_words(path, str(raw["id"]), raw, "content_types"),
             default_params=_default_params(path, str(raw["id"]), raw.get("default_params")),
+            fine_tuned_from=str(raw["fine_tuned_from"]) if raw.get("fine_tuned_from") else None,
             timeout_s=float(raw.get("timeout_s", policy.timeout_s)),
             quality_prior=quality,
             typical_latency_ms=int(raw.get("typical_latency_ms", 1000)),

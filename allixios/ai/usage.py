@@ -85,6 +85,6 @@ def models_health(conn: psycopg.Connection, catalogue: Catalogue) -> list[dict]:
                                 if (rel := reliability.get(d.id)) and rel["usd_per_request"] is not None else None),
             "limits": ", ".join(f"{k} {v}" for k, v in d.limits.items()) or "-",
             "max_tokens": d.max_tokens, "languages": list(d.languages), "content_types": list(d.content_types),
-            "default_params": dict(d.default_params), "weight": d.weight,
+            "default_params": dict(d.default_params), "weight": d.weight, "fine_tuned_from": d.fine_tuned_from,
         })
     return rows

@@ -212,3 +212,39 @@ def failover_clear(alias: str = typer.Argument(...), actor: str = ActorOption) -
     with connect() as conn:
         done = overrides.clear_failover(conn, alias, actor=actor)
     typer.echo(f"{alias}: stored failover order removed" if done else f"{alias} had no stored failover order")
+
+
+finetune_app = typer.Typer(help="Model improvement: fine-tuning datasets from the best articles.", no_args_is_help=True)
+app.add_typer(finetune_app, name="finetune")
+
+
+@finetune_app.command("export")
+def finetune_export(
+    niche: str = typer.Option(..., "--niche", help="Niche slug."),
+    out: str = typer.Option(..., "--out", help="JSONL file to write (chat format, one article per line)."),
+    tenant: str = TenantOption,
+    top: int = typer.Option(100, "--top", help="At most this many articles (best earning, then best scoring)."),
+    min_quality: float = typer.Option(80.0, "--min-quality", help="Quality score an article must reach."),
+    models_file: str = ModelsFileOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Export a niche's best articles (never stand-in output) with their prompts as fine-tuning JSONL."""
+    from allixios.ai.catalogue import load_catalogue
+    from allixios.ai.finetune import export_dataset
+    from allixios.errors import ValidationError
+    from allixios.tenants import list_niches
+
+    if top < 1:
+        raise ValidationError(f"--top {top} is not positive", fix="use --top 1 or more")
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        found = next((n for n in list_niches(conn, t, active_only=False) if n.slug == niche), None)
+        if found is None:
+            raise ValidationError(f"niche {niche!r} is not a niche of {t.slug}", fix="see `allixios niches list`")
+        summary = export_dataset(conn, load_catalogue(models_file), t.id, found.id, found.name, out, top=top,
+                                 min_quality=min_quality)
+    if as_json:
+        print_json(summary.__dict__)
+        return
+    typer.echo(f"exported {summary.exported} article(s) of {t.slug}/{niche} to {summary.path}"
+               + "".join(f"; {n} excluded: {why}" for why, n in summary.excluded.items()))
