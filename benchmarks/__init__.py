@@ -24,4 +24,5 @@ BENCHMARKS: tuple[str, ...] = (
     "collector",
     "capacity",
     "seo_conformance",
+    "learned_routing",
 )

@@ -18,7 +18,8 @@ import pytest
 from allixios import settings
 
 ROOT = settings.project_root()
-FAST = ("vector_search", "hybrid_search", "event_ingest", "site_build", "embedder_quality", "search_console_import")
+FAST = ("vector_search", "hybrid_search", "event_ingest", "site_build", "embedder_quality", "search_console_import",
+        "learned_routing")
 # a provider process and litellm start-up, dbt and Dagster start-ups: tens of seconds each even at --quick
 SLOW = ("score_drop_sensor", "generation_throughput", "provider_faults", "dbt_marts", "pipeline_overhead", "capacity")
 

@@ -33,6 +33,17 @@ class Policy:
     circuit_failure_threshold: int = 5
     circuit_cooldown_s: float = 60.0
     min_history_articles: int = 5
+    # rate limits (rpm/tpm, rpd/tpd of each deployment) count in fixed windows of these lengths,
+    # shared by every process through ai_rate_windows; tests shorten the minute
+    rate_window_s: float = 60.0
+    rate_day_window_s: float = 86400.0
+    # load balancing: deployments whose quality per cost is within this fraction of the best share
+    # the traffic (weighted shuffle, like litellm's simple-shuffle); 0 = always the best one
+    balance_within: float = 0.1
+    # routing that learns from money (allixios.ai.learned_routing): a Thompson-sampling bandit per
+    # niche over the writer's deployments, rewarded with each article's net revenue; opt-in
+    learned_routing: bool = False
+    learned_min_days: int = 7  # days of revenue data before an article counts as evidence
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,16 @@ class Deployment:
     api_key_env: str | None = None
     input_price_per_mtok: float | None = None  # catalogue override, USD per million tokens
     output_price_per_mtok: float | None = None
-    rpm: int | None = None
-    tpm: int | None = None
+    rpm: int | None = None  # requests per minute (the seed's RateLimit.requestsPerMinute), enforced
+    tpm: int | None = None  # tokens per minute
+    rpd: int | None = None  # requests per day
+    tpd: int | None = None  # tokens per day
+    weight: float = 1.0  # share of traffic among deployments of similar value (load balancing)
+    max_tokens: int | None = None  # the model's output limit: max_tokens sent never exceeds it
+    languages: tuple[str, ...] = ()  # languages it writes well (BCP 47 primary tags); empty = any
+    content_types: tuple[str, ...] = ()  # e.g. article, faq, product; empty = any
+    default_params: tuple[tuple[str, Any], ...] = ()  # sent with every call, e.g. temperature
+    fine_tuned_from: str | None = None  # a fine-tuned model: the deployment id it was trained from
     timeout_s: float = 60.0
     quality_prior: float = 70.0
     typical_latency_ms: int = 1000
@@ -78,6 +97,11 @@ class Deployment:
         """Served in this process by the offline provider (a stand-in or a local model such as
         MiniLM): nothing is paid, so a budget never refuses it."""
         return self.stand_in or self.provider == "offline"
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """The configured rate limits: {'rpm': 2, 'tpd': 100000, ...}."""
+        return {k: v for k in ("rpm", "tpm", "rpd", "tpd") if (v := getattr(self, k)) is not None}
 
     @property
     def has_price_override(self) -> bool:
@@ -143,7 +167,35 @@ _POLICY_KEYS = set(Policy.__dataclass_fields__)
 _DEPLOYMENT_KEYS = {
     "id", "model", "api_base", "api_key_env", "price", "rpm", "tpm", "timeout_s", "quality_prior",
     "typical_latency_ms", "stand_in", "dimension", "responder", "description", "similarity",
+    "rpd", "tpd", "weight", "max_tokens", "languages", "content_types", "default_params", "fine_tuned_from",
 }
+_LIMIT_NAMES = {"rpm": "requests per minute", "tpm": "tokens per minute", "rpd": "requests per day",
+                "tpd": "tokens per day", "max_tokens": "output tokens"}
+
+
+def _limit(path: Path, deployment_id: str, raw: dict, key: str) -> int | None:
+    """A positive whole limit, or None when unset. Zero would block every call: refused with the fix."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise _bad(path, f"deployment {deployment_id!r} {key} = {value!r} is not a whole number",
+                   f"set {key}: to a positive number of {_LIMIT_NAMES[key]}, or remove it")
+    if value <= 0:
+        raise _bad(path, f"deployment {deployment_id!r} has {key}: {value}, so no call could ever be made",
+                   f"set {key}: to a positive number of {_LIMIT_NAMES[key]}, or remove {key} for no limit")
+    return int(value)
+
+
+def _words(path: Path, deployment_id: str, raw: dict, key: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _bad(path, f"deployment {deployment_id!r} {key} must be a list of names", f"write {key}: [en, de]")
+    return tuple(v.strip().lower() for v in value)
 _SIMILARITY_KEYS = set(Similarity.__dataclass_fields__)
 
 
@@ -163,6 +215,18 @@ def _similarity(path: Path, deployment_id: str, raw: Any) -> Similarity:
                        f"set similarity.{key} to a number such as 0.75")
         values[key] = float(value)
     return Similarity(**values)
+
+
+_RESERVED_PARAMS = {"model", "messages", "max_tokens", "timeout", "api_key", "api_base", "input"}
+
+
+def _default_params(path: Path, deployment_id: str, raw: Any) -> tuple[tuple[str, Any], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or set(raw) & _RESERVED_PARAMS:
+        raise _bad(path, f"deployment {deployment_id!r} default_params must map parameter names to values "
+                         f"(not {', '.join(sorted(_RESERVED_PARAMS))})", "write default_params: {temperature: 0.7}")
+    return tuple(sorted(raw.items()))
 
 
 def _bad(path: Path, what: str, fix: str) -> ConfigError:
@@ -193,8 +257,16 @@ def _deployment(path: Path, alias: str, raw: Any, policy: Policy) -> Deployment:
             api_key_env=raw.get("api_key_env"),
             input_price_per_mtok=float(price["input"]) if price else None,
             output_price_per_mtok=float(price.get("output", 0)) if price else None,
-            rpm=int(raw["rpm"]) if raw.get("rpm") else None,
-            tpm=int(raw["tpm"]) if raw.get("tpm") else None,
+            rpm=_limit(path, str(raw["id"]), raw, "rpm"),
+            tpm=_limit(path, str(raw["id"]), raw, "tpm"),
+            rpd=_limit(path, str(raw["id"]), raw, "rpd"),
+            tpd=_limit(path, str(raw["id"]), raw, "tpd"),
+            weight=float(raw.get("weight", 1.0)),
+            max_tokens=_limit(path, str(raw["id"]), raw, "max_tokens"),
+            languages=_words(path, str(raw["id"]), raw, "languages"),
+            content_types=_words(path, str(raw["id"]), raw, "content_types"),
+            default_params=_default_params(path, str(raw["id"]), raw.get("default_params")),
+            fine_tuned_from=str(raw["fine_tuned_from"]) if raw.get("fine_tuned_from") else None,
             timeout_s=float(raw.get("timeout_s", policy.timeout_s)),
             quality_prior=quality,
             typical_latency_ms=int(raw.get("typical_latency_ms", 1000)),
@@ -205,6 +277,9 @@ def _deployment(path: Path, alias: str, raw: Any, policy: Policy) -> Deployment:
         )
     except (TypeError, ValueError) as exc:
         raise _bad(path, f"deployment {raw.get('id')!r} has a bad value ({exc})", "use numbers for prices, limits and timeouts") from None
+    if deployment.weight <= 0:
+        raise _bad(path, f"deployment {deployment.id!r} weight {deployment.weight} is not positive",
+                   "use a positive weight (its share of traffic among deployments of similar value)")
     if not 0 <= quality <= 100:
         raise _bad(path, f"deployment {deployment.id!r} quality_prior {quality} is outside 0-100", "use a score from 0 to 100")
     if deployment.api_key_env and deployment.api_key_env.startswith(("sk-", "sk_")):

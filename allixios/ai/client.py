@@ -30,7 +30,7 @@ from uuid import UUID
 
 from sqlalchemy.engine import URL
 
-from allixios.ai import budgets, circuit, ledger, owners, secrets
+from allixios.ai import budgets, caps, circuit, ledger, owners, ratelimits, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
 from allixios.ai.costs import CostEstimate, cost_usd
 from allixios.ai.errors_map import ProviderFailure, classify
@@ -38,6 +38,7 @@ from allixios.ai.selection import (
     Candidate,
     ModelSelection,
     NoModelAvailableError,
+    amend_selection,
     quality_history,
     select_model,
 )
@@ -68,6 +69,13 @@ class CompletionRequest:
     max_output_tokens: int | None = None  # provider max_tokens; default 2 x expected (bounds the reservation)
     max_cost_usd: float | None = None  # selection constraints (seed: max cost per article, max latency)
     max_latency_ms: int | None = None
+    # cost caps enforced at call time (allixios.ai.caps): all calls of the content request / of the topic
+    content_request_id: UUID | None = None
+    request_cap_usd: float | None = None
+    topic_cap_usd: float | None = None
+    language: str | None = None  # deployments declaring languages / content_types are chosen only within them
+    content_type: str | None = None
+    prompt_version: str | None = None  # learned routing compares deployments on articles of this prompt
 
 
 @dataclass
@@ -120,6 +128,31 @@ class _Busy(Exception):  # noqa: N818 (a signal, not an error)
 _BUSY = object()  # _try_deployment: wait for the other caller, then replay
 
 
+@dataclass(frozen=True)
+class _Limited:
+    """_try_deployment: the deployment's rate-limit window is full (no call made)."""
+
+    wait_s: float
+    limit: str
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """_try_deployment: the budget or a cost cap refused this deployment's worst case (no call made)."""
+
+    result: CompletionResult
+    amount_usd: float
+    cap: bool  # a cost cap (cheaper deployments may still fit) or the tenant budget
+
+
+@dataclass
+class _Admission:
+    permit: circuit.Permit
+    reservation: budgets.Reservation | None = None
+    pending_id: int | None = None
+    rate: ratelimits.RatePermit | None = None
+    cap_reason: str | None = None
+
 
 @dataclass
 class _Call:
@@ -131,6 +164,8 @@ class _Call:
     total_cost: float = 0.0
     last: CompletionResult | None = None
     secret_values: list[str] = field(default_factory=list)
+    rate_wait_ms: int = 0  # waited for rate-limit windows; written on the next attempt's row
+    rate_limited_on: list[str] = field(default_factory=list)
 
 
 class LLMClient:
@@ -183,15 +218,9 @@ class LLMClient:
             if isinstance(prepared, CompletionResult):
                 return prepared  # answered from the ledger
             call.selection = prepared
-            for candidate in call.selection.ranked:
-                result = await self._try_deployment(call, candidate)
-                if result is _BUSY:
-                    break
-                if result is not None:
-                    return result
-            else:
-                assert call.last is not None
-                return call.last
+            outcome = await self._walk(call)
+            if outcome is not _BUSY:
+                return outcome
             # another process holds this request's claim: wait for its outcome, then replay it
             while await self._in_db(lambda conn: ledger.in_flight_owner(conn, req.request_id)):
                 if time.monotonic() > deadline:
@@ -203,6 +232,58 @@ class LLMClient:
                 prepared = await self._in_db(self._prepare, req)
             except NoModelAvailableError as exc:
                 return await self._unavailable(call, exc)
+
+    async def _walk(self, call: _Call) -> CompletionResult | object:
+        """Try the ranked deployments in order: failover, cheaper ones after a budget refusal, and
+        waiting for rate-limit windows when every deployment that could serve is full."""
+        policy = self.catalogue.policy
+        todo = list(call.selection.ranked)
+        refused: _Refused | None = None
+        while True:
+            limited: dict[str, tuple[Candidate, _Limited]] = {}
+            for candidate in todo:
+                if refused is not None and not (candidate.estimate.reserve_usd < refused.amount_usd - 1e-12
+                                                or candidate.deployment.runs_locally):
+                    continue  # after a refusal only cheaper deployments can fit
+                result = await self._try_deployment(call, candidate)
+                if result is _BUSY:
+                    return _BUSY
+                if isinstance(result, _Limited):
+                    limited[candidate.deployment.id] = (candidate, result)
+                    if candidate.deployment.id not in call.rate_limited_on:
+                        call.rate_limited_on.append(candidate.deployment.id)
+                    continue
+                if isinstance(result, _Refused):
+                    refused = result
+                    cheaper = [c for c in todo if c.estimate.reserve_usd < result.amount_usd - 1e-12
+                               and c is not candidate]
+                    note = (f"admission refused {candidate.deployment.id}: {result.result.error_message}; "
+                            + (f"trying cheaper {', '.join(c.deployment.id for c in cheaper)}" if cheaper
+                               else "no cheaper deployment"))
+                    await self._in_db(lambda conn, n=note: amend_selection(conn, call.selection.record_id, n))
+                    continue
+                if result is not None:
+                    if refused is not None and result.ok:
+                        await self._in_db(lambda conn, d=result.deployment_id: amend_selection(
+                            conn, call.selection.record_id, f"served by cheaper {d} within the budget",
+                            self.catalogue.deployment(d)))
+                    return result
+            if not limited:
+                if refused is not None:
+                    return refused.result
+                assert call.last is not None
+                return call.last
+            candidate, soonest = min(limited.values(), key=lambda x: x[1].wait_s)
+            if soonest.wait_s > policy.max_retry_after_s:
+                d = candidate.deployment
+                message = (f"rate limits reached on {', '.join(limited)} ({soonest.limit} of {d.id}); the next window "
+                           f"opens in {soonest.wait_s:.0f} s > max_retry_after_s {policy.max_retry_after_s:g}")
+                await self._record(call, d, ERROR, error_class="RateLimited", error_message=message)
+                return self._result(call, d, ERROR, error_class="RateLimited", error_message=message)
+            delay = soonest.wait_s + random.uniform(0.005, 0.05)
+            call.rate_wait_ms += int(delay * 1000)
+            await self._sleep(delay)
+            todo = [c for c, _ in limited.values()]
 
     async def complete_many(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
         gate = asyncio.Semaphore(max(1, concurrency or self.concurrency))
@@ -260,21 +341,43 @@ class LLMClient:
         if cached is None or cached[0] < time.monotonic():
             history = quality_history(conn, self.catalogue.deployments(req.task), req.tenant_id, req.niche_id)
             self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, history)
+        bandit, note = self._bandit(conn, req)
         return select_model(
             conn, self.catalogue, req.task, req.messages, tenant_id=req.tenant_id, niche_id=req.niche_id,
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
-            max_latency_ms=req.max_latency_ms, history=cached[1],
+            max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
+            content_type=req.content_type, bandit=bandit, bandit_note=note,
         )
 
-    def _admit(self, conn, d: Deployment, req: CompletionRequest, reserve_usd: float
-               ) -> tuple[circuit.Permit, budgets.Reservation | None, int | None]:
-        """One transaction, before the paid call: the request's claim (a pending ai_usage row), the
-        deployment's circuit permit, then the budget reservation.
+    def _bandit(self, conn, req: CompletionRequest) -> tuple[dict | None, str | None]:
+        """Thompson draws per writer deployment from the niche's revenue evidence (when enabled)."""
+        policy = self.catalogue.policy
+        if not policy.learned_routing or req.task != "writer":
+            return None, None
+        from allixios.ai import learned_routing
+
+        usable = [d for d in self.catalogue.usable(req.task) if not d.stand_in]
+        if len(usable) < 2:
+            return None, None  # nothing to choose between (stand-ins are never learned from)
+        key = ("bandit", req.tenant_id, req.niche_id, req.prompt_version)
+        cached = self._history.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            ev = learned_routing.evidence(conn, req.tenant_id, req.niche_id, self.catalogue.deployments(req.task),
+                                          prompt_version=req.prompt_version, min_days=policy.learned_min_days)
+            self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, ev)
+        ev = cached[1]
+        return learned_routing.draw(ev, [d.id for d in usable]), learned_routing.describe(ev)
+
+    def _admit(self, conn, d: Deployment, req: CompletionRequest, estimate) -> _Admission:
+        """One transaction, before the paid call: the request's claim (a pending ai_usage row), a slot
+        in the deployment's rate-limit windows, its circuit permit, the cost caps, then the budget.
 
         The claim comes first and nothing else is locked while it may wait on the one-pending-row
         index for another caller's completion (which takes the tenant's ai_spend rows): no deadlock.
+        Rate windows are locked before ai_spend here and when the call is recorded (same order).
         """
+        reserve_usd = estimate.reserve_usd
         busy = ledger.in_flight_owner(conn, req.request_id)
         if busy:
             raise _Busy(busy)
@@ -286,23 +389,37 @@ class LLMClient:
         # index until that completion commits, so its success is visible here -> replay it
         if self._replay(conn, req) is not None:
             raise _Busy("finished")
+        rate = ratelimits.acquire(conn, d, estimate.tokens_in + estimate.expected_tokens_out, self.catalogue.policy)
+        if not rate.allowed:
+            ledger.drop_claim(conn, claim.pending_id)  # no call: as a 429 would, without asking
+            return _Admission(circuit.Permit(True), rate=rate)
         permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
         if not permit.allowed:
+            ratelimits.give_back(conn, d, rate)
             ledger.drop_claim(conn, claim.pending_id)  # no call: the caller records why
-            return permit, None, None
+            return _Admission(permit)
+        cap = caps.check(conn, content_request_id=req.content_request_id, request_cap_usd=req.request_cap_usd,
+                         topic_id=req.topic_id, topic_cap_usd=req.topic_cap_usd, amount_usd=reserve_usd,
+                         own_pending_id=claim.pending_id)
+        if cap is not None:
+            ratelimits.give_back(conn, d, rate)
+            ledger.drop_claim(conn, claim.pending_id)
+            return _Admission(permit, budgets.Reservation(None, False, reserve_usd, cap), cap_reason=cap)
         reservation = budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd, owner=owner, run_id=req.run_id)
         if not reservation.granted:
             # committed, not rolled back: what reserve() recovered from dead processes stays recovered
+            ratelimits.give_back(conn, d, rate)
             ledger.drop_claim(conn, claim.pending_id)
-            return permit, reservation, None
+            return _Admission(permit, reservation)
         ledger.attach_reservation(conn, claim.pending_id, reservation)
-        return permit, reservation, claim.pending_id
+        return _Admission(permit, reservation, claim.pending_id, rate)
 
     @staticmethod
     def _attempt_record(req: CompletionRequest, d: Deployment, status: str, **kw) -> ledger.Attempt:
         return ledger.Attempt(
             tenant_id=req.tenant_id, request_id=req.request_id, task=req.task, model=d.model, deployment_id=d.id,
-            provider=d.provider, status=status, run_id=req.run_id, article_id=req.article_id, topic_id=req.topic_id, **kw,
+            provider=d.provider, status=status, run_id=req.run_id, article_id=req.article_id, topic_id=req.topic_id,
+            content_request_id=req.content_request_id, **kw,
         )
 
     async def _unavailable(self, call: _Call, exc: NoModelAvailableError) -> CompletionResult:
@@ -324,17 +441,24 @@ class LLMClient:
         estimate = candidate.estimate
         for n in range(policy.max_attempts_per_deployment):
             try:
-                permit, reservation, pending_id = await self._in_db(self._admit, d, req, estimate.reserve_usd)
+                admission = await self._in_db(self._admit, d, req, estimate)
             except _Busy:
                 return _BUSY
+            permit, reservation, pending_id = admission.permit, admission.reservation, admission.pending_id
+            if admission.rate is not None and not admission.rate.allowed:
+                return _Limited(admission.rate.wait_s, admission.rate.limit or "rate limit")
             if not permit.allowed:
                 call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
                                          error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
                 return None
             if not reservation.granted:
-                await self._record(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
-                return self._result(call, d, SKIPPED_BUDGET, error_class="BudgetExceeded", error_message=reservation.reason)
-            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id)
+                error_class = "CostCapExceeded" if admission.cap_reason else "BudgetExceeded"
+                await self._record(call, d, SKIPPED_BUDGET, error_class=error_class, error_message=reservation.reason)
+                return _Refused(self._result(call, d, SKIPPED_BUDGET, error_class=error_class,
+                                             error_message=reservation.reason),
+                                reservation.amount_usd, cap=admission.cap_reason is not None)
+            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id,
+                                          admission.rate)
             if isinstance(outcome, CompletionResult):
                 return outcome
             failure: ProviderFailure = outcome
@@ -359,9 +483,13 @@ class LLMClient:
         return random.uniform(0, min(policy.backoff_max_s, policy.backoff_base_s * 2**n))
 
     async def _attempt(self, call: _Call, d: Deployment, max_tokens: int, reservation: budgets.Reservation,
-                       permit: circuit.Permit, pending_id: int | None) -> CompletionResult | ProviderFailure:
+                       permit: circuit.Permit, pending_id: int | None,
+                       rate: ratelimits.RatePermit | None = None) -> CompletionResult | ProviderFailure:
         req = call.req
-        kwargs: dict[str, Any] = {"model": d.id, "messages": req.messages, "max_tokens": max_tokens, "timeout": d.timeout_s}
+        if d.max_tokens:
+            max_tokens = min(max_tokens, d.max_tokens)
+        kwargs: dict[str, Any] = {**dict(d.default_params), "model": d.id, "messages": req.messages,
+                                  "max_tokens": max_tokens, "timeout": d.timeout_s}
         if req.json_response:
             kwargs["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
@@ -373,7 +501,7 @@ class LLMClient:
             failure = classify(exc, d, call.secret_values)
             failure.circuit_state = await self._record(
                 call, d, ERROR, latency_ms=latency, error_class=failure.error_class, error_message=failure.message,
-                reservation=reservation, circuit_failure=failure.counts_for_circuit, pending_id=pending_id,
+                reservation=reservation, circuit_failure=failure.counts_for_circuit, pending_id=pending_id, rate=rate,
             )
             call.last = self._result(call, d, ERROR, latency_ms=latency, error_class=failure.error_class,
                                      error_message=failure.message)
@@ -393,30 +521,34 @@ class LLMClient:
         except ValueError as exc:
             message = secrets.scrub(f"malformed response from {d.id}: {exc}", call.secret_values)
             await self._record(call, d, ERROR, tokens_in, tokens_out, cost, latency, "MalformedResponse", message,
-                               reservation=reservation, circuit_success=permit.probe, pending_id=pending_id)
+                               reservation=reservation, circuit_success=permit.probe, pending_id=pending_id, rate=rate)
             call.last = self._result(call, d, ERROR, latency_ms=latency, error_class="MalformedResponse", error_message=message)
             return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
         flag_class, flag = _beyond_reservation(d, reservation, cost, tokens_out, max_tokens)
         await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, flag_class, flag,
                            response_text=text,
-                           reservation=reservation, circuit_success=True, pending_id=pending_id)
+                           reservation=reservation, circuit_success=True, pending_id=pending_id, rate=rate)
         return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
 
     async def _record(self, call: _Call, d: Deployment, status: str, tokens_in: int = 0, tokens_out: int = 0,
                       cost: float = 0.0, latency_ms: int = 0, error_class: str | None = None,
                       error_message: str | None = None, response_text: str | None = None,
                       reservation: budgets.Reservation | None = None, circuit_failure: bool = False,
-                      circuit_success: bool = False, pending_id: int | None = None) -> str | None:
+                      circuit_success: bool = False, pending_id: int | None = None,
+                      rate: ratelimits.RatePermit | None = None) -> str | None:
         """One ledger row (the pending one completed, or a new one), its budget settlement and the
         circuit update, in one transaction."""
         req = call.req
         attempt = self._attempt_record(
             req, d, status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost, latency_ms=latency_ms,
             error_class=error_class, error_message=secrets.scrub(error_message, call.secret_values),
-            response_text=response_text,
+            response_text=response_text, rate_wait_ms=call.rate_wait_ms,
+            rate_limited_on=list(call.rate_limited_on) or None,
         )
+        call.rate_wait_ms, call.rate_limited_on = 0, []  # written on this row
 
         def write(conn) -> str | None:
+            ratelimits.correct(conn, d, rate, tokens_in + tokens_out)  # rate windows first (as in _admit)
             if pending_id is not None:
                 ledger.finish(conn, pending_id, attempt)
             else:

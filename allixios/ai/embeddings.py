@@ -7,7 +7,9 @@ Both are served by the ``offline`` litellm custom provider, so they run the same
 Embeddings never fail over to another deployment: vectors of different models are not comparable.
 Transient failures (429, 5xx, timeouts) are retried with backoff.
 
-Calls made for a tenant (``tenant_id`` and ``request_id`` given) are budgeted like completions:
+Every call is a row in ai_usage (issue 17: query embeddings for search too); a call without a
+``request_id`` gets a fresh one (``embed:<uuid>``), without a tenant it is recorded with none.
+Calls made for a tenant are budgeted like completions:
 the worst case (tokens counted with the per-provider margin) is reserved and the request claimed
 with a pending ai_usage row before the HTTP call, then settled with what the provider billed. A
 refused reservation raises BudgetExceededError (and is recorded as skipped_budget). Local models
@@ -57,7 +59,11 @@ class Embedder:
         vectors: list[list[float]] = []
         tokens = 0
         started = time.perf_counter()
-        budgeted = tenant_id is not None and bool(request_id) and bool(texts)
+        budgeted = bool(texts)
+        if budgeted and not request_id:
+            import uuid
+
+            request_id = f"embed:{uuid.uuid4()}"  # every call is recorded, also one-off ones
         held = self._admit(tenant_id, request_id, run_id, texts) if budgeted else None
         try:
             for start in range(0, len(texts), BATCH_SIZE):

@@ -34,6 +34,9 @@ class Attempt:
     run_id: str | None = None
     article_id: UUID | None = None
     topic_id: UUID | None = None
+    content_request_id: UUID | None = None
+    rate_wait_ms: int = 0  # waited for the deployment's rate-limit window before this attempt
+    rate_limited_on: list[str] | None = None  # deployments passed over because their windows were full
 
 
 def record_attempt(conn: psycopg.Connection, a: Attempt) -> int:
@@ -42,15 +45,17 @@ def record_attempt(conn: psycopg.Connection, a: Attempt) -> int:
         row = conn.execute(
             """INSERT INTO ai_usage (tenant_id, article_id, topic_id, run_id, task, model, deployment_id, provider,
                                      attempt, request_id, tokens_in, tokens_out, cost_usd, latency_ms, status,
-                                     error_class, error_message, response_text)
+                                     error_class, error_message, response_text, content_request_id, rate_wait_ms,
+                                     rate_limited_on)
                SELECT %s, %s, %s, %s, %s, %s, %s, %s,
                       coalesce((SELECT max(attempt) FROM ai_usage WHERE request_id = %s), 0) + 1,
-                      %s, %s, %s, %s, %s, %s, %s, %s, %s
+                      %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
                ON CONFLICT (request_id, deployment_id, attempt) DO NOTHING
                RETURNING attempt""",
             (a.tenant_id, a.article_id, a.topic_id, a.run_id, a.task, a.model, a.deployment_id, a.provider,
              a.request_id, a.request_id, a.tokens_in, a.tokens_out, a.cost_usd, a.latency_ms, a.status,
-             a.error_class, a.error_message, a.response_text if a.status == "success" else None),
+             a.error_class, a.error_message, a.response_text if a.status == "success" else None,
+             a.content_request_id, a.rate_wait_ms, a.rate_limited_on),
         ).fetchone()
         if row:
             from allixios.ai.budgets import add_spend
@@ -104,14 +109,15 @@ def claim(conn: psycopg.Connection, a: Attempt, reserved_usd: float, reservation
     for _ in range(5):
         row = conn.execute(
             """INSERT INTO ai_usage (tenant_id, article_id, topic_id, run_id, task, model, deployment_id, provider,
-                                     attempt, request_id, status, reserved_usd, reservation_id, owner)
+                                     attempt, request_id, status, reserved_usd, reservation_id, owner,
+                                     content_request_id)
                SELECT %s, %s, %s, %s, %s, %s, %s, %s,
                       coalesce((SELECT max(attempt) FROM ai_usage WHERE request_id = %s), 0) + 1,
-                      %s, 'pending', %s, %s, %s
+                      %s, 'pending', %s, %s, %s, %s
                ON CONFLICT DO NOTHING
                RETURNING id""",
             (a.tenant_id, a.article_id, a.topic_id, a.run_id, a.task, a.model, a.deployment_id, a.provider,
-             a.request_id, a.request_id, reserved_usd, reservation_id, owner),
+             a.request_id, a.request_id, reserved_usd, reservation_id, owner, a.content_request_id),
         ).fetchone()
         if row:
             return Claim(row[0])
@@ -149,10 +155,10 @@ def finish(conn: psycopg.Connection, pending_id: int, a: Attempt) -> None:
     conn.execute(
         """UPDATE ai_usage SET status = %s, tokens_in = %s, tokens_out = %s, cost_usd = %s, latency_ms = %s,
                                error_class = %s, error_message = %s, response_text = %s, owner = NULL,
-                               finished_at = now()
+                               finished_at = now(), rate_wait_ms = %s, rate_limited_on = %s
            WHERE id = %s""",
         (a.status, a.tokens_in, a.tokens_out, a.cost_usd, a.latency_ms, a.error_class, a.error_message,
-         a.response_text if a.status == "success" else None, pending_id),
+         a.response_text if a.status == "success" else None, a.rate_wait_ms, a.rate_limited_on, pending_id),
     )
     from allixios.ai.budgets import add_spend
 

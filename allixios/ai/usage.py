@@ -44,6 +44,17 @@ def models_health(conn: psycopg.Connection, catalogue: Catalogue) -> list[dict]:
         """SELECT deployment_id, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS failures,
                   round(avg(latency_ms) FILTER (WHERE status = 'success')) AS avg_latency_ms
            FROM ai_usage WHERE created_at > now() - interval '24 hours' GROUP BY 1""")}
+    # reliability: share of provider attempts that succeeded in 7 days (budget/cap skips and circuit
+    # skips are not the provider's fault and do not count); cost per request: mean cost of a
+    # successful request including its failed attempts
+    reliability = {r["deployment_id"]: r for r in fetch_dicts(
+        conn,
+        """SELECT deployment_id, count(*) FILTER (WHERE status = 'success') AS ok,
+                  count(*) FILTER (WHERE status IN ('success', 'error', 'interrupted')
+                                   AND coalesce(error_class, '') <> 'RateLimited') AS attempts,
+                  sum(cost_usd) / nullif(count(DISTINCT request_id) FILTER (WHERE status = 'success'), 0)
+                      AS usd_per_request
+           FROM ai_usage WHERE created_at > now() - interval '7 days' GROUP BY 1""")}
     rows = []
     for d in catalogue.all_deployments():
         try:
@@ -68,5 +79,12 @@ def models_health(conn: psycopg.Connection, catalogue: Catalogue) -> list[dict]:
             "stand_in": d.stand_in, "health": health,
             "calls_24h": last.get("calls", 0), "failures_24h": last.get("failures", 0),
             "avg_latency_ms": last.get("avg_latency_ms"),
+            "reliability_7d": (round(rel["ok"] / rel["attempts"], 4) if (rel := reliability.get(d.id)) and rel["attempts"]
+                               else None),
+            "usd_per_request": (round(float(rel["usd_per_request"]), 8)
+                                if (rel := reliability.get(d.id)) and rel["usd_per_request"] is not None else None),
+            "limits": ", ".join(f"{k} {v}" for k, v in d.limits.items()) or "-",
+            "max_tokens": d.max_tokens, "languages": list(d.languages), "content_types": list(d.content_types),
+            "default_params": dict(d.default_params), "weight": d.weight, "fine_tuned_from": d.fine_tuned_from,
         })
     return rows

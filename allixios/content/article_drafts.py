@@ -34,6 +34,11 @@ class DraftJob:
     keyphrase: str
     messages: list[dict]
     prompt_version: str
+    # the content request that asked for the topic: its max_cost_usd caps all its calls, and its
+    # share per topic caps this topic's calls (enforced at call time, allixios.ai.caps)
+    content_request_id: UUID | None = None
+    request_cap_usd: float | None = None
+    topic_cap_usd: float | None = None
 
     @property
     def request_id(self) -> str:
@@ -71,11 +76,21 @@ def pending_drafts(conn: psycopg.Connection, part: PartitionRef) -> list[DraftJo
            ORDER BY published_at DESC, slug LIMIT 3""",
         (part.niche.id,),
     )
+    caps = {r["topic_id"]: r for r in fetch_dicts(
+        conn,
+        """SELECT t.topic_id, r.id, (r.constraints->>'max_cost_usd')::float8 AS cap, cardinality(r.topic_ids) AS n
+           FROM content_requests r CROSS JOIN LATERAL unnest(r.topic_ids) AS t(topic_id)
+           WHERE r.tenant_id = %s AND r.topic_ids && %s::uuid[] AND r.constraints ? 'max_cost_usd'
+             AND r.constraints->>'max_cost_usd' IS NOT NULL AND t.topic_id = ANY(%s::uuid[])""",
+        (part.tenant.id, [t["id"] for t in topics], [t["id"] for t in topics]))}
     jobs = []
     for t in topics:
         brief = DraftBrief(t["title"], t["keyphrase"], tuple(t["keywords"] or ()), part.niche.name, tuple(links))
         messages, version = build_draft_messages(brief)
-        jobs.append(DraftJob(t["id"], t["title"], t["keyphrase"], messages, version))
+        cap = caps.get(t["id"])
+        jobs.append(DraftJob(t["id"], t["title"], t["keyphrase"], messages, version,
+                             content_request_id=cap["id"] if cap else None, request_cap_usd=cap["cap"] if cap else None,
+                             topic_cap_usd=cap["cap"] / max(1, cap["n"]) if cap else None))
     return jobs
 
 
@@ -96,6 +111,8 @@ def request_drafts(llm, part: PartitionRef, jobs: list[DraftJob], *, run_id: str
         CompletionRequest(
             task="writer", messages=job.messages, tenant_id=part.tenant.id, request_id=job.request_id, run_id=run_id,
             topic_id=job.topic_id, niche_id=part.niche.id, expected_output_tokens=1500,
+            content_request_id=job.content_request_id, request_cap_usd=job.request_cap_usd,
+            topic_cap_usd=job.topic_cap_usd, prompt_version=job.prompt_version, content_type="article",
             validate=functools.partial(parse_draft, default_keyphrase=job.keyphrase),
         )
         for job in jobs

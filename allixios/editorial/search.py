@@ -66,16 +66,18 @@ class SearchHit:
         return asdict(self)
 
 
-def embed_query(text: str) -> QueryEmbedding:
+def embed_query(text: str, tenant_id: UUID | None = None) -> QueryEmbedding:
     """The query vector from the configured embedder (local MiniLM unless a provider model has its key).
 
-    Not recorded in ai_usage: a search is a read, and one short query costs a fraction of a cent.
+    Recorded in ai_usage like every embedding call (request id ``search-query:<uuid>``, the tenant's).
     """
+    import uuid
+
     from allixios.ai.embeddings import get_embedder
 
     embedder = get_embedder()
-    return QueryEmbedding(embedder.model, embedder.dimension, embedder.embed([text])[0],
-                          embedder.deployment.similarity.search_min)
+    vector = embedder.embed([text], tenant_id=tenant_id, request_id=f"search-query:{uuid.uuid4()}")[0]
+    return QueryEmbedding(embedder.model, embedder.dimension, vector, embedder.deployment.similarity.search_min)
 
 
 def embedder_label() -> str:
@@ -264,7 +266,7 @@ def _prepare(
     # the tsquery is written inline (not in a CTE) so the planner sees a constant it can match to the GIN index
     legs = [sql.SQL(_TEXT_LEG if mode in ("text", "hybrid") else _NO_TEXT_LEG)]
     if mode in ("semantic", "hybrid"):
-        emb = query_embedding or embed_query(semantic_text(query) or query)
+        emb = query_embedding or embed_query(semantic_text(query) or query, tenant.id)
         if emb.dimension <= 0 or int(emb.dimension) != len(emb.vector):
             raise ValidationError(
                 f"query embedding has {len(emb.vector)} values but model {emb.model} says {emb.dimension}",

@@ -23,6 +23,7 @@ _MATRIX: dict[str, set[str]] = {
     "executions:read": {"owner", "admin", "editor", "writer", "analyst", "operator"},
     "executions:cancel": {"owner", "admin", "editor", "operator"},
     "ai:read": {"owner", "admin", "editor", "writer", "analyst", "operator"},
+    "ai:manage": {"owner", "admin"},
     "analytics:read": {"owner", "admin", "editor", "analyst", "operator"},
     "analytics:write": {"owner", "admin", "operator"},  # imports' postbacks (affiliate networks)
     "system:read": {"owner", "admin", "operator"},

@@ -16,6 +16,8 @@ FAST_POLICY = {
     "circuit_failure_threshold": 3,
     "circuit_cooldown_s": 2,
     "min_history_articles": 3,
+    # deterministic ranking (the best quality per cost first); load-balancing tests ask for it
+    "balance_within": 0,
 }
 
 

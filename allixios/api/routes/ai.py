@@ -117,3 +117,86 @@ def estimate(request: Request, body: EstimateIn, principal: Principal = Depends(
     plan = build_plan(uuid.uuid4(), [TopicRequest(t.title, t.keyphrase, tuple(t.keywords)) for t in body.topics],
                       inputs, catalogue, max_cost_usd=body.max_cost_usd)
     return json_response({"estimate": plan.as_json()})
+
+
+# -- provider management (issue 17): switches, failover order, circuits ------------------------------
+# Overrides written here are the caller's tenant's own (they route only its calls); the operator's
+# global ones come from `allixios ai switch` / `allixios ai failover`. Circuits are shared by every
+# tenant, so they are readable here and reset only by the operator (`allixios ai circuit reset`).
+
+class SwitchIn(Strict):
+    from_deployment: str = Field(min_length=1, max_length=200, alias="from")
+    to: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(None, max_length=500)
+
+
+class FailoverIn(Strict):
+    order: list[str] = Field(min_length=1, max_length=50)
+    reason: str | None = Field(None, max_length=500)
+
+
+@router.get("/ai/routing", summary="Stored routing overrides in force for this tenant (drains, failover orders)",
+            responses=problem_doc(401, 403, 429))
+def routing(request: Request, principal: Principal = Depends(need("ai:read"))):
+    from allixios.ai import overrides
+
+    with connect() as conn:
+        rows = overrides.list_overrides(conn, principal.tenant.id)
+    return cached_json(request, {"items": [{**r, "scope": "tenant" if r["tenant"] else "global"} for r in rows]})
+
+
+@router.get("/ai/circuits", summary="Circuit breaker of every deployment", responses=problem_doc(401, 403, 429))
+def circuits(request: Request, principal: Principal = Depends(need("ai:read"))):
+    from allixios.ai import circuit
+
+    with connect() as conn:
+        states = circuit.states(conn)
+    return cached_json(request, {"items": [
+        {"deployment": d.id, "state": states.get(d.id, {}).get("state", "closed"),
+         "consecutive_failures": states.get(d.id, {}).get("consecutive_failures", 0),
+         "opened_at": states.get(d.id, {}).get("opened_at"), "last_error_class": states.get(d.id, {}).get("last_error_class")}
+        for d in _catalogue().all_deployments()]})
+
+
+@router.post("/ai/switch", summary="switchProvider: drain a deployment to another for this tenant (audited)",
+             responses=problem_doc(401, 403, 422, 429))
+def switch(body: SwitchIn, principal: Principal = Depends(need("ai:manage"))):
+    from allixios.ai import overrides
+
+    with connect() as conn:
+        out = overrides.switch(conn, _catalogue(), body.from_deployment, body.to, actor=principal.actor,
+                               tenant_id=principal.tenant.id, reason=body.reason)
+    return json_response(out)
+
+
+@router.delete("/ai/switch/{deployment}", summary="Undo a switch: the deployment takes this tenant's traffic again",
+               responses=problem_doc(401, 403, 404, 429))
+def undo_switch(deployment: str, principal: Principal = Depends(need("ai:manage"))):
+    from allixios.ai import overrides
+
+    with connect() as conn:
+        if not overrides.undo_switch(conn, deployment, actor=principal.actor, tenant_id=principal.tenant.id):
+            raise ApiProblem("RESOURCE_NOT_FOUND", f"{deployment} is not drained for this tenant", fix="see GET /ai/routing")
+    return json_response({"deployment": deployment, "drained": False})
+
+
+@router.put("/ai/failover/{alias}", summary="configureFailover: store the order an alias' deployments are tried in",
+            responses=problem_doc(401, 403, 422, 429))
+def failover_set(alias: str, body: FailoverIn, principal: Principal = Depends(need("ai:manage"))):
+    from allixios.ai import overrides
+
+    with connect() as conn:
+        order = overrides.set_failover(conn, _catalogue(), alias, body.order, actor=principal.actor,
+                                       tenant_id=principal.tenant.id, reason=body.reason)
+    return json_response({"alias": alias, "order": order})
+
+
+@router.delete("/ai/failover/{alias}", summary="Drop this tenant's stored failover order",
+               responses=problem_doc(401, 403, 404, 429))
+def failover_clear(alias: str, principal: Principal = Depends(need("ai:manage"))):
+    from allixios.ai import overrides
+
+    with connect() as conn:
+        if not overrides.clear_failover(conn, alias, actor=principal.actor, tenant_id=principal.tenant.id):
+            raise ApiProblem("RESOURCE_NOT_FOUND", f"{alias} has no stored failover order for this tenant", fix="see GET /ai/routing")
+    return json_response({"alias": alias, "order": None})
