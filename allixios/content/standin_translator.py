@@ -218,7 +218,7 @@ def translate(brief: dict) -> dict:
         return [bank["glossary"].format(term=tr) for t, tr in glossary if t.lower() in low]
 
     blocks = [b for b in re.split(r"\n\s*\n", source.get("body") or "") if b.strip()]
-    out = [bank["notice"], bank["intro"].format(kp=kp)]
+    out = [bank["notice"] + " " + bank["intro"].format(kp=kp)]
     section = 0
     for block in blocks:
         first = block.strip().splitlines()[0]
