@@ -228,3 +228,27 @@ def test_translated_articles_asset_materializes_with_stand_in_named(db):
     assert meta["translated"] == 1 and meta["stand_in_translations"] == 1 and meta["target_locales"] == "de"
     assert "OFFLINE STAND-IN TRANSLATOR" in meta["translator"]
     assert "[STAND-IN]" in meta["translations"]
+
+
+def test_glossary_change_retranslates_and_retry_gives_rejected_rows_fresh_rounds(db, http_writer):
+    server, catalogue, script = http_writer
+    tenant, niche = setup_tenant(db, locales=("de",))
+    publish_sources(db, niche, titles=["Composting at Home"])
+    script[:] = [fake_model_translation]
+    run(db, niche, LLMClient(catalogue, db))
+    assert translations(db)[0]["status"] == "current"
+    with connect(db) as conn:
+        add_glossary_entries(conn, tenant, [("de", "compost", "Kompost", "test")])
+    plan, res = run(db, niche, LLMClient(catalogue, db))  # the glossary changed: a new request, re-translated
+    assert len(res.translated) == 1 and res.translated[0]["retranslation"] and "„Kompost“" in translations(db)[0]["content"]
+    assert len({u["request_id"] for u in usage(db)}) == 2
+    plan, res = run(db, niche, LLMClient(catalogue, db))  # unchanged: nothing to do
+    assert plan.current == 1 and not plan.jobs
+    # a rejected row waits for the source to change, or for `allixios locales retry`
+    with connect(db) as conn:
+        conn.execute("UPDATE article_translations SET status = 'rejected', rounds = %s", (translation.MAX_ROUNDS,))
+    plan, _ = run(db, niche, LLMClient(catalogue, db))
+    assert plan.rejected and not plan.jobs
+    with connect(db) as conn:
+        assert translation.retry_rejected(conn, tenant.id, locale="de") == 1
+    assert translations(db)[0]["status"] == "stale" and translations(db)[0]["rounds"] == 0

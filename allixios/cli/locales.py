@@ -84,6 +84,19 @@ def status(niche: str = typer.Option(None, help="Only this niche."), tenant: str
                                                         "of_source_version", "rounds", "last_error"])
 
 
+@app.command("retry")
+def retry(source: str = typer.Option(None, help="Only this source article (slug)."),
+          locale: str = typer.Option(None, help="Only this locale."), tenant: str = TenantOption) -> None:
+    """Give rejected translations fresh rounds; the next translated_articles run tries them again."""
+    from allixios.content.translation import retry_rejected
+    from allixios.db.engine import connect
+    from allixios.tenants import get_tenant
+
+    with connect() as conn:
+        n = retry_rejected(conn, get_tenant(conn, tenant).id, source, locale)
+    typer.echo(f"{n} rejected translation(s) will be tried again by the next translated_articles run")
+
+
 @glossary_app.command("add")
 def glossary_add(locale: str, term: str, translation: str,
                  replace: bool = typer.Option(False, "--replace", help="Change the term's existing translation."),

@@ -14,8 +14,9 @@ A passing translation is an ordinary article row (``locale`` set, ``partition_da
 day's pipeline steps never pick it up) written through the one version writer
 (``content.versions``): version 1 'generated' (or 'regenerated' for a re-translation), then a
 'published' version; both are linked to the source version in ``translation_versions``. Request
-ids are ``translate:<source>:<locale>:<source hash>:r<round>``, so a re-run or a crash after the
-call replays the answer from the ledger instead of paying again.
+ids are ``translate:<source>:<locale>:<source hash>:<glossary digest>:r<round>``, so a re-run or a
+crash after the call replays the answer from the ledger instead of paying again, while a changed
+source or glossary (the entries the source uses) is a new request: the translation is re-made.
 
 Translations are gated by the language check, the glossary and the body-length bar; their
 per-locale quality and SEO scores (``locales.scoring``) are stored and shown, not gated: the source
@@ -24,6 +25,7 @@ passed the tenant's bars, and those bars are calibrated on English scales.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,8 +72,25 @@ class TranslationJob:
     featured_media_id: UUID | None = None
 
     @property
+    def relevant_glossary(self) -> list[tuple[str, str]]:
+        """The glossary entries whose term the source uses (what the prompt carries and the check enforces)."""
+        text = _source_text(self).lower()
+        return [(t, tr) for t, tr in self.glossary if t.lower() in text]
+
+    @property
+    def glossary_digest(self) -> str:
+        return glossary_digest(self.relevant_glossary)
+
+    @property
     def request_id(self) -> str:
-        return f"translate:{self.source_id}:{self.locale}:{self.source_hash[:16]}:r{self.round}"
+        # source version, glossary and round: a change to any of them is a new request; a re-run is a replay
+        return (f"translate:{self.source_id}:{self.locale}:{self.source_hash[:16]}:{self.glossary_digest}"
+                f":r{self.round}")
+
+
+def glossary_digest(entries: list[tuple[str, str]]) -> str:
+    canonical = json.dumps(sorted((t.lower(), tr) for t, tr in entries), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -126,6 +145,7 @@ def plan_translations(conn: psycopg.Connection, part: PartitionRef) -> Translati
     )
     rows = fetch_dicts(conn, """
         SELECT t.id AS row_id, t.locale, t.status, t.rounds, t.article_id, t.source_content_hash, t.last_error,
+               t.glossary_digest,
                s.id AS source_id, s.slug AS source_slug, s.author_id, s.featured_media_id,
                v.id AS version_id, v.version_number, v.content_hash, v.title, v.content, v.slug, v.meta_title,
                v.meta_description, v.excerpt, v.tags, v.primary_keyphrase
@@ -138,24 +158,28 @@ def plan_translations(conn: psycopg.Connection, part: PartitionRef) -> Translati
          FOR UPDATE OF t""", (part.tenant.id, part.niche.id, plan.targets))
     glossaries: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
-        if r["status"] == "current" and r["source_content_hash"] == r["content_hash"]:
-            plan.current += 1
-            continue
-        if r["status"] == "current":  # belt and braces: the trigger missed nothing, but say so if it did
-            r["status"] = "stale"
-        if r["status"] == "rejected" and r["rounds"] >= MAX_ROUNDS:
-            plan.rejected.append({"source_slug": r["source_slug"], "locale": r["locale"], "reason": r["last_error"]})
-            continue
         glossary = glossaries.setdefault(r["locale"], glossary_for(conn, part.tenant.id, r["locale"]))
         kp = (r["primary_keyphrase"] or "").strip().lower()
         keyphrase = next((tr for term, tr in glossary if term.lower() == kp), None) if kp else None
         source = {k: r[k] for k in ("title", "content", "slug", "meta_title", "meta_description", "excerpt", "tags",
                                     "primary_keyphrase")}
-        plan.jobs.append(TranslationJob(
+        job = TranslationJob(
             r["row_id"], part.tenant.id, part.niche.id, r["source_id"], r["version_id"], r["version_number"],
             r["content_hash"], r["locale"], source, r["article_id"], r["status"], r["rounds"], glossary, keyphrase,
             r["author_id"], r["featured_media_id"],
-        ))
+        )
+        if r["status"] == "current":
+            if r["source_content_hash"] == r["content_hash"] and r["glossary_digest"] == job.glossary_digest:
+                plan.current += 1
+                continue
+            # the glossary changed (or, belt and braces, the source did and the trigger missed it)
+            conn.execute("""UPDATE article_translations SET status = 'stale', stale_since = now(), rounds = 0,
+                                   updated_at = now() WHERE id = %s""", (r["row_id"],))
+            job.status, job.round = "stale", 0
+        if r["status"] == "rejected" and r["rounds"] >= MAX_ROUNDS:
+            plan.rejected.append({"source_slug": r["source_slug"], "locale": r["locale"], "reason": r["last_error"]})
+            continue
+        plan.jobs.append(job)
     return plan
 
 
@@ -164,7 +188,7 @@ def plan_translations(conn: psycopg.Connection, part: PartitionRef) -> Translati
 
 def build_messages(job: TranslationJob, niche_name: str, source_language: str = "en") -> tuple[list[dict], str]:
     info, src = locale_info(job.locale), locale_info(source_language)
-    relevant = [(t, tr) for t, tr in job.glossary if t.lower() in _source_text(job).lower()]
+    relevant = job.relevant_glossary
     brief = {"task": "translate", "locale": job.locale, "language": info.name,
              "source": {**job.source, "body": job.source.get("content") or "", "tags": list(job.source.get("tags") or [])},
              "glossary": relevant, "keyphrase": job.keyphrase, "source_version": job.source_version}
@@ -196,8 +220,6 @@ class CheckedTranslation:
 def validator(job: TranslationJob):
     """The client's validator: ValueError (retried, recorded) for malformed output, the wrong language or
     a glossary term not rendered as the glossary says."""
-    source_low = _source_text(job).lower()
-
     def validate(text: str) -> CheckedTranslation:
         draft = parse_draft(text, default_keyphrase=job.keyphrase or "")
         try:
@@ -208,7 +230,7 @@ def validator(job: TranslationJob):
         if not check.ok:
             raise ValueError(f"wrong language: {check.reason}")
         out_low = f"{draft.title} {draft.body} {draft.meta_description}".lower()
-        missing = [(t, tr) for t, tr in job.glossary if t.lower() in source_low and tr.lower() not in out_low]
+        missing = [(t, tr) for t, tr in job.relevant_glossary if tr.lower() not in out_low]
         if missing:
             t, tr = missing[0]
             raise ValueError(f"glossary not followed: {t!r} must be translated as {tr!r} in {job.locale}")
@@ -310,9 +332,9 @@ def _store_one(conn, part: PartitionRef, job: TranslationJob, res, checked: Chec
                            published_version_number = %s, optimization_suggestions = %s WHERE id = %s""",
                  (live, Jsonb(report.suggestions), article_id))
     conn.execute("""UPDATE article_translations SET status = 'current', article_id = %s, source_version_id = %s,
-                           source_content_hash = %s, rounds = 0, last_error = NULL, stale_since = NULL,
-                           translated_at = now(), updated_at = now() WHERE id = %s""",
-                 (article_id, job.source_version_id, job.source_hash, job.row_id))
+                           source_content_hash = %s, glossary_digest = %s, rounds = 0, last_error = NULL,
+                           stale_since = NULL, translated_at = now(), updated_at = now() WHERE id = %s""",
+                 (article_id, job.source_version_id, job.source_hash, job.glossary_digest, job.row_id))
     return {"slug": fields["slug"], "locale": job.locale, "source_slug": job.source.get("slug"), "version": live,
             "source_version": job.source_version, "quality": report.quality, "seo": report.seo,
             "translator": translator, "stand_in": stand_in, "retranslation": job.article_id is not None,
@@ -371,6 +393,17 @@ def translate_partition(conn_factory, part: PartitionRef, llm, *, run_id: str | 
     with conn_factory() as conn:
         result = store_translations(conn, part, plan.jobs, results, run_id=run_id)
     return plan, result
+
+
+def retry_rejected(conn: psycopg.Connection, tenant_id: UUID, source_slug: str | None = None,
+                   locale: str | None = None) -> int:
+    """Give rejected translations fresh rounds (after fixing what made them fail, e.g. the glossary)."""
+    return conn.execute(
+        """UPDATE article_translations t SET status = CASE WHEN t.article_id IS NULL THEN 'pending' ELSE 'stale' END,
+                  rounds = 0, updated_at = now()
+             FROM articles s WHERE s.id = t.source_article_id AND t.tenant_id = %s AND t.status = 'rejected'
+              AND (%s::text IS NULL OR s.slug = %s) AND (%s::text IS NULL OR t.locale = %s)""",
+        (tenant_id, source_slug, source_slug, locale, locale)).rowcount
 
 
 def translation_status(conn: psycopg.Connection, tenant_id: UUID, niche_id: UUID | None = None) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ CREATE TABLE article_translations (
     article_id uuid UNIQUE REFERENCES articles(id) ON DELETE SET NULL,  -- the translation once one passed
     source_version_id uuid REFERENCES article_versions(id) ON DELETE SET NULL,  -- what the live translation is of
     source_content_hash text,
+    glossary_digest text,  -- of the glossary entries the live translation was made with (a change re-translates)
     -- pending: never translated; current: live and of the source's live version; stale: the source changed
     -- since (re-translated by the next run); rejected: every attempt failed the checks (reasons kept);
     -- withdrawn: the source is no longer live, so neither is the translation
