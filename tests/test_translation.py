@@ -86,10 +86,16 @@ def test_stand_in_translates_every_published_article_into_each_locale_and_reruns
     plan, res = run(db, niche, LLMClient(database_url=db))
     assert plan.current == 4 and not plan.jobs and not res.translated
     assert len(usage(db)) == 4
-    # the day's pipeline steps never pick translations up (no partition date)
+    # the day's pipeline steps never pick translations up (no partition date), nor does the SEO report
     with connect(db) as conn:
         part = pipeline.resolve_partition(conn, DAY, niche.partition_key)
         assert {a["slug"] for a in pipeline.earlier_articles(conn, part)} == set(sources)
+        assert pipeline.build_seo_report(conn, part)["article_count"] == len(sources)
+    # a refresh of a translation is refused: its source is refreshed and it is re-translated
+    from allixios.content.revision import revise_articles
+
+    outcome = revise_articles(LLMClient(database_url=db), [rows[0]["article_id"]], database_url=db, reason="refresh")
+    assert outcome[0].status == "skipped" and "translation: refresh its source" in outcome[0].detail
 
 
 def test_source_update_marks_translations_stale_and_retranslates(db):
