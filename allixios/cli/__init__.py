@@ -129,6 +129,7 @@ def _register() -> None:
     _lazy("collector", "allixios.cli.collector:app", "The first-party beacon's collector: site key, origins, landing.")
     _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
     _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
+    _lazy("locales", "allixios.cli.locales:app", "Locales of a tenant, its translation glossary and the translations' status.")
 
 
 _register()

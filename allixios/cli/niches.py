@@ -19,12 +19,45 @@ def add(
     quota: int = typer.Option(5, help="Topics drafted per day at most."),
     tenant: str = TenantOption,
     create_tenant: bool = typer.Option(False, "--create-tenant", help="Create the tenant if it does not exist."),
+    locale: list[str] = typer.Option([], "--locale", "-l",
+                                     help="Target locale its articles are translated into (repeatable; one of the tenant's)."),
 ) -> None:
     """Add a niche; it becomes a partition key of the content assets at the next sensor tick."""
     with connect() as conn:
         t = ensure_tenant(conn, tenant) if create_tenant else get_tenant(conn, tenant)
         niche = add_niche(conn, t, slug, name, keyword, quota)
-    typer.echo(f"niche {niche.slug} ready (partition key {niche.partition_key})")
+        targets = _set_locales(conn, t, niche.slug, locale) if locale else []
+    extra = f"; translated into {', '.join(targets)}" if targets else ""
+    typer.echo(f"niche {niche.slug} ready (partition key {niche.partition_key}){extra}")
+
+
+def _set_locales(conn, tenant, slug: str, locales: list[str]) -> list[str]:
+    from allixios.content.locales.config import set_niche_locales
+
+    return set_niche_locales(conn, tenant, slug, locales)
+
+
+@app.command("locales")
+def locales(
+    slug: str = typer.Argument(..., help="Niche slug."),
+    set_: str = typer.Option(None, "--set", help="Comma-separated target locales (each one of the tenant's); '' for none."),
+    tenant: str = TenantOption,
+) -> None:
+    """Show or set the locales a niche's published articles are translated into."""
+    from allixios.content.locales.config import get_niche_locales
+
+    with connect() as conn:
+        t = get_tenant(conn, tenant)
+        if set_ is not None:
+            targets = _set_locales(conn, t, slug, [set_])
+        else:
+            niche = next((n for n in list_niches(conn, t) if n.slug == slug), None)
+            if niche is None:
+                from allixios.errors import NotFoundError
+
+                raise NotFoundError(f"niche {slug!r} not found for tenant {t.slug!r}", fix="see `allixios niches list`")
+            targets = get_niche_locales(conn, niche)
+    typer.echo(f"niche {slug}: target locales {', '.join(targets) or 'none'}")
 
 
 @app.command("remove")

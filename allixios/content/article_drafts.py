@@ -72,7 +72,7 @@ def pending_drafts(conn: psycopg.Connection, part: PartitionRef) -> list[DraftJo
     links = fetch_dicts(
         conn,
         """SELECT slug, title FROM articles
-           WHERE niche_id = %s AND status = 'published' AND deleted_at IS NULL
+           WHERE niche_id = %s AND status = 'published' AND deleted_at IS NULL AND locale IS NULL
            ORDER BY published_at DESC, slug LIMIT 3""",
         (part.niche.id,),
     )

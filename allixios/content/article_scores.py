@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
+from allixios.content.locales.scoring import score_localized
 from allixios.content.partition import PartitionRef
 from allixios.content.scoring import ArticleDoc, score_article
 from allixios.db.engine import fetch_dicts
@@ -50,9 +51,12 @@ def score_partition(conn: psycopg.Connection, part: PartitionRef) -> ScoringResu
     bars = part.bars
     result = ScoringResult()
     updates = []
+    # a tenant drafting in another language is scored with that language's readability (English: unchanged)
+    locale = conn.execute("SELECT default_locale FROM tenants WHERE id = %s", (part.tenant.id,)).fetchone()[0]
     for r in rows:
-        report = score_article(ArticleDoc(r["title"], r["content"] or "", r["primary_keyphrase"] or "",
-                                          r["meta_title"] or "", r["meta_description"] or "", r["slug"]))
+        doc = ArticleDoc(r["title"], r["content"] or "", r["primary_keyphrase"] or "",
+                         r["meta_title"] or "", r["meta_description"] or "", r["slug"])
+        report = score_article(doc) if locale == "en" else score_localized(doc, locale)
         failed = bars.failures(report.body_chars, report.quality, report.seo)
         status = "needs_revision" if failed else "scored"
         state = {"stage": "scored", "bars": bars.as_dict(), "failed_bars": failed,

@@ -650,6 +650,10 @@ def respond(messages: list[dict]) -> str:
     brief = _brief_from(messages)
     if brief.get("task") == "research":
         return json.dumps(research_topics(brief))
+    if brief.get("task") == "translate":  # the stand-in translator (it cannot translate; see its module)
+        from allixios.content.standin_translator import respond as stand_in_translation
+
+        return stand_in_translation(brief)
     draft = write_draft(brief)
     text = json.dumps(draft, ensure_ascii=False)
     # real models sometimes fence their JSON; the parser has to cope

@@ -93,11 +93,15 @@ def _prepare(conn, article_ids: list[UUID], reasons: dict[str, str]) -> tuple[li
         if a["locked"]:
             skipped.append(RevisionOutcome(str(a["id"]), "skipped", "article has an active edit lock"))
             continue
+        if a.get("locale"):  # the writer would redraft it in the source language; its source is refreshed instead
+            skipped.append(RevisionOutcome(str(a["id"]), "skipped",
+                                           f"a {a['locale']} translation: refresh its source, it is re-translated"))
+            continue
         bars = Bars.of(tenant_by_id(conn, a["tenant_id"]))
         links = fetch_dicts(
             conn,
             """SELECT slug, title FROM articles WHERE niche_id = %s AND status = 'published' AND deleted_at IS NULL
-                 AND id <> %s ORDER BY published_at DESC, slug LIMIT 3""",
+                 AND locale IS NULL AND id <> %s ORDER BY published_at DESC, slug LIMIT 3""",
             (a["niche_id"], a["id"]),
         )
         brief = DraftBrief(

@@ -26,7 +26,8 @@ _BUCKET_SQL = """CASE WHEN {col} < 50 THEN '0-49' WHEN {col} < 70 THEN '50-69' W
 # a Markdown link (not an image) to a site path: [text](/path)
 _LINK_RE = r"(?<!!)\[[^\]]*\]\((/[^)\s]*)\)"
 
-_SCOPE = """a.tenant_id = %(tenant)s AND a.niche_id = %(niche)s AND a.deleted_at IS NULL
+# translations (articles.locale set) are reported with their source, not as the niche's own articles
+_SCOPE = """a.tenant_id = %(tenant)s AND a.niche_id = %(niche)s AND a.deleted_at IS NULL AND a.locale IS NULL
             AND coalesce(a.partition_date, a.created_at::date) <= %(day)s"""
 
 

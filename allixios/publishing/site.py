@@ -9,7 +9,9 @@ live in one rename (``releases.switch_to``) only once it is complete; any failur
 a broken theme) removes the partial folder and leaves the live release untouched.
 
 URL layout: ``/`` home, ``/<niche>/`` niche pages (``/<niche>/page/<n>/`` after the first),
-``/<niche>/<slug>/`` articles, ``/<niche>/feed.xml`` Atom feeds, ``/sitemap.xml`` (an index of
+``/<niche>/<slug>/`` articles, ``/<locale>/<niche>/<slug>/`` their translations (each article page
+and sitemap entry lists its language versions as ``hreflang`` alternates, with ``x-default`` the
+source; listings and feeds show the tenant's default locale), ``/<niche>/feed.xml`` Atom feeds, ``/sitemap.xml`` (an index of
 ``/sitemap-<n>.xml`` beyond 50,000 URLs), ``/robots.txt``, ``/404.html``, ``/410.html``,
 ``/_redirects`` (301 for old URLs, 410 for withdrawn articles), ``/_assets/`` and ``/_media/``
 (content-hashed, cacheable for ever). Niche slugs use ``-`` in URLs; a leading ``_`` can never
@@ -64,12 +66,19 @@ LIVE_ARTICLES_SQL = """
     SELECT a.id, v.id AS version_id, v.slug, v.title, v.meta_title, v.meta_description, v.excerpt, v.tags,
            v.content_hash, a.published_at, v.created_at AS modified_at,
            coalesce(n.slug, 'articles') AS niche_slug, coalesce(n.name, 'Articles') AS niche_name,
-           au.name AS author, coalesce(v.model, a.ai_model_used) = %(offline)s AS stand_in, a.featured_media_id,
-           '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/' || v.slug || '/' AS path
+           au.name AS author,
+           (coalesce(v.model, a.ai_model_used) = %(offline)s OR coalesce(tv.stand_in, false)) AS stand_in,
+           a.featured_media_id,
+           a.locale, coalesce(a.locale, t.default_locale) AS lang, coalesce(tr.source_article_id, a.id) AS group_id,
+           coalesce('/' || a.locale, '') || '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/' || v.slug || '/'
+               AS path
     FROM articles a
+    JOIN tenants t ON t.id = a.tenant_id
     JOIN article_versions v ON v.article_id = a.id AND v.version_number = a.published_version_number
     LEFT JOIN niches n ON n.id = a.niche_id
     LEFT JOIN authors au ON au.id = a.author_id
+    LEFT JOIN article_translations tr ON tr.article_id = a.id
+    LEFT JOIN translation_versions tv ON tv.translation_version_id = v.id
     WHERE a.tenant_id = %(tenant)s AND a.status = 'published' AND a.deleted_at IS NULL
 """
 
@@ -212,8 +221,9 @@ def _read_pages_manifest(release: Path | None) -> dict[str, tuple[str, str]]:
 class _Resolver:
     """Internal link key -> current path of a live page, or None. Old slugs are looked up lazily."""
 
-    def __init__(self, conn: psycopg.Connection, cfg: SiteConfig, niches: list[dict]):
+    def __init__(self, conn: psycopg.Connection, cfg: SiteConfig, niches: list[dict], locales: set[str] = frozenset()):
         self.conn, self.cfg = conn, cfg
+        self.locales = set(locales)
         self.niche_segments = {url_segment(n["slug"]) for n in niches} | {"articles"}
         self.by_slug: dict[str, str] = {}
         with conn.cursor(name="site_slugs") as cur:
@@ -228,6 +238,8 @@ class _Resolver:
         if key == "/" or key.startswith("/_"):
             return key
         parts = key.strip("/").split("/")
+        if len(parts) == 3 and parts[0] in self.locales and parts[1] != "page":  # /<locale>/<niche>/<slug>/
+            parts = parts[1:]
         if len(parts) == 1 and parts[0] in self.niche_segments:
             return key
         if len(parts) == 3 and parts[1] == "page" and parts[0] in self.niche_segments:
@@ -261,12 +273,14 @@ class SiteBuilder:
         self.fingerprint = f"{cfg.fingerprint()}:{theme_fingerprint(cfg)}"
         self.niches = [dict(zip(("slug", "name", "count", "modified"), r, strict=False)) for r in conn.execute(
             f"""SELECT niche_slug, niche_name, count(*), max(modified_at) FROM ({LIVE_ARTICLES_SQL}) live
-                GROUP BY niche_slug, niche_name ORDER BY niche_name""",
+                WHERE locale IS NULL GROUP BY niche_slug, niche_name ORDER BY niche_name""",
             {"tenant": cfg.tenant_id, "offline": OFFLINE_WRITER}).fetchall()]
         self.nav = [{"path": f"/{url_segment(n['slug'])}/", "name": n["name"]} for n in self.niches]
         self.media = media_lib.media_index(conn, cfg.tenant_id)
         self.media_by_id = {m["id"]: m for m in self.media.values()}
-        self.resolve = _Resolver(conn, cfg, self.niches)
+        self.alternates = _alternates(conn, cfg)
+        self.resolve = _Resolver(conn, cfg, self.niches, {a["hreflang"] for alts in self.alternates.values()
+                                                          for a in alts})
         self.templates = {name: self._template(name) for name in ("article.html", "listing.html", "404.html")}
         self.css = self._stylesheet()
         self.assets = {"css": f"/_assets/site-{_sha(self.css)[:12]}.css"}
@@ -310,8 +324,14 @@ class SiteBuilder:
         m = self.media_by_id.get(row["featured_media_id"])
         parts = [str(row["id"]), row["content_hash"], row["niche_slug"], row["niche_name"], row["author"] or "",
                  _date(row["published_at"]), _date(row["modified_at"]), str(row["stand_in"]),
-                 m["public_path"] + m["alt_text"] if m else "", self.fingerprint, self.assets["css"]]
+                 m["public_path"] + m["alt_text"] if m else "", self.fingerprint, self.assets["css"],
+                 json.dumps(self._page_alternates(row), sort_keys=True)]
         return _sha("\x1f".join(parts).encode())
+
+    def _page_alternates(self, row: dict) -> list[dict]:
+        """The language versions of this article (itself included) once it has more than one."""
+        alts = self.alternates.get(row["group_id"], [])
+        return alts if len(alts) > 1 else []
 
     def article_page(self, row: dict, content: str) -> tuple[bytes, list[str], list[str]]:
         body = render_body(content or "", self.resolve, self.media, where=row["path"])
@@ -334,8 +354,9 @@ class SiteBuilder:
                                                    "name": author},
             "datePublished": _date(row["published_at"]), "dateModified": _date(row["modified_at"]),
             "publisher": publisher, "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
-            "inLanguage": cfg.language, "url": canonical,
+            "inLanguage": row["lang"] or cfg.language, "url": canonical,
         }
+        alternates = self._page_alternates(row)
         if image:
             article_ld["image"] = [image["url"]]
         if row["tags"]:
@@ -348,9 +369,13 @@ class SiteBuilder:
         page = {"title": title, "description": description, "canonical": canonical, "noindex": row["stand_in"],
                 "stand_in": row["stand_in"], "og_type": "article", "image": image, "published": _date(row["published_at"]),
                 "modified": _date(row["modified_at"]), "jsonld": [article_ld, crumbs],
-                "feeds": [{"title": f"{row['niche_name']} — {cfg.name}", "href": f"{niche_path}feed.xml"}]}
+                "feeds": [{"title": f"{row['niche_name']} — {cfg.name}", "href": f"{niche_path}feed.xml"}],
+                "lang": row["lang"] or cfg.language, "og_locale": _og_locale(row["lang"] or cfg.language),
+                "alternates": alternates}
         article = {"title": headline, "niche_name": row["niche_name"], "niche_path": niche_path,
-                   "stand_in": row["stand_in"], "author": author, "image": image,
+                   "stand_in": row["stand_in"], "translation": row["locale"] is not None, "author": author, "image": image,
+                   "languages": [a for a in alternates if a["hreflang"] != "x-default"],
+                   "lang": row["lang"] or cfg.language,
                    "published": page["published"], "published_label": _label(row["published_at"]),
                    "modified": page["modified"], "modified_label": _label(row["modified_at"]),
                    "body_html": Markup(body.html), "tags": [markup.plain_line(t) for t in row["tags"] or []]}
@@ -467,7 +492,9 @@ class SiteBuilder:
                     else:
                         new_paths.append(path)
                     if not row["stand_in"]:  # stand-in articles carry noindex: not in the sitemap
-                        self._sitemap.add(path, row["modified_at"])
+                        indexable = [a for a in self._page_alternates(row) if not a["stand_in"]]
+                        languages = sum(a["hreflang"] != "x-default" for a in indexable)
+                        self._sitemap.add(path, row["modified_at"], indexable if languages > 1 else None)
                     input_hash = self._input_hash(row)
                     pending.append((row, input_hash, entry))
                     to_render += entry is None or entry[1] != input_hash
@@ -513,7 +540,8 @@ class SiteBuilder:
     def _live_rows(self, order: str, limit: int | None = None):
         cur = self.conn.cursor(name=f"site_rows_{time.monotonic_ns()}")
         cur.itersize = 1000
-        sql = f"SELECT * FROM ({LIVE_ARTICLES_SQL}) live ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
+        sql = (f"SELECT * FROM ({LIVE_ARTICLES_SQL}) live WHERE locale IS NULL ORDER BY {order}"
+               + (f" LIMIT {int(limit)}" if limit else ""))
         cur.execute(sql, {"tenant": self.cfg.tenant_id, "offline": OFFLINE_WRITER})
         columns = [c.name for c in cur.description]
         try:
@@ -614,10 +642,43 @@ class SiteBuilder:
 
 
 
+def _og_locale(lang: str) -> str:
+    from allixios.content.locales import LOCALES
+
+    info = LOCALES.get(lang)
+    return info.og_locale if info else lang.replace("-", "_")
+
+
+def _alternates(conn: psycopg.Connection, cfg: SiteConfig) -> dict[Any, list[dict]]:
+    """group (source article id) -> its live language versions: {hreflang, href, path, name, stand_in},
+    sorted by language, then ``x-default`` (the source). Only groups with a live translation are kept."""
+    from allixios.content.locales import LOCALES
+
+    rows = conn.execute(
+        f"""SELECT group_id, lang, path, stand_in, locale IS NULL AS source FROM ({LIVE_ARTICLES_SQL}) live
+            WHERE group_id IN (SELECT group_id FROM ({LIVE_ARTICLES_SQL}) g WHERE locale IS NOT NULL)
+            ORDER BY group_id, lang""",
+        {"tenant": cfg.tenant_id, "offline": OFFLINE_WRITER}).fetchall()
+    out: dict[Any, list[dict]] = {}
+    for group, lang, path, stand_in, source in rows:
+        info = LOCALES.get(lang)
+        entry = {"hreflang": lang, "href": cfg.url(path), "path": path, "name": info.native if info else lang,
+                 "stand_in": bool(stand_in)}
+        out.setdefault(group, []).append(entry)
+        if source:
+            out[group].append(dict(entry, hreflang="x-default"))
+    for alts in out.values():
+        alts.sort(key=lambda a: (a["hreflang"] == "x-default", a["hreflang"]))
+    return out
+
+
 class _Sitemaps:
     """sitemap.xml streamed in files of at most ``limit`` URLs; an index once there is more than one."""
 
     HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+    # with hreflang alternates (https://developers.google.com/search/docs/specialty/international/localized-versions)
+    HEAD_XHTML = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+                  'xmlns:xhtml="http://www.w3.org/1999/xhtml">\n')
 
     def __init__(self, cfg: SiteConfig, limit: int, emit):
         self.cfg, self.limit, self.emit = cfg, limit, emit
@@ -625,17 +686,24 @@ class _Sitemaps:
         self.chunk: list[str] = []
         self.newest = ""
         self.last = b""
+        self.xhtml = False  # the chunk has hreflang alternates
 
-    def add(self, path: str, lastmod: datetime | None) -> None:
+    def add(self, path: str, lastmod: datetime | None, alternates: list[dict] | None = None) -> None:
         stamp = _date(lastmod)
         self.newest = max(self.newest, stamp)
-        self.chunk.append(f"<url><loc>{xml_escape(self.cfg.url(path))}</loc><lastmod>{stamp}</lastmod></url>\n")
+        links = ""
+        if alternates:
+            self.xhtml = True
+            links = "".join(f'<xhtml:link rel="alternate" hreflang="{xml_escape(a["hreflang"])}" '
+                            f'href="{xml_escape(a["href"])}"/>' for a in alternates)
+        self.chunk.append(f"<url><loc>{xml_escape(self.cfg.url(path))}</loc><lastmod>{stamp}</lastmod>{links}</url>\n")
         if len(self.chunk) >= self.limit:
             self._flush()
 
     def _flush(self) -> None:
         path = f"/sitemap-{len(self.files) + 1}.xml"
-        self.last = (self.HEAD + "".join(self.chunk) + "</urlset>\n").encode()
+        self.last = ((self.HEAD_XHTML if self.xhtml else self.HEAD) + "".join(self.chunk) + "</urlset>\n").encode()
+        self.xhtml = False
         self.emit(path, self.last)
         self.files.append((path, self.newest))
         self.chunk.clear()
@@ -803,9 +871,12 @@ def render_article_page(conn: psycopg.Connection, tenant: Tenant, article_id) ->
                       a.tags, a.content_hash, a.published_at, a.updated_at AS modified_at,
                       coalesce(n.slug, 'articles') AS niche_slug, coalesce(n.name, 'Articles') AS niche_name,
                       au.name AS author, a.ai_model_used = %(offline)s AS stand_in, a.featured_media_id,
-                      '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/' || a.slug || '/' AS path,
+                      a.locale, coalesce(a.locale, t.default_locale) AS lang, a.id AS group_id,
+                      coalesce('/' || a.locale, '') || '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/'
+                          || a.slug || '/' AS path,
                       a.content
-               FROM articles a LEFT JOIN niches n ON n.id = a.niche_id LEFT JOIN authors au ON au.id = a.author_id
+               FROM articles a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN niches n ON n.id = a.niche_id
+               LEFT JOIN authors au ON au.id = a.author_id
                WHERE a.tenant_id = %(tenant)s AND a.id = %(article)s""", params)
         values = cur.fetchone()
     row = dict(zip([c.name for c in cur.description], values, strict=True))

@@ -1,1 +1,11 @@
-SELECT 1;
+DROP TRIGGER IF EXISTS articles_translations_stale ON articles;
+DROP FUNCTION IF EXISTS mark_translations_stale();
+DROP TABLE IF EXISTS translation_glossary;
+DROP TABLE IF EXISTS translation_versions;
+DROP TABLE IF EXISTS article_translations;
+DROP INDEX IF EXISTS articles_locale_idx;
+ALTER TABLE articles DROP COLUMN IF EXISTS locale;
+ALTER TABLE niches DROP COLUMN IF EXISTS locales;
+ALTER TABLE tenants DROP CONSTRAINT IF EXISTS tenants_default_locale_listed;
+ALTER TABLE tenants DROP COLUMN IF EXISTS locales;
+ALTER TABLE tenants DROP COLUMN IF EXISTS default_locale;
