@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from sensors.held_revision import HeldRevisionPolicy, held_revision_sensor
 from sensors.niche_partitions import niche_partitions_sensor
+from sensors.predicted_decay import PredictedDecayPolicy, predicted_decay_sensor
 from sensors.run_tracking import run_failure_alert_sensor, workflow_executions_sensor
 from sensors.score_drop import ScoreDropPolicy, score_drop_sensor
 from sensors.topic_intake import topic_intake_sensor
@@ -14,6 +16,9 @@ defs = dg.Definitions(
         score_drop_sensor,
         workflow_executions_sensor,
         run_failure_alert_sensor,
+        held_revision_sensor,
+        predicted_decay_sensor,
     ],
-    resources={"score_drop_policy": ScoreDropPolicy()},
+    resources={"score_drop_policy": ScoreDropPolicy(), "held_revision_policy": HeldRevisionPolicy(),
+               "predicted_decay_policy": PredictedDecayPolicy()},
 )

@@ -9,10 +9,11 @@ from allixios_assets.maintenance.assets import (
     soft_delete_purge,
     weekly_maintenance_schedule,
 )
+from allixios_assets.maintenance.held_revision import held_revision_job
 from allixios_assets.maintenance.refresh import article_refresh_job
 
 defs = dg.Definitions(
     assets=[internal_link_audit, refresh_candidates, soft_delete_purge],
-    jobs=[maintenance_job, article_refresh_job],
+    jobs=[maintenance_job, article_refresh_job, held_revision_job],
     schedules=[weekly_maintenance_schedule],
 )
