@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from sensors.business_alerts import business_alerts_sensor
 from sensors.held_revision import HeldRevisionPolicy, held_revision_sensor
 from sensors.niche_partitions import niche_partitions_sensor
 from sensors.predicted_decay import PredictedDecayPolicy, predicted_decay_sensor
@@ -18,6 +19,7 @@ defs = dg.Definitions(
         run_failure_alert_sensor,
         held_revision_sensor,
         predicted_decay_sensor,
+        business_alerts_sensor,
     ],
     resources={"score_drop_policy": ScoreDropPolicy(), "held_revision_policy": HeldRevisionPolicy(),
                "predicted_decay_policy": PredictedDecayPolicy()},

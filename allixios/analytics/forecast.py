@@ -20,7 +20,7 @@ when no model beats the baseline, the baseline itself forecasts and the check sa
 revenue cannot be negative: forecasts and bounds are clipped at 0.
 
 Predicted decay: an article whose views forecast falls below its floor within ``within_days``
-(floor = ``floor_ratio`` x its mean daily views over the last 14 days, for articles with at least
+(floor = ``floor_ratio`` (0.75) x its mean daily views over the last 14 days, for articles with at least
 ``min_baseline_views`` a day) is due for a refresh before the drop (`predicted_decay`).
 """
 
@@ -212,7 +212,7 @@ def run_forecasts(conn: psycopg.Connection, as_of: date, settings: ForecastSetti
 @dataclass(frozen=True)
 class DecayPolicy:
     within_days: int = 7
-    floor_ratio: float = 0.5
+    floor_ratio: float = 0.75  # a 25 % fall, as the score-drop policy's drop_pct
     min_baseline_views: float = 5.0
     baseline_days: int = 14
 
