@@ -20,4 +20,5 @@ BENCHMARKS: tuple[str, ...] = (
     "site_build",
     "site_audit",
     "collector",
+    "forecast_backtest",
 )

@@ -37,13 +37,22 @@ def held_revision_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         for (tenant, niche_key), batch in sorted(batches.items()):
             run_key = run_key_for(batch)
             record_attempts(conn, run_key, batch)
+            # the run that wrote the held version (e.g. its content_job run): the parent execution
+            parent = conn.execute(
+                """SELECT v.run_id FROM article_versions v JOIN articles a ON a.id = v.article_id
+                     AND a.version_number = v.version_number
+                   WHERE a.id = ANY(%s::uuid[]) AND v.run_id IS NOT NULL
+                   GROUP BY v.run_id ORDER BY count(*) DESC, v.run_id LIMIT 1""",
+                ([str(r["article_id"]) for r in batch],),
+            ).fetchone()
             requests.append(dg.RunRequest(
                 run_key=run_key,
                 run_config={"ops": {"revise_held_articles": {"config": {
                     "article_ids": [str(r["article_id"]) for r in batch], "run_key": run_key,
                     "max_attempts": policy.max_attempts,
                 }}}},
-                tags={"allixios/tenant": tenant, "allixios/niche": niche_key, "allixios/trigger": "held_revision_sensor"},
+                tags={"allixios/tenant": tenant, "allixios/niche": niche_key, "allixios/trigger": "held_revision_sensor",
+                      **({"allixios/parent_run_id": parent[0]} if parent else {})},
             ))
     if not requests:
         return dg.SkipReason("no held article due for an automatic revision")

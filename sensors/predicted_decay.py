@@ -45,6 +45,9 @@ def predicted_decay_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
         for row in rows:
             batches.setdefault((row["tenant"], row["niche_key"]), []).append(row | {"kind": "predicted_decay"})
         requests = []
+        # the forecast run these requests act on: the parent execution of the refresh runs
+        latest = context.instance.get_latest_materialization_event(dg.AssetKey("article_forecasts"))
+        parent = {"allixios/parent_run_id": latest.run_id} if latest else {}
         for (tenant, niche_key), batch in sorted(batches.items()):
             run_key = f"predicted_decay:{as_of}:{niche_key}"
             record_requests(conn, run_key, batch)
@@ -55,7 +58,7 @@ def predicted_decay_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
                     "article_ids": list(reasons), "reasons": reasons, "run_key": run_key}}}},
                 tags={"allixios/tenant": tenant, "allixios/refresh_tenant": tenant, "allixios/niche": niche_key,
                       "allixios/forecast_day": as_of.isoformat(), "allixios/trigger": "predicted_decay_sensor",
-                      "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS]},
+                      "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS], **parent},
             ))
     context.update_cursor(as_of.isoformat())
     if not requests:

@@ -54,6 +54,9 @@ def score_drop_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
         for row in rows:
             batches.setdefault((row["tenant"], row["niche_key"]), []).append(row)
         requests = []
+        # the run that built the health mart: the parent execution of the refresh runs
+        latest = context.instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_content_health"]))
+        parent = {"allixios/parent_run_id": latest.run_id} if latest else {}
         for (tenant, niche_key), batch in sorted(batches.items()):
             run_key = f"score_drop:{day}:{niche_key}"
             record_requests(conn, run_key, batch)
@@ -72,6 +75,7 @@ def score_drop_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
                         "allixios/niche": niche_key,
                         "allixios/health_day": day.isoformat(),
                         "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS],
+                        **parent,
                     },
                 )
             )

@@ -81,6 +81,7 @@ def test_held_articles_are_revised_and_published_by_the_sensor(held, db):
     listed = request.run_config["ops"]["revise_held_articles"]["config"]["article_ids"]
     assert sorted(listed) == sorted(w["id"] for w in waiting)
     assert request.run_key.startswith(f"held_revision:{niche.partition_key}:")
+    assert request.tags["allixios/parent_run_id"] == "test"  # the run that wrote the held versions
     # the same held versions are not requested again while the run is on its way
     assert isinstance(_tick(instance), dg.SkipReason)
 

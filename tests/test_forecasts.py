@@ -128,6 +128,17 @@ def test_a_forecast_decay_triggers_a_refresh_before_the_drop(history, database_u
     assert outcome.startswith(("revised", "kept_live")), outcome
     assert prompt >= 1
 
+    # workflow_executions: the refresh run's parent execution is the forecast run it acted on
+    from sensors.run_tracking import workflow_executions_sensor
+
+    workflow_executions_sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()}))
+    with connect(database_url) as conn:
+        parent = conn.execute(
+            """SELECT p.execution_id, p.workflow_id FROM workflow_executions w
+               JOIN workflow_executions p ON p.id = w.parent_execution_id WHERE w.execution_id = %s""",
+            (result.run_id,)).fetchone()
+    assert parent is not None and parent[1] == "forecast_job"
+
 
 def test_drops_and_decay_alert_once_over_http_and_smtp(history, database_url):
     from aiosmtpd.controller import Controller

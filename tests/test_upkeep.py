@@ -127,3 +127,18 @@ def test_secrets_in_the_tree_and_landing_are_found_by_fingerprint_never_value(tm
         assert raise_alerts(conn, alerts) == []  # once per week per finding
         stored = " ".join(r[0] + str(r[1]) for r in conn.execute("SELECT message, details FROM business_alerts"))
     assert aws not in stored and slack not in stored and "a1b2c3d4" not in stored
+
+
+def test_the_cli_exit_codes_say_what_ci_needs(tmp_path):
+    import subprocess
+    import sys
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("this-package-does-not-exist-allixios==0.0.1\n")
+    done = subprocess.run([sys.executable, "-m", "allixios.cli", "security", "audit", "--requirements", str(req)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3, done.stdout + done.stderr  # nothing audited: never reported clean
+    assert done.stderr.count("\n") == 1 and "— fix:" in done.stderr
+    missing = subprocess.run([sys.executable, "-m", "allixios.cli", "security", "audit", "--requirements",
+                              str(tmp_path / "nope.txt")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "— fix:" in missing.stderr
