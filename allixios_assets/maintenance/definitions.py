@@ -12,6 +12,7 @@ from allixios_assets.maintenance.assets import (
 from allixios_assets.maintenance.held_revision import held_revision_job
 from allixios_assets.maintenance.refresh import article_refresh_job
 from allixios_assets.maintenance.upkeep import (
+    content_gaps,
     daily_security_schedule,
     database_upkeep,
     dependency_audit,
@@ -20,7 +21,8 @@ from allixios_assets.maintenance.upkeep import (
 )
 
 defs = dg.Definitions(
-    assets=[internal_link_audit, refresh_candidates, soft_delete_purge, database_upkeep, dependency_audit, secret_scan],
+    assets=[internal_link_audit, refresh_candidates, soft_delete_purge, database_upkeep, dependency_audit, secret_scan,
+            content_gaps],
     jobs=[maintenance_job, article_refresh_job, held_revision_job, security_scan_job],
     schedules=[weekly_maintenance_schedule, daily_security_schedule],
 )

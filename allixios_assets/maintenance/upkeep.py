@@ -107,3 +107,23 @@ daily_security_schedule = dg.ScheduleDefinition(
     name="daily_security_schedule", job=security_scan_job, cron_schedule="0 4 * * *", execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+
+@dg.asset(group_name="maintenance", kinds={"python", "postgres"}, owners=["team:content-ops"],
+          description="Competitor content gaps: pages in competitors' sitemaps (landing/competitors/<tenant>/<niche>/"
+          "*.xml) that no article or topic of the niche covers become backlog topics (source competitor, "
+          "'competitor gap: <url>'), ranked by the niche's RPM x sitemap priority; the duplicate guard of topic "
+          "selection still applies to them.")
+def content_gaps(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from allixios.automation.content_gaps import find_gaps
+
+    with warehouse.connection() as conn:
+        res = find_gaps(conn)
+    for r in res.rejected_files:
+        context.log.warning(f"competitor file rejected: {r['file']}: {r['reason']}")
+    return dg.MaterializeResult(metadata={
+        "files": res.files, "candidates": res.candidates, "covered": res.covered, "topics_added": len(res.added),
+        "already_in_backlog": res.already_in_backlog, "rejected_files": len(res.rejected_files),
+        "added": _md(res.added[:50], ["niche", "title", "value", "priority"]),
+        "rejected": _md(res.rejected_files, ["file", "reason"]),
+    })

@@ -71,3 +71,8 @@ CREATE UNIQUE INDEX business_alerts_once_per_window
     ON business_alerts (tenant_id, kind, subject, window_start) NULLS NOT DISTINCT;
 CREATE INDEX business_alerts_undelivered ON business_alerts (created_at)
     WHERE webhook_delivered_at IS NULL OR email_delivered_at IS NULL;
+
+-- Competitor content gaps become backlog topics with their own source (allixios/automation/content_gaps.py)
+ALTER TABLE topics DROP CONSTRAINT IF EXISTS topics_source_check;
+ALTER TABLE topics ADD CONSTRAINT topics_source_check
+    CHECK (source IN ('cli', 'file', 'research', 'api', 'refresh', 'competitor'));
