@@ -1,3 +1,4 @@
+ALTER TABLE seo_reports DROP COLUMN IF EXISTS orphaned_articles, DROP COLUMN IF EXISTS link_suggestions;
 UPDATE topics SET source = 'file' WHERE source = 'competitor';
 ALTER TABLE topics DROP CONSTRAINT IF EXISTS topics_source_check;
 ALTER TABLE topics ADD CONSTRAINT topics_source_check

@@ -76,3 +76,7 @@ CREATE INDEX business_alerts_undelivered ON business_alerts (created_at)
 ALTER TABLE topics DROP CONSTRAINT IF EXISTS topics_source_check;
 ALTER TABLE topics ADD CONSTRAINT topics_source_check
     CHECK (source IN ('cli', 'file', 'research', 'api', 'refresh', 'competitor'));
+
+-- seo_reports: orphaned articles and internal-link suggestions (allixios/content/internal_links.py)
+ALTER TABLE seo_reports ADD COLUMN orphaned_articles jsonb NOT NULL DEFAULT '[]',
+                        ADD COLUMN link_suggestions jsonb NOT NULL DEFAULT '[]';
