@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test test-deps dev bench audit lint lock clean
+.PHONY: install run test test-deps dev bench audit audit-deps lint lock clean
 
 install: $(STAMP)
 
@@ -53,6 +53,12 @@ audit: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Security scans (issue 18), not part of `make test`: pip-audit needs PyPI's vulnerability data
+# over the network. Exit 1: a vulnerable pin or a committed secret; 3: vulnerability data unreachable.
+audit-deps: install
+	$(BIN)/allixios security secrets
+	$(BIN)/allixios security audit --requirements constraints.txt
 
 # Re-resolve pinned dependencies after changing pyproject.toml.
 lock:

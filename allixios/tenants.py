@@ -23,6 +23,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # None = the embedding model's calibrated similarity.topic_duplicate (config/models.yaml)
     "duplicate_similarity": None,
     "refresh_cooldown_days": 7,
+    # business alerts (allixios/automation/business_alerts.py): non-critical alerts wait out the
+    # quiet hours ("22:00-07:00" in alert_timezone); e-mail goes to alert_emails
+    "alert_quiet_hours": None,
+    "alert_timezone": "UTC",
+    "alert_emails": [],
 }
 
 

@@ -25,4 +25,5 @@ BENCHMARKS: tuple[str, ...] = (
     "capacity",
     "seo_conformance",
     "learned_routing",
+    "forecast_backtest",
 )

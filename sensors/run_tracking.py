@@ -47,7 +47,8 @@ def run_record(instance: dg.DagsterInstance, record) -> RunRecord:
         completed_at=_ts(record.end_time) if status in ("completed", "failed", "cancelled") else None,
         progress=progress,
         error=error,
-        parent_run_id=tags.get("dagster/parent_run_id"),
+        # a re-execution's parent, else the run whose output a sensor acted on (allixios/parent_run_id)
+        parent_run_id=tags.get("dagster/parent_run_id") or tags.get("allixios/parent_run_id"),
         tenant_slug=tags.get("allixios/tenant") or (tags.get("dagster/partition/niche", "").split(".")[0] or None),
     )
 

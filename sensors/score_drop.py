@@ -75,6 +75,9 @@ def score_drop_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
             tenants, seq = days.get(b.day, (set(), 0))
             days[b.day] = (tenants | {b.tenant_id}, max(seq, b.build_seq))
         requests, evaluated = [], []
+        # the run that built the health mart: the parent execution of the refresh runs
+        latest = context.instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_content_health"]))
+        parent = {"allixios/parent_run_id": latest.run_id} if latest else {}
         for day in sorted(days):
             if day < newest - timedelta(days=HORIZON_DAYS):
                 context.log.info(f"health day {day} was rebuilt, but it is older than {HORIZON_DAYS} days: passed over")
@@ -82,14 +85,14 @@ def score_drop_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
             tenants, build_seq = days[day]
             evaluated.append(f"{day} (build #{build_seq})")
             rows = [r for r in due_for_refresh(conn, day, score_drop_policy.policy()) if str(r["tenant_id"]) in tenants]
-            requests += _requests(conn, day, build_seq, rows)
+            requests += _requests(conn, day, build_seq, rows, parent)
     context.update_cursor(str(max(b.build_seq for b in builds)))
     if not requests:
         return dg.SkipReason(f"no article due for refresh on {', '.join(evaluated) or 'the rebuilt days'}")
     return requests
 
 
-def _requests(conn, day, build_seq: int, rows: list[dict]) -> list[dg.RunRequest]:
+def _requests(conn, day, build_seq: int, rows: list[dict], parent: dict[str, str]) -> list[dg.RunRequest]:
     batches: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         batches.setdefault((row["tenant"], row["niche_key"]), []).append(row)
@@ -114,6 +117,7 @@ def _requests(conn, day, build_seq: int, rows: list[dict]) -> list[dg.RunRequest
                     "allixios/health_day": day.isoformat(),
                     "allixios/health_build": str(build_seq),
                     "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS],
+                    **parent,
                 },
             )
         )

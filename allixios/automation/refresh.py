@@ -41,7 +41,7 @@ def refresh_articles(
     todo = [a for a in article_ids if str(a) not in done]
     outcomes = revise_articles(
         llm, todo, database_url=database_url, reason="refresh", reasons=reasons or {}, actor="article_refresh_job",
-        run_id=run_id, concurrency=concurrency,
+        run_id=run_id, concurrency=concurrency, publish_passing=True,
     ) if todo else []
     revised = [o.article_id for o in outcomes if o.status == "revised"]
     with connect(database_url) as conn:

@@ -128,6 +128,7 @@ def _register() -> None:
     _lazy("users", "allixios.cli.api:users_app", "Users of a tenant and their roles (e-mail and name are stored encrypted).")
     _lazy("collector", "allixios.cli.collector:app", "The first-party beacon's collector: site key, origins, landing.")
     _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
+    _lazy("security", "allixios.cli.security:app", "Security scans: vulnerable pinned dependencies, committed secrets.")
     _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
     _lazy("locales", "allixios.cli.locales:app", "Locales of a tenant, its translation glossary and the translations' status.")
 
@@ -137,7 +138,8 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="allixios", standalone_mode=False)
+        # outside standalone mode click returns a command's `typer.Exit(code)` instead of exiting
+        code = app(args=argv, prog_name="allixios", standalone_mode=False)
     except AllixiosError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 2
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SystemExit as exc:  # typer/click exits for --help and usage errors
         return int(exc.code or 0)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

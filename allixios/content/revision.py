@@ -114,7 +114,8 @@ def _prepare(conn, article_ids: list[UUID], reasons: dict[str, str]) -> tuple[li
     return jobs, skipped
 
 
-def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: str | None) -> RevisionOutcome:
+def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: str | None,
+           publish_passing: bool = False) -> RevisionOutcome:
     a = job.article
     bars = Bars.of(tenant_by_id(conn, a["tenant_id"]))
     fields = draft.article_fields()
@@ -144,7 +145,9 @@ def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: 
         )
     except ConflictError as exc:
         return RevisionOutcome(str(a["id"]), "conflict", exc.one_line())
-    republish = not failed and a["status"] == "published"
+    # a held article whose revision passes goes live at once when asked (publish_passing), so its
+    # status follows the new version instead of waiting for its partition's day to be re-run
+    republish = not failed and (a["status"] == "published" or (publish_passing and a["status"] == "needs_revision"))
     if republish:
         version = append_version(
             conn, a["id"], reason="published", fields={}, expected_version=version, actor=actor, run_id=run_id,
@@ -183,11 +186,14 @@ def revise_articles(
     actor: str = "pipeline",
     run_id: str | None = None,
     concurrency: int = 8,
+    publish_passing: bool = False,
 ) -> list[RevisionOutcome]:
     """Regenerate the articles (read, call the writer concurrently, write) and report each outcome.
 
     ``reasons`` maps an article id to why it is revised (e.g. a score drop); it is passed to the
     writer with the failing assessments. No transaction stays open while the model writes.
+    ``publish_passing``: a ``needs_revision`` article whose revision passes the bars is published
+    with it (a 'published' version on top), as a live article's passing revision is.
     """
     from allixios.ai.client import CompletionRequest
 
@@ -211,5 +217,5 @@ def revise_articles(
                                             cost_usd=0.0 if res.replayed else float(res.total_cost_usd)))
             continue
         with connect(database_url) as conn:
-            outcomes.append(_write(conn, job, res.parsed, res, reason, actor, run_id))
+            outcomes.append(_write(conn, job, res.parsed, res, reason, actor, run_id, publish_passing))
     return outcomes

@@ -5,8 +5,8 @@ the most frequent failing assessments, cannibalization pairs among published art
 keyphrase, headline vectors at least the embedding model's ``cannibalization`` cosine apart, or
 whole-document vectors at least its ``document_duplicate`` cosine apart — thresholds are per model,
 from its catalogue entry, because cosines of two models are not on one scale), missing metadata,
-and broken internal links (Markdown links to ``/slug`` paths that are not a published article of
-the tenant). All set-based SQL; one row per (tenant, niche, day), so a re-run replaces it.
+broken internal links (Markdown links to ``/slug`` paths that are not a published article of
+the tenant), orphaned articles and internal-link suggestions (`allixios.content.internal_links`). All set-based SQL; one row per (tenant, niche, day), so a re-run replaces it.
 """
 
 from __future__ import annotations
@@ -133,6 +133,9 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
             ORDER BY 1, 2""",
         params,
     )
+    from allixios.content.internal_links import link_report
+
+    linking = link_report(conn, part.tenant.id, part.niche.id, model=embedding_model)
     report = {
         "niche": part.niche.partition_key, "day": part.day.isoformat(),
         "article_count": totals["articles"], "published_count": totals["published"],
@@ -144,22 +147,26 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
         "cannibalization_pairs": cannibalization,
         "missing_metadata": missing,
         "broken_links": broken,
+        "orphaned_articles": linking["orphaned_articles"],
+        "link_suggestions": linking["link_suggestions"],
     }
     conn.execute(
         """INSERT INTO seo_reports (tenant_id, niche_id, report_date, article_count, published_count, avg_quality, avg_seo,
                                     score_distribution, failing_assessments, cannibalization_pairs, missing_metadata,
-                                    broken_links)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                    broken_links, orphaned_articles, link_suggestions)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id, niche_id, report_date) DO UPDATE SET
                article_count = EXCLUDED.article_count, published_count = EXCLUDED.published_count,
                avg_quality = EXCLUDED.avg_quality, avg_seo = EXCLUDED.avg_seo,
                score_distribution = EXCLUDED.score_distribution, failing_assessments = EXCLUDED.failing_assessments,
                cannibalization_pairs = EXCLUDED.cannibalization_pairs, missing_metadata = EXCLUDED.missing_metadata,
-               broken_links = EXCLUDED.broken_links, created_at = now()""",
+               broken_links = EXCLUDED.broken_links, orphaned_articles = EXCLUDED.orphaned_articles,
+               link_suggestions = EXCLUDED.link_suggestions, created_at = now()""",
         (part.tenant.id, part.niche.id, part.day, report["article_count"], report["published_count"],
          report["avg_quality"], report["avg_seo"], Jsonb(report["score_distribution"]),
          Jsonb(report["failing_assessments"]), Jsonb(report["cannibalization_pairs"]),
-         Jsonb(report["missing_metadata"]), Jsonb(report["broken_links"])),
+         Jsonb(report["missing_metadata"]), Jsonb(report["broken_links"]), Jsonb(report["orphaned_articles"]),
+         Jsonb(report["link_suggestions"])),
     )
     return report
 

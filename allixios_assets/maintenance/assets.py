@@ -25,6 +25,25 @@ def internal_link_audit(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_audit],
+          description="Internal links to renamed articles rewritten to their current slug (a new version, audited, "
+          "lock-aware, re-published when live); links to deleted or unpublished articles reported to the editor "
+          "in articles.workflow_state.link_report.")
+def internal_link_fixes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from allixios.automation.link_fixes import fix_internal_links
+
+    with warehouse.connection() as conn:
+        res = fix_internal_links(conn)
+    for s in res["skipped"]:
+        context.log.warning(f"link fix skipped for {s['article_id'][:8]}: {s['reason']}")
+    rows = "\n".join(f"| {f['slug']} | {f['renamed']} | {f['rewritten']} |" for f in res["fixed"][:50])
+    return dg.MaterializeResult(metadata={
+        "articles_fixed": len(res["fixed"]), "links_rewritten": sum(f["rewritten"] for f in res["fixed"]),
+        "reported_to_editor": len(res["reported"]), "skipped": len(res["skipped"]),
+        "fixed": dg.MetadataValue.md("| article | renamed | links |\n|---|---|---|\n" + rows),
+    })
+
+
+@dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_audit],
           description="Published articles that are old and weakest on quality + SEO: candidates for a refresh.")
 def refresh_candidates(config: MaintenanceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connection() as conn:
