@@ -114,8 +114,8 @@ def test_build_runs_models_data_tests_and_unit_tests(world):
     kinds = {}
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["unique_id"])
-    assert len(kinds["model"]) == 27  # 13 staging, 6 intermediate, 8 marts
-    assert len(kinds["unit_test"]) == 3
+    assert len(kinds["model"]) == 32  # 13 staging, 7 intermediate, 12 marts
+    assert len(kinds["unit_test"]) == 4
     assert len(kinds["test"]) >= 40
     singular = [t for t in kinds["test"] if "conserved" in t]
     assert len(singular) == 2
