@@ -375,3 +375,14 @@ def test_every_kind_reruns_idempotently(world):
     assert state() == first
     for kind in kinds:
         reconciled(kind)
+
+
+def test_a_report_that_names_its_currency_in_the_money_column(world):
+    slug = world["acme_articles"][0]["slug"]
+    write(world["land"] / "ad_revenue" / "acme" / "adsense_pages.csv",
+          f"Date,Page URL,Page views,Impressions,Clicks,Estimated earnings (EUR)\n2026-11-20,https://acme.test/{slug}/,90,"
+          "300,2,\"1,50\"\n")
+    run("ad-revenue")
+    assert q("SELECT currency, revenue::float8, revenue_usd::float8, impressions FROM raw.ad_revenue") == [
+        ("EUR", 1.5, pytest.approx(1.65), 300)]
+    reconciled("ad-revenue")

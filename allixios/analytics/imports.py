@@ -171,6 +171,14 @@ def _import_tenant(conn, kind: ImportKind, slug: str, tenant_id: str | None, fil
             parsed = read_event_file(path, fmt, schema)
             frame = parsed.frame
             present = _present_columns(frame, parsed.missing, schema.columns, fmt)
+            if "currency" in schema.columns and "currency" not in present:
+                # an ad/affiliate report that writes its currency in the money column's name
+                # ("Estimated earnings (EUR)"): that currency for every row
+                units = {schema.unit_of(c) for c in _written_columns(path, fmt, schema)
+                         if schema.canonical(c) in ("revenue", "commission")} - {None}
+                if len(units) == 1:
+                    frame = frame.with_columns(pl.lit(units.pop()).alias("currency"))
+                    present.add("currency")
             shape = kind.shape_for(fmt, present)
             report.shape = shape.name
             absent = [c for c in shape.required if c not in present]

@@ -10,6 +10,7 @@ formats may sit in one folder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,19 @@ class EventSchema:
     def canonical(self, name: str) -> str:
         """The contract column a written column name stands for (itself when it is no alias)."""
         key = " ".join(name.strip().lower().split())
-        return dict(self.aliases).get(key, key)
+        aliases = dict(self.aliases)
+        unit = _UNIT_SUFFIX.match(key)  # "Estimated earnings (USD)": the column, its unit in brackets
+        if key not in aliases and key not in self.columns and unit:
+            key = unit.group(1)
+        return aliases.get(key, key)
+
+    def unit_of(self, name: str) -> str | None:
+        """The unit a column name writes in brackets (``Estimated earnings (EUR)`` -> ``EUR``)."""
+        unit = _UNIT_SUFFIX.match(" ".join(name.strip().lower().split()))
+        return unit.group(2).upper() if unit else None
+
+
+_UNIT_SUFFIX = re.compile(r"^(.*\S) \(([a-z]{3})\)$")
 
 
 PAGE_SCHEMA = EventSchema(
