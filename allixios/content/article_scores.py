@@ -39,6 +39,20 @@ class ScoringResult:
         return round(sum(a[key] for a in self.articles) / len(self.articles), 1) if self.articles else None
 
 
+def _site_host(conn: psycopg.Connection, part: PartitionRef) -> str:
+    """The tenant site's host, so absolute links to it count as internal; empty when the site
+    configuration is unusable (the site build reports that; scoring does not depend on it)."""
+    from urllib.parse import urlsplit
+
+    from allixios.errors import ConfigError
+    from allixios.publishing.config import site_base_url
+
+    try:
+        return urlsplit(site_base_url(part.tenant, conn)).hostname or ""
+    except ConfigError:
+        return ""
+
+
 def score_partition(conn: psycopg.Connection, part: PartitionRef) -> ScoringResult:
     rows = fetch_dicts(
         conn,
@@ -49,13 +63,14 @@ def score_partition(conn: psycopg.Connection, part: PartitionRef) -> ScoringResu
         (part.niche.id, part.day, list(SCORABLE)),
     )
     bars = part.bars
+    host = _site_host(conn, part) if rows else ""
     result = ScoringResult()
     updates = []
     # a tenant drafting in another language is scored with that language's readability (English: unchanged)
     locale = conn.execute("SELECT default_locale FROM tenants WHERE id = %s", (part.tenant.id,)).fetchone()[0]
     for r in rows:
         doc = ArticleDoc(r["title"], r["content"] or "", r["primary_keyphrase"] or "",
-                         r["meta_title"] or "", r["meta_description"] or "", r["slug"])
+                         r["meta_title"] or "", r["meta_description"] or "", r["slug"], site_host=host)
         report = score_article(doc) if locale == "en" else score_localized(doc, locale)
         failed = bars.failures(report.body_chars, report.quality, report.seo)
         status = "needs_revision" if failed else "scored"
