@@ -139,7 +139,13 @@ def test_offline_writer_knows_nothing_about_the_scorer():
     tree = ast.parse(inspect.getsource(offline_writer))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"__future__", "hashlib", "json", "random", "re", "allixios.content.slugs"}, imported
+    # the stand-in translator answers translation prompts; it imports only the standard library too
+    assert imported <= {"__future__", "hashlib", "json", "random", "re", "allixios.content.slugs",
+                        "allixios.content.standin_translator"}, imported
+    from allixios.content import standin_translator
+
+    tree = ast.parse(inspect.getsource(standin_translator))
+    assert {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} <= {"__future__"}
 
 
 def test_standin_flaws_are_properties_of_the_text_and_seeded():
