@@ -1,5 +1,6 @@
 """Near-real-time mode: the marts follow the collector (allixios/collector/freshness.py decides)."""
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -8,13 +9,15 @@ from allixios.collector import freshness
 from resources.warehouse import WarehouseResource
 
 TRIGGER = "near_real_time"
+# a mode: off unless asked for (ALLIXIOS_NEAR_REAL_TIME=1 when the code location loads, or start it in the UI)
+MODE_ENV = "ALLIXIOS_NEAR_REAL_TIME"
 
 
 @dg.sensor(
     name="collector_freshness_sensor",
     job_name="analytics_job",
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING if os.environ.get(MODE_ENV) == "1" else dg.DefaultSensorStatus.STOPPED,
     description="Near-real-time mode: when the collector landed new page views today, run today's analytics "
     "partition (load, dbt build of the day's window, KPIs), at most every $ALLIXIOS_NEAR_REAL_TIME_MINUTES "
     "(default 2) minutes and never while one is still queued or running.",
