@@ -59,7 +59,7 @@ CHILD = textwrap.dedent("""
 def test_rpm_is_shared_across_two_processes(server, tmp_path, sample_tenant, database_url):
     """rpm 2 with a 1-second window: two processes making 3 calls each never get more than 2 calls
     into one window; every call goes through (the rest wait for the next window), waits recorded."""
-    path = write_catalogue(tmp_path / "models.yaml", {"writer": [local_deployment("rl", server.url, rpm=2)]},
+    path = write_catalogue(tmp_path / "models.yaml", {"writer": [local_deployment("rl", server.url, rpm=2, timeout_s=30)]},
                            rate_window_s=1)
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(sample_tenant.id), f"p{k}", "3"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

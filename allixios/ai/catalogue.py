@@ -44,6 +44,7 @@ class Policy:
     # niche over the writer's deployments, rewarded with each article's net revenue; opt-in
     learned_routing: bool = False
     learned_min_days: int = 7  # days of revenue data before an article counts as evidence
+    learned_usd_per_view: float = 0.0  # engagement in the reward: each view counts as this many USD
 
 
 @dataclass(frozen=True)

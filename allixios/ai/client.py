@@ -364,7 +364,8 @@ class LLMClient:
         cached = self._history.get(key)
         if cached is None or cached[0] < time.monotonic():
             ev = learned_routing.evidence(conn, req.tenant_id, req.niche_id, self.catalogue.deployments(req.task),
-                                          prompt_version=req.prompt_version, min_days=policy.learned_min_days)
+                                          prompt_version=req.prompt_version, min_days=policy.learned_min_days,
+                                          engagement_usd_per_view=policy.learned_usd_per_view)
             self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, ev)
         ev = cached[1]
         return learned_routing.draw(ev, [d.id for d in usable]), learned_routing.describe(ev)

@@ -10,6 +10,7 @@ finish there; `drain_status` counts them so a switch can wait until the deployme
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 import psycopg
@@ -37,7 +38,23 @@ def _upsert(conn, tenant_id, kind, subject, deployment_ids, target_id, actor, re
     return before[0] if before else None
 
 
+_ID = re.compile(r"[A-Za-z0-9._:/@+-]{1,200}")
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValidationError(f"{what} {value!r} is not a deployment or alias id",
+                              fix="use an id from `allixios ai models` (letters, digits, . _ : / @ + -)")
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    """Free text for the audit trail: control characters (NUL cannot be stored) dropped, 500 chars."""
+    return None if value is None else "".join(ch for ch in value if ch >= " " or ch in "\t\n")[:500]
+
+
 def _known(catalogue: Catalogue, deployment_id: str):
+    _check_id(deployment_id, "deployment")
     try:
         return catalogue.deployment(deployment_id)
     except ConfigError as exc:
@@ -61,6 +78,7 @@ def switch(conn: psycopg.Connection, catalogue: Catalogue, from_id: str, to_id: 
     if not dst.available:
         raise ValidationError(f"{dst.id} cannot take the traffic: {dst.key_status()}",
                               fix=f"set {dst.api_key_env} first, or switch to another deployment")
+    reason = _text(reason)
     before = _upsert(conn, tenant_id, "drain", src.id, (), dst.id, actor, reason)
     busy = in_flight(conn, src.id)
     _audit(conn, tenant_id, actor, "ai.switch", src.id,
@@ -70,6 +88,7 @@ def switch(conn: psycopg.Connection, catalogue: Catalogue, from_id: str, to_id: 
 
 
 def undo_switch(conn: psycopg.Connection, deployment_id: str, *, actor: str, tenant_id: UUID | None = None) -> bool:
+    _check_id(deployment_id, "deployment")
     gone = conn.execute("""DELETE FROM ai_routing_overrides WHERE kind = 'drain' AND subject = %s
                            AND tenant_id IS NOT DISTINCT FROM %s RETURNING target_id""",
                         (deployment_id, tenant_id)).fetchone()
@@ -80,12 +99,14 @@ def undo_switch(conn: psycopg.Connection, deployment_id: str, *, actor: str, ten
 
 def set_failover(conn: psycopg.Connection, catalogue: Catalogue, alias: str, order: list[str], *, actor: str,
                  tenant_id: UUID | None = None, reason: str | None = None) -> list[str]:
+    _check_id(alias, "alias")
+    reason = _text(reason)
     try:
         known = [d.id for d in catalogue.deployments(alias)]
     except ConfigError:
         raise ValidationError(f"alias {alias!r} is not in the catalogue",
                               fix=f"use one of {', '.join(sorted(catalogue.aliases))}") from None
-    order = [o.strip() for o in order if o.strip()]
+    order = [_check_id(o.strip(), "deployment") for o in order if o.strip()]
     unknown = [o for o in order if o not in known]
     if not order or unknown or len(set(order)) != len(order):
         raise ValidationError(
@@ -98,6 +119,7 @@ def set_failover(conn: psycopg.Connection, catalogue: Catalogue, alias: str, ord
 
 
 def clear_failover(conn: psycopg.Connection, alias: str, *, actor: str, tenant_id: UUID | None = None) -> bool:
+    _check_id(alias, "alias")
     gone = conn.execute("""DELETE FROM ai_routing_overrides WHERE kind = 'order' AND subject = %s
                            AND tenant_id IS NOT DISTINCT FROM %s RETURNING deployment_ids""",
                         (alias, tenant_id)).fetchone()
