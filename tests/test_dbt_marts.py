@@ -112,8 +112,9 @@ def test_build_runs_models_data_tests_and_unit_tests(world):
     kinds = {}
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["unique_id"])
-    assert len(kinds["model"]) == 19  # 8 staging, 5 intermediate, 6 marts
-    assert len(kinds["unit_test"]) == 3
+    # 8 staging, 6 intermediate, 10 marts (issue 15: int_page_events_traffic, the traffic marts)
+    assert len(kinds["model"]) == 24
+    assert len(kinds["unit_test"]) == 4
     assert len(kinds["test"]) >= 40
     singular = [t for t in kinds["test"] if "conserved" in t]
     assert len(singular) == 2
