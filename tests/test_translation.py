@@ -258,3 +258,25 @@ def test_glossary_change_retranslates_and_retry_gives_rejected_rows_fresh_rounds
     with connect(db) as conn:
         assert translation.retry_rejected(conn, tenant.id, locale="de") == 1
     assert translations(db)[0]["status"] == "stale" and translations(db)[0]["rounds"] == 0
+
+
+def test_two_runs_of_the_same_partition_store_one_translation_and_pay_once(db):
+    tenant, niche = setup_tenant(db, locales=("de",))
+    publish_sources(db, niche, titles=["Raised Beds for Beginners"])
+    llm = LLMClient(database_url=db)
+    with connect(db) as conn:
+        part = pipeline.resolve_partition(conn, DAY, niche.partition_key)
+        plan_a = translation.plan_translations(conn, part)
+    with connect(db) as conn:
+        plan_b = translation.plan_translations(conn, part)
+    assert len(plan_a.jobs) == len(plan_b.jobs) == 1
+    res_a = translation.request_translations(llm, part, plan_a.jobs, run_id="a")
+    res_b = translation.request_translations(llm, part, plan_b.jobs, run_id="b")
+    assert res_b[0].replayed
+    with connect(db) as conn:
+        out_a = translation.store_translations(conn, part, plan_a.jobs, res_a, run_id="a")
+    with connect(db) as conn:
+        out_b = translation.store_translations(conn, part, plan_b.jobs, res_b, run_id="b")
+        assert conn.execute("SELECT count(*) FROM articles WHERE locale = 'de'").fetchone()[0] == 1
+    assert len(out_a.translated) == 1 and not out_b.translated and not out_b.rejected
+    assert len(usage(db)) == 1

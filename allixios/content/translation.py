@@ -286,7 +286,14 @@ def _slug_for(conn, job: TranslationJob, wanted: str) -> str:
     return unique_slug(conn, job.tenant_id, f"{base}-{job.locale}" if taken else base)
 
 
-def _store_one(conn, part: PartitionRef, job: TranslationJob, res, checked: CheckedTranslation, run_id) -> dict:
+def _store_one(conn, part: PartitionRef, job: TranslationJob, res, checked: CheckedTranslation, run_id) -> dict | None:
+    # a concurrent run of the same partition may have stored this answer (it replayed the same request)
+    article_id, status, stored_hash, stored_glossary = conn.execute(
+        """SELECT article_id, status, source_content_hash, glossary_digest FROM article_translations
+           WHERE id = %s FOR UPDATE""", (job.row_id,)).fetchone()
+    if status == "current" and stored_hash == job.source_hash and stored_glossary == job.glossary_digest:
+        return None
+    job.article_id = article_id
     fields = dict(checked.fields)
     fields["slug"] = _slug_for(conn, job, fields.get("slug") or "")
     stand_in = checked.stand_in or res.model == OFFLINE_WRITER
@@ -378,6 +385,8 @@ def store_translations(conn: psycopg.Connection, part: PartitionRef, jobs: list[
         except ValueError as exc:  # e.g. the body-length bar: rejected with the reason, not published
             out.rejected.append(_reject(conn, job, str(exc), res.model, res.attempts))
             continue
+        if stored is None:
+            continue  # already stored by a concurrent run
         out.translated.append(stored)
         out.stand_in += stored["stand_in"]
     return out
