@@ -69,7 +69,15 @@ def hreflangs(html: str) -> dict[str, str]:
 
 def test_every_page_lists_its_language_versions_and_the_sitemap_says_the_same(two_locales, db):
     tenant, niche, sources, build = two_locales
-    assert build.pages == 6 and not [w for w in build.warnings if "link" in w.lower()]
+    assert build.pages == 6
+    # a translation adds no broken link of its own: it may only carry one its source has (the stand-in
+    # writer of the sources now and then links to a guide that does not exist, as real writers do)
+    broken = [re.match(r"(/(?:(de|fr)/)?\S+?/): link to (\S+) goes", w) for w in build.warnings if "link to" in w]
+    assert all(broken), build.warnings
+    source_links = {(m.group(1).split("/")[-2], m.group(3)) for m in broken if not m.group(2)}
+    for m in broken:
+        if m.group(2):
+            assert (m.group(1).split("/")[-2].removesuffix(f"-{m.group(2)}"), m.group(3)) in source_links, m.group(0)
     with connect(db) as conn:
         live = fetch_dicts(conn, """SELECT s.slug AS source, a.slug, a.locale FROM article_translations t
                                     JOIN articles s ON s.id = t.source_article_id JOIN articles a ON a.id = t.article_id""")
