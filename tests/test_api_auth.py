@@ -252,3 +252,19 @@ def test_personal_data_is_encrypted_at_rest(api, database_url):
         found = get_user(conn, get_tenant(conn, "alpha"), "EDITOR@alpha.example ")
     assert "@alpha.example" not in dump and "Person" not in dump
     assert found.role == "editor" and found.name == "Editor Person"
+
+
+def test_report_time_ranges_are_checked_alike_and_name_the_fix(api):
+    """`GET /v1/ai/usage` and `/v1/metrics/performance` share one time-range rule (allixios.api.web.time_range)."""
+    server, a, _ = api
+    with client(server.url) as c:
+        headers = {"X-API-Key": a.keys["owner"]}
+        for path in ("/v1/ai/usage", "/v1/metrics/performance"):
+            swapped = c.get(path, params={"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
+                            headers=headers)
+            naive = c.get(path, params={"since": "2026-11-01T00:00:00"}, headers=headers)
+            ok = c.get(path, params={"since": "2026-11-01T00:00:00Z", "until": "2026-11-02T00:00:00Z"}, headers=headers)
+            assert swapped.status_code == naive.status_code == 422, (path, swapped.text, naive.text)
+            assert "since is after until" in swapped.text and "swap" in swapped.text
+            assert "time zone" in naive.text and "+00:00" in naive.text
+            assert ok.status_code == 200 and ok.json()["since"].startswith("2026-11-01"), ok.text

@@ -107,3 +107,20 @@ def decode_cursor(cursor: str | None, n: int) -> list | None:
         pass
     raise ApiProblem("VALIDATION_ERROR", "the cursor is not one this API issued",
                      fix="pass the next_cursor of the previous page unchanged, or leave it out for the first page")
+
+
+def time_range(since, until, default_days: int = 7):
+    """``(since, until)`` of a report query: until defaults to now, since to ``default_days`` before it.
+
+    Both must carry a time zone and since must not be after until; otherwise one 422 that names the fix."""
+    from datetime import UTC, datetime, timedelta
+
+    from allixios.api.problems import ApiProblem
+
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=default_days)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ApiProblem("VALIDATION_ERROR", "since/until need a time zone", fix="send ISO 8601 times with Z or +00:00")
+    if since > until:
+        raise ApiProblem("VALIDATION_ERROR", "since is after until", fix="send since <= until (swap them)")
+    return since, until

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
@@ -11,7 +11,7 @@ from allixios.api.auth import Principal, need
 from allixios.api.problems import ApiProblem, problem_doc
 from allixios.api.routes._models import Strict
 from allixios.api.routes.content import TopicIn, _catalogue
-from allixios.api.web import cached_json, json_response
+from allixios.api.web import cached_json, json_response, time_range
 from allixios.automation.content_requests import MAX_TOPICS, TopicRequest, build_plan, gather_inputs
 from allixios.db.engine import connect, fetch_dicts
 
@@ -79,11 +79,7 @@ def budget(request: Request, principal: Principal = Depends(need("ai:read"))):
             responses=problem_doc(401, 403, 422, 429))
 def usage(request: Request, since: datetime | None = Query(None), until: datetime | None = Query(None),
           principal: Principal = Depends(need("ai:read"))):
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=7)
-    if since.tzinfo is None or until.tzinfo is None or since > until:
-        raise ApiProblem("VALIDATION_ERROR", "since/until must carry a time zone and since must not be after until",
-                         fix="send ISO 8601 times with Z, since <= until")
+    since, until = time_range(since, until)
     with connect() as conn:
         rows = fetch_dicts(conn, """
             SELECT task, deployment_id, provider, count(*) AS calls, count(*) FILTER (WHERE status = 'success') AS ok,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from allixios.api.auth import Principal, need
-from allixios.api.problems import ApiProblem, problem_doc
-from allixios.api.web import cached_json, json_response
+from allixios.api.problems import problem_doc
+from allixios.api.web import cached_json, json_response, time_range
 from allixios.db.engine import connect
 
 router = APIRouter(tags=["system"])
@@ -71,12 +71,7 @@ def health(request: Request, principal: Principal = Depends(need("system:read"))
             responses=problem_doc(401, 403, 422, 429))
 def performance(request: Request, since: datetime | None = Query(None), until: datetime | None = Query(None),
                 principal: Principal = Depends(need("executions:read"))):
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=7)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise ApiProblem("VALIDATION_ERROR", "since/until need a time zone", fix="send ISO 8601 with Z or +00:00")
-    if since > until:
-        raise ApiProblem("VALIDATION_ERROR", "since is after until", fix="swap them")
+    since, until = time_range(since, until)
     with connect() as conn:
         rows = conn.execute(
             """SELECT workflow_type, count(*), count(*) FILTER (WHERE status = 'completed'),
