@@ -164,18 +164,11 @@ def run(ctx) -> None:
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {secret}"}
     try:
-        import httpx
 
-        deadline = time.monotonic() + 120
-        while True:  # the server is up when liveness answers and a credentialed request works (each worker warm)
-            try:
-                if httpx.get(f"{base}/v1/me", headers=auth, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the API server did not start: {server.stderr.read().decode()[-500:]}")
-            time.sleep(0.5)
+        from allixios.testing.servers import wait_until_answers
+
+        # the server is up when a credentialed request works (each worker warm)
+        wait_until_answers(f"{base}/v1/me", server, headers=auth)
 
         def live(i):
             return "GET", "/v1/system/live", {}

@@ -159,18 +159,10 @@ def run(ctx) -> None:
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1/collect"
     try:
-        import httpx
 
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/system/live", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the API server did not start: {server.stderr.read().decode()[-500:]}")
-            time.sleep(0.3)
+        from allixios.testing.servers import wait_until_answers
+
+        wait_until_answers(f"http://127.0.0.1:{port}/v1/system/live", server, interval_s=0.3)
         asyncio.run(_phase(url, key, paths, 100, 8, None))  # warm: caches, salt, the log file
         burst = asyncio.run(_phase(url, key, paths, p["burst"], p["concurrency"], None))
         log(f"burst: {burst['accepted']:,} accepted at {burst['rate']:.0f}/s, p50 {burst['p50_ms']:.1f} ms, "

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from allixios.db.engine import connect
 from allixios.errors import ValidationError
 from allixios.tenants import Tenant
+from allixios.testing.servers import wait_until_answers
 from tests.api_support import truncate
 
 
@@ -70,15 +71,7 @@ def test_two_worker_processes_share_one_rate_limit(database_url):
                                "--no-dispatch"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/system/live", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()[-500:]
-            time.sleep(0.5)
+        wait_until_answers(f"{base}/v1/system/live", server, timeout_s=180)
         time.sleep(5)  # both workers up (each answers liveness once ready)
         reset = int(httpx.get(f"{base}/v1/me", headers={"X-API-Key": secret}).headers["RateLimit-Reset"])
         if reset < 15:

@@ -1,0 +1,26 @@
+"""Waiting for a server process that tests and benchmarks start (`allixios serve` on a free port)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, *, timeout_s: float = 120.0, headers: dict | None = None,
+                       interval_s: float = 0.5) -> None:
+    """Return once ``GET url`` answers 200; raise with the tail of the server's stderr if it exits or
+    ``timeout_s`` passes first (the process must have been started with ``stderr=subprocess.PIPE``)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, headers=headers, timeout=5, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            tail = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
+            state = f"exited with {process.returncode}" if process.poll() is not None else f"no answer in {timeout_s:.0f} s"
+            raise RuntimeError(f"the server did not start ({state}): {tail}")
+        time.sleep(interval_s)
