@@ -279,4 +279,7 @@ def describe_decay(row: dict[str, Any]) -> str:
 
 
 def latest_forecast_day(conn: psycopg.Connection) -> date | None:
+    """The newest forecast day; None before any forecast (or where the marts schema was rebuilt without it)."""
+    if conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()[0] is None:
+        return None
     return conn.execute(f"SELECT max(as_of) FROM {TABLE}").fetchone()[0]
