@@ -65,13 +65,19 @@ def write_parquet(path: Path, records: list[dict]) -> Path:
     return path
 
 
+# tables in `marts` that a migration creates (not dbt): a test's clean slate keeps them
+MIGRATION_OWNED_MARTS = ("mart_article_forecast",)
+
+
 def drop_dbt_relations(conn: psycopg.Connection) -> None:
     """Remove what dbt built (marts tables/views, staging, intermediate) so a test starts clean;
-    the migration's own objects in `marts` (the analyst function) stay."""
+    the migration's own objects in `marts` (the analyst function, the forecast table) stay."""
     relations = conn.execute(
         """SELECT c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname IN ('marts', 'staging', 'intermediate') AND c.relkind IN ('r', 'v')"""
+           WHERE n.nspname IN ('marts', 'staging', 'intermediate') AND c.relkind IN ('r', 'v')
+             AND (n.nspname, c.relname) NOT IN (SELECT 'marts', unnest(%s::text[]))""",
+        (list(MIGRATION_OWNED_MARTS),),
     ).fetchall()
     views = [name for kind, name in relations if kind == "v"]
     tables = [name for kind, name in relations if kind == "r"]
