@@ -143,7 +143,7 @@ def _freshness(ctx, url: str, key: str, path: str) -> dict:
 
 def run(ctx) -> None:
     from allixios.analytics.validation import LOAD_COLUMNS
-    from benchmarks.event_ingest import _psql_copy
+    from benchmarks.event_ingest import psql_copy
 
     report, p = ctx.report, ctx.params
     key, paths = _setup(ctx.url, p["articles"])
@@ -206,7 +206,7 @@ def run(ctx) -> None:
     with admin_connection(ctx.url) as conn:
         conn.execute("TRUNCATE raw.page_events")
         conn.execute("CHECKPOINT")
-    copy_s = _psql_copy(ctx.url, csv_path, columns)
+    copy_s = psql_copy(ctx.url, csv_path, columns)
     copy_rate = in_raw / copy_s
     log(f"psql COPY of the same {in_raw:,} rows: {copy_s:.2f} s ({copy_rate:,.0f} rows/s)")
 

@@ -129,7 +129,8 @@ def _ingest(url, day: date, root: Path) -> tuple[dict, float]:
     return summary, sw.seconds
 
 
-def _psql_copy(url, csv_path: Path, columns: tuple[str, ...]) -> float:
+def psql_copy(url, csv_path: Path, columns: tuple[str, ...], table: str = "raw.page_events") -> float:
+    """Seconds for psql's ``\\copy`` of a CSV into ``table``: the baseline of every load benchmark."""
     from allixios.db.server import connection_params
 
     params = connection_params(url)
@@ -137,7 +138,7 @@ def _psql_copy(url, csv_path: Path, columns: tuple[str, ...]) -> float:
            "PGDATABASE": str(params["dbname"])}
     if params["password"]:
         env["PGPASSWORD"] = str(params["password"])
-    command = f"\\copy raw.page_events ({', '.join(columns)}) FROM '{csv_path}' WITH (FORMAT csv)"
+    command = f"\\copy {table} ({', '.join(columns)}) FROM '{csv_path}' WITH (FORMAT csv)"
     with Stopwatch() as sw:
         done = subprocess.run([str(psql_binary()), "-X", "-v", "ON_ERROR_STOP=1", "-c", command], env=env,
                               capture_output=True, text=True)
@@ -181,7 +182,7 @@ def run(ctx) -> None:
                         out.write(block)
         with admin_connection(ctx.url) as conn:
             _reset(conn)
-        copies.append(_psql_copy(ctx.url, csv_path, columns))
+        copies.append(psql_copy(ctx.url, csv_path, columns))
         with admin_connection(ctx.url) as conn:
             copied = conn.execute("SELECT count(*) FROM raw.page_events").fetchone()[0]
         log(f"psql COPY: {copied:,} rows in {copies[-1]:.1f} s")

@@ -14,7 +14,7 @@ import statistics
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchmarks.event_ingest import _seed_articles, psql_binary
+from benchmarks.event_ingest import _seed_articles, psql_binary, psql_copy
 from benchmarks.harness import Stopwatch, admin_connection, log
 
 DESCRIPTION = "1M-row Search Console performance CSV through import_kind vs psql COPY of the same rows"
@@ -97,7 +97,7 @@ def run(ctx) -> None:
                         out.write(block)
         with admin_connection(ctx.url) as conn:
             _reset(conn)
-        copies.append(_psql_copy_table(ctx.url, csv_path, columns))
+        copies.append(psql_copy(ctx.url, csv_path, columns, table="raw.search_console"))
         with admin_connection(ctx.url) as conn:
             copied = conn.execute("SELECT count(*) FROM raw.search_console").fetchone()[0]
         log(f"psql COPY: {copied:,} rows in {copies[-1]:.1f} s")
@@ -120,23 +120,3 @@ def run(ctx) -> None:
     report.note(f"baseline: {psql_binary()} \\copy of the rows the import loaded (exported as CSV), from an empty table; "
                 "runs interleaved (import, COPY, import, COPY), rates from the mean times")
 
-
-def _psql_copy_table(url, csv_path: Path, columns: tuple[str, ...]) -> float:
-    """psql's \\copy of the CSV into raw.search_console (event_ingest's baseline, another table)."""
-    import os
-    import subprocess
-
-    from allixios.db.server import connection_params
-
-    params = connection_params(url)
-    env = {**os.environ, "PGHOST": str(params["host"]), "PGPORT": str(params["port"]), "PGUSER": str(params["user"]),
-           "PGDATABASE": str(params["dbname"])}
-    if params["password"]:
-        env["PGPASSWORD"] = str(params["password"])
-    command = f"\\copy raw.search_console ({', '.join(columns)}) FROM '{csv_path}' WITH (FORMAT csv)"
-    with Stopwatch() as sw:
-        done = subprocess.run([str(psql_binary()), "-X", "-v", "ON_ERROR_STOP=1", "-c", command], env=env,
-                              capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"psql COPY failed: {done.stderr.strip()}")
-    return sw.seconds
