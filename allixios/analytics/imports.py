@@ -40,7 +40,7 @@ from allixios.analytics.import_contracts import (
     ImportKind,
     Shape,
 )
-from allixios.analytics.ingest import _landing_files, _safe_text, _sha256, copy_frame
+from allixios.analytics.ingest import _landing_files, _safe_text, _sha256, copy_frame, reconciliation
 from allixios.analytics.reading import ERROR, LINE, RAW, UnreadableFile, first_line, read_event_file
 from allixios.analytics.schemas import FORMATS
 from allixios.analytics.validation import Lookups, _text_rules, parse_timestamp, storable, url_slug
@@ -125,15 +125,7 @@ def import_kind(
     for slug in sorted(by_tenant):  # one lock order for every caller: no deadlock
         reports, reasons = _import_tenant(conn, kind, slug, tenant_ids.get(slug), by_tenant[slug], lookups, rates,
                                           decimal)
-        summary["tenants"][slug] = {
-            "files": len(reports),
-            "files_rejected": sum(r.status == "rejected" for r in reports),
-            "rows_read": sum(r.rows_read for r in reports),
-            "rows_loaded": sum(r.rows_loaded for r in reports),
-            "rows_rejected": sum(r.rows_rejected for r in reports),
-            "rows_duplicate": sum(r.rows_duplicate for r in reports),
-            "rejection_reasons": dict(reasons.most_common()),
-        }
+        summary["tenants"][slug] = reconciliation(reports, reasons)
         summary["files"] += [asdict(r) for r in reports]
     return summary
 

@@ -170,17 +170,22 @@ def ingest_day(
         mine = [f for f in files if (schemas.kind_of(f.path) or schemas.PAGE) == kind]
         kind_reports, reasons = _load_kind(conn, kind, day, mine, now, lookups, tenant_ids)
         reports += kind_reports
-        summary["kinds"][kind] = {
-            "files": len(kind_reports),
-            "files_rejected": sum(r.status == "rejected" for r in kind_reports),
-            "rows_read": sum(r.rows_read for r in kind_reports),
-            "rows_loaded": sum(r.rows_loaded for r in kind_reports),
-            "rows_rejected": sum(r.rows_rejected for r in kind_reports),
-            "rows_duplicate": sum(r.rows_duplicate for r in kind_reports),
-            "rejection_reasons": dict(reasons.most_common()),
-        }
+        summary["kinds"][kind] = reconciliation(kind_reports, reasons)
     summary["files"] = [asdict(r) for r in reports]
     return summary
+
+
+def reconciliation(reports, reasons: Counter) -> dict[str, Any]:
+    """The totals of a set of file reports (event files or tool imports): read = loaded + rejected + duplicate."""
+    return {
+        "files": len(reports),
+        "files_rejected": sum(r.status == "rejected" for r in reports),
+        "rows_read": sum(r.rows_read for r in reports),
+        "rows_loaded": sum(r.rows_loaded for r in reports),
+        "rows_rejected": sum(r.rows_rejected for r in reports),
+        "rows_duplicate": sum(r.rows_duplicate for r in reports),
+        "rejection_reasons": dict(reasons.most_common()),
+    }
 
 
 def _load_kind(
