@@ -1,5 +1,6 @@
 """Headless Chromium reads pages of a built site served by `allixios site serve`: it scrolls, dwells
-and clicks an affiliate link; exactly those views, their engaged time and the click arrive in raw.
+and clicks an affiliate link; exactly those views, their engaged time and the click arrive in raw,
+and, after a dbt build of the day, in the marts.
 
 Chromium is headless (its user agent says HeadlessChrome and navigator.webdriver is true), so the
 site is configured with ``allow_headless`` — the per-site flag that exists for tests like this one.
@@ -66,7 +67,7 @@ def stack(sample_tenant, db, tmp_path, monkeypatch):
             proc.wait(timeout=10)
 
 
-def test_chromium_views_engaged_time_and_affiliate_click_arrive_in_raw(stack, db, tmp_path):
+def test_chromium_views_engaged_time_and_affiliate_click_arrive_in_raw_and_the_marts(stack, db, tmp_path):
     from playwright.sync_api import sync_playwright
 
     site_url, ids = stack
@@ -125,3 +126,23 @@ def test_chromium_views_engaged_time_and_affiliate_click_arrive_in_raw(stack, db
     assert by_article[ids["a"]][2] >= 0.95  # read to the end
     assert views[0][3] == views[1][3]  # one reader, one visitor id (no cookie needed)
     assert clicks == [(ids["a"], AFFILIATE, True)]
+
+    # ... and in the marts, after the day's dbt build (the path analytics_job takes)
+    import json
+    from datetime import UTC, datetime
+
+    from tests.test_dbt_marts import run_dbt
+
+    today = datetime.now(UTC).date().isoformat()
+    run_dbt(tmp_path, "--vars", json.dumps({"start_date": today, "end_date": today}))
+    with connect(db) as conn:
+        facts = dict(conn.execute("""SELECT article_id::text, views FROM marts.fct_article_daily_performance
+                                     WHERE day = %s""", (today,)).fetchall())
+        engaged = dict(conn.execute("""SELECT article_id::text, avg_time_on_page_s::float8
+                                       FROM marts.fct_article_daily_performance WHERE day = %s""", (today,)).fetchall())
+        marts_clicks = conn.execute("""SELECT article_id::text, outbound_clicks, affiliate_clicks
+                                       FROM marts.fct_article_clicks_daily WHERE day = %s""", (today,)).fetchall()
+    assert facts == {ids["a"]: 1, ids["b"]: 1}
+    for article_id, seconds, _depth, _visitor in views:
+        assert engaged[article_id] == pytest.approx(seconds, abs=0.06)  # the mart rounds to 0.1 s
+    assert marts_clicks == [(ids["a"], 1, 1)]

@@ -114,7 +114,7 @@ def test_build_runs_models_data_tests_and_unit_tests(world):
     kinds = {}
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["unique_id"])
-    assert len(kinds["model"]) == 32  # 13 staging, 7 intermediate, 12 marts
+    assert len(kinds["model"]) == 34  # 14 staging, 7 intermediate, 13 marts
     assert len(kinds["unit_test"]) == 4
     assert len(kinds["test"]) >= 40
     singular = [t for t in kinds["test"] if "conserved" in t]

@@ -12,7 +12,7 @@ import dagster as dg
 from allixios_assets.analytics.app_tables import APP_TABLES
 from allixios_assets.analytics.dbt_models import analytics_dbt_models
 from allixios_assets.analytics.forecasts import article_forecasts, daily_forecast_schedule, forecast_job
-from allixios_assets.analytics.import_tables import IMPORT_TABLES
+from allixios_assets.analytics.import_tables import IMPORT_TABLES, LINK_CLICKS
 from allixios_assets.analytics.ingestion import raw_page_events, raw_revenue_events
 from allixios_assets.analytics.metrics import revenue_metrics
 from allixios_assets.analytics.reader_loop import (
@@ -46,7 +46,7 @@ def daily_analytics_schedule(context: dg.ScheduleEvaluationContext):
 
 defs = dg.Definitions(
     assets=[raw_page_events, raw_revenue_events, analytics_dbt_models, revenue_metrics, article_analytics_columns,
-            raw_events_archive, *APP_TABLES, *IMPORT_TABLES, article_forecasts],
+            raw_events_archive, *APP_TABLES, *IMPORT_TABLES, LINK_CLICKS, article_forecasts],
     asset_checks=[marts_match_landed_files],
     jobs=[analytics_job, forecast_job],
     schedules=[daily_analytics_schedule, daily_forecast_schedule],

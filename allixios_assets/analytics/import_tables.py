@@ -27,3 +27,18 @@ IMPORT_TABLES = [
     )
     for table, columns in LOAD_COLUMNS.items()
 ]
+
+
+# The beacon's link clicks, landed by the collector (allixios/collector/lander.py) outside Dagster.
+LINK_CLICKS = dg.AssetSpec(
+    ["raw", "link_clicks"],
+    description="Outbound and affiliate link clicks reported by the beacon on the published pages; landed from the "
+                "collector's write-ahead log every few seconds (docs/areas/collector.md).",
+    group_name="app",
+    owners=["team:analytics"],
+    kinds={"postgres"},
+    metadata={"dagster/table_name": "raw.link_clicks",
+              "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c) for c in (
+                  "event_id", "event_ts", "event_date", "tenant_id", "article_id", "view_id", "url", "href",
+                  "affiliate")])},
+)
