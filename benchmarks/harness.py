@@ -380,9 +380,9 @@ def merge_results(path: Path, machine: dict[str, Any], reports: list[dict[str, A
             report.update(stamp)
             history.write(json.dumps(report, default=str, sort_keys=True) + "\n")
             benchmarks[report["name"]] = report
-    for name in list(benchmarks):
-        runs = runs_of(read_history(history_path(path)), name, benchmarks[name].get("size"), benchmarks[name].get("commit"))
-        benchmarks[name]["decision"] = decide(runs)
+    history = read_history(history_path(path))  # once, not once per benchmark
+    for name, latest in benchmarks.items():
+        latest["decision"] = decide(runs_of(history, name, latest.get("size"), latest.get("commit")))
     data = {"machine": machine, "benchmarks": dict(sorted(benchmarks.items()))}
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data
