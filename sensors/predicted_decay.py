@@ -1,13 +1,10 @@
 """Refresh before the drop: articles forecast to fall below their floor get article_refresh_job runs."""
 
-import json
-
 import dagster as dg
 
 from allixios.analytics.forecast import DecayPolicy, describe_decay, latest_forecast_day, predicted_decay
-from allixios.automation.score_drop import record_requests
 from resources.warehouse import WarehouseResource
-from sensors.score_drop import MAX_TAG_CHARS, ScoreDropPolicy
+from sensors.score_drop import ScoreDropPolicy, refresh_run_requests
 
 
 class PredictedDecayPolicy(dg.ConfigurableResource):
@@ -41,25 +38,13 @@ def predicted_decay_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
             return dg.SkipReason(f"forecasts of {as_of} already evaluated (cursor {context.cursor})")
         rows = predicted_decay(conn, as_of, predicted_decay_policy.policy(),
                                cooldown_days=score_drop_policy.cooldown_days, limit=score_drop_policy.max_articles)
-        batches: dict[tuple[str, str], list[dict]] = {}
-        for row in rows:
-            batches.setdefault((row["tenant"], row["niche_key"]), []).append(row | {"kind": "predicted_decay"})
-        requests = []
         # the forecast run these requests act on: the parent execution of the refresh runs
         latest = context.instance.get_latest_materialization_event(dg.AssetKey("article_forecasts"))
         parent = {"allixios/parent_run_id": latest.run_id} if latest else {}
-        for (tenant, niche_key), batch in sorted(batches.items()):
-            run_key = f"predicted_decay:{as_of}:{niche_key}"
-            record_requests(conn, run_key, batch)
-            reasons = {str(r["article_id"]): describe_decay(r) for r in batch}
-            requests.append(dg.RunRequest(
-                run_key=run_key,
-                run_config={"ops": {"refresh_articles": {"config": {
-                    "article_ids": list(reasons), "reasons": reasons, "run_key": run_key}}}},
-                tags={"allixios/tenant": tenant, "allixios/refresh_tenant": tenant, "allixios/niche": niche_key,
-                      "allixios/forecast_day": as_of.isoformat(), "allixios/trigger": "predicted_decay_sensor",
-                      "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS], **parent},
-            ))
+        requests = refresh_run_requests(
+            conn, [row | {"kind": "predicted_decay"} for row in rows],
+            lambda niche_key: f"predicted_decay:{as_of}:{niche_key}", describe_decay,
+            {"allixios/forecast_day": as_of.isoformat(), "allixios/trigger": "predicted_decay_sensor", **parent})
     context.update_cursor(as_of.isoformat())
     if not requests:
         return dg.SkipReason(f"no article forecast to decay as of {as_of}")

@@ -93,15 +93,24 @@ def score_drop_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
 
 
 def _requests(conn, day, build_seq: int, rows: list[dict], parent: dict[str, str]) -> list[dg.RunRequest]:
+    # the build is in the key: a day rebuilt with changed figures may ask again
+    return refresh_run_requests(conn, rows, lambda niche_key: f"score_drop:{day}:{niche_key}:b{build_seq}", describe_drop,
+                                {"allixios/health_day": day.isoformat(), "allixios/health_build": str(build_seq), **parent})
+
+
+def refresh_run_requests(conn, rows: list[dict], run_key_of, describe, tags: dict[str, str]) -> list[dg.RunRequest]:
+    """article_refresh_job runs for ``rows``, one per tenant and niche, each request recorded (cooldown).
+
+    The one way the refresh sensors (score drop, predicted decay) ask for refreshes: ``run_key_of(niche_key)``
+    names the run, ``describe(row)`` is an article's reason, ``tags`` add what triggered it."""
     batches: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         batches.setdefault((row["tenant"], row["niche_key"]), []).append(row)
     requests = []
     for (tenant, niche_key), batch in sorted(batches.items()):
-        # the build is in the key: a day rebuilt with changed figures may ask again
-        run_key = f"score_drop:{day}:{niche_key}:b{build_seq}"
+        run_key = run_key_of(niche_key)
         record_requests(conn, run_key, batch)
-        reasons = {str(r["article_id"]): describe_drop(r) for r in batch}
+        reasons = {str(r["article_id"]): describe(r) for r in batch}
         requests.append(
             dg.RunRequest(
                 run_key=run_key,
@@ -114,10 +123,8 @@ def _requests(conn, day, build_seq: int, rows: list[dict], parent: dict[str, str
                     "allixios/tenant": tenant,
                     "allixios/refresh_tenant": tenant,
                     "allixios/niche": niche_key,
-                    "allixios/health_day": day.isoformat(),
-                    "allixios/health_build": str(build_seq),
+                    **tags,
                     "allixios/reason": json.dumps(reasons)[:MAX_TAG_CHARS],
-                    **parent,
                 },
             )
         )
