@@ -28,6 +28,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "alert_quiet_hours": None,
     "alert_timezone": "UTC",
     "alert_emails": [],
+    # internal links Allixios may add to one article on its own (allixios/content/link_apply.py):
+    # 0 = off; a per-niche override {niche_slug: cap} wins over the tenant's cap
+    "auto_link_cap": 0,
+    "auto_link_cap_by_niche": {},
+    # competitors fetched over HTTP (allixios/automation/competitor_fetch.py): {niche_slug: [sitemap URLs]},
+    # at most one request per host every competitor_fetch_interval_s seconds
+    "competitor_sitemaps": {},
+    "competitor_fetch_interval_s": 2.0,
 }
 
 

@@ -83,7 +83,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
                max_body: int | None = None) -> FastAPI:
     """The API. `launcher` starts Dagster runs (default: through the code location, imported lazily);
     `dispatch` runs the background dispatcher that launches planned requests and sends callbacks."""
-    from allixios.api.routes import ai, analytics, articles, auth, collect, content, imports, system
+    from allixios.api.routes import ai, analytics, articles, auth, collect, content, imports, links, system
 
     if dispatch is None:
         dispatch = os.environ.get("ALLIXIOS_API_DISPATCH", "1") != "0"
@@ -130,7 +130,7 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
     app.state.launcher = launcher or default_launcher()
     problems.install(app)
     # the collector first: the beacon's requests are the most numerous, and routes are matched in order
-    for module in (collect, system, auth, content, articles, ai, analytics, imports):
+    for module in (collect, system, auth, content, articles, links, ai, analytics, imports):
         # every operation can answer these (body parsing, credentials, size and rate limits)
         app.include_router(module.router, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))
     app.include_router(articles.publishing, prefix="/v1", responses=problems.problem_doc(400, 401, 413, 422, 429, 500))

@@ -130,6 +130,9 @@ def _register() -> None:
     _lazy("keys", "allixios.cli.api:keys_app", "API keys (shown once, stored as a hash) and token signing keys.")
     _lazy("security", "allixios.cli.security:app", "Security scans: vulnerable pinned dependencies, committed secrets.")
     _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
+    _lazy("links", "allixios.cli.links:app", "Internal-link suggestions: list, accept (a new version), apply automatically.")
+    _lazy("competitors", "allixios.cli.competitors:app",
+          "Competitors per niche: configure their sitemaps, fetch them (robots.txt, rate limit, cache), find the content gaps.")
     _lazy("locales", "allixios.cli.locales:app", "Locales of a tenant, its translation glossary and the translations' status.")
 
 

@@ -43,6 +43,31 @@ def internal_link_fixes(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
+@dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_fixes],
+          description="Internal-link suggestions applied automatically for tenants that turned it on (setting "
+          "auto_link_cap, per niche auto_link_cap_by_niche; 0 = off): within the per-article cap, the best-ranked "
+          "suggestions (earning, forecast-to-decay and orphaned targets first) become new versions (audited, "
+          "lock-aware, re-published when live).")
+def internal_link_applications(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from allixios.content.link_apply import auto_apply_links
+    from allixios.tenants import tenant_by_id
+
+    applied, skipped = [], []
+    with warehouse.connection() as conn:
+        for (tenant_id,) in conn.execute("SELECT id FROM tenants WHERE deleted_at IS NULL ORDER BY slug").fetchall():
+            tenant = tenant_by_id(conn, tenant_id)
+            res = auto_apply_links(conn, tenant)
+            applied += [a | {"tenant": tenant.slug} for a in res["applied"]]
+            skipped += res["skipped"]
+    for s in skipped:
+        context.log.warning(f"automatic link {s['source']} -> {s['target']} skipped: {s['reason']}")
+    rows = "\n".join(f"| {a['tenant']} | {a['source']} | {a['target']} | {a['anchor']} | {a['why']} |" for a in applied[:50])
+    return dg.MaterializeResult(metadata={
+        "links_applied": len(applied), "skipped": len(skipped),
+        "applied": dg.MetadataValue.md("| tenant | source | target | anchor | why |\n|---|---|---|---|---|\n" + rows),
+    })
+
+
 @dg.asset(group_name="maintenance", kinds={"postgres"}, owners=["team:content-ops"], deps=[internal_link_audit],
           description="Published articles that are old and weakest on quality + SEO: candidates for a refresh.")
 def refresh_candidates(config: MaintenanceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from allixios_assets.maintenance.assets import (
+    internal_link_applications,
     internal_link_audit,
     internal_link_fixes,
     maintenance_job,
@@ -22,7 +23,7 @@ from allixios_assets.maintenance.upkeep import (
 )
 
 defs = dg.Definitions(
-    assets=[internal_link_audit, internal_link_fixes, refresh_candidates, soft_delete_purge, database_upkeep, dependency_audit, secret_scan,
+    assets=[internal_link_audit, internal_link_fixes, internal_link_applications, refresh_candidates, soft_delete_purge, database_upkeep, dependency_audit, secret_scan,
             content_gaps],
     jobs=[maintenance_job, article_refresh_job, held_revision_job, security_scan_job],
     schedules=[weekly_maintenance_schedule, daily_security_schedule],

@@ -111,17 +111,37 @@ daily_security_schedule = dg.ScheduleDefinition(
 
 @dg.asset(group_name="maintenance", kinds={"python", "postgres"}, owners=["team:content-ops"],
           description="Competitor content gaps: pages in competitors' sitemaps (landing/competitors/<tenant>/<niche>/"
-          "*.xml) that no article or topic of the niche covers become backlog topics (source competitor, "
+          "*.xml, plus the sitemaps a tenant configured for fetching over HTTP: robots.txt honoured, rate limited "
+          "per host, conditional GET cache) that no article or topic of the niche covers become backlog topics (source competitor, "
           "'competitor gap: <url>'), ranked by the niche's RPM x sitemap priority; the duplicate guard of topic "
           "selection still applies to them.")
 def content_gaps(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from allixios.automation.competitor_fetch import fetch_competitors
     from allixios.automation.content_gaps import find_gaps
+    from allixios.errors import AllixiosError
+    from allixios.tenants import tenant_by_id
 
+    fetched = {"requests": 0, "fetched": 0, "not_modified": 0, "disallowed": 0, "fetch_failures": 0}
     with warehouse.connection() as conn:
+        # competitors configured for fetching over HTTP land as files first (robots.txt, rate limit, cache)
+        for (tenant_id,) in conn.execute("SELECT id FROM tenants WHERE deleted_at IS NULL AND "
+                                         "settings ->> 'competitor_sitemaps' NOT IN ('{}', 'null') ORDER BY slug"):
+            try:
+                got = fetch_competitors(conn, tenant_by_id(conn, tenant_id))
+            except AllixiosError as exc:  # a bad setting of one tenant: its line, the others go on
+                context.log.warning(f"competitor fetch: {exc.one_line()}")
+                fetched["fetch_failures"] += 1
+                continue
+            for f in got.failures:
+                context.log.warning(f"competitor fetch: {f['url']}: {f['reason']}")
+            for k, v in (("requests", got.requests), ("fetched", got.fetched), ("not_modified", got.not_modified),
+                         ("disallowed", len(got.disallowed)), ("fetch_failures", len(got.failures))):
+                fetched[k] += v
         res = find_gaps(conn)
     for r in res.rejected_files:
         context.log.warning(f"competitor file rejected: {r['file']}: {r['reason']}")
     return dg.MaterializeResult(metadata={
+        **{f"http_{k}": v for k, v in fetched.items()},
         "files": res.files, "candidates": res.candidates, "covered": res.covered, "topics_added": len(res.added),
         "already_in_backlog": res.already_in_backlog, "rejected_files": len(res.rejected_files),
         "added": _md(res.added[:50], ["niche", "title", "value", "priority"]),
