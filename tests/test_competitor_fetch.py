@@ -175,6 +175,9 @@ def test_cli_sets_and_fetches_with_one_line_per_failure(db, competitor, capsys, 
         add_niche(conn, tenant, "garden", "Home Gardening", ["beds"])
     assert main(["competitors", "set", "garden", "ftp://rival.example/x.xml", "-t", "acme"]) == 2
     assert "fix: configure full URLs such as https://" in capsys.readouterr().err
+    assert main(["competitors", "set", "garden", "https://me:hunter2@rival.example/s.xml", "-t", "acme"]) == 2
+    err = capsys.readouterr().err
+    assert "fix: configure public URLs only" in err and "hunter2" not in err
     assert main(["competitors", "set", "garden", f"{competitor}/missing.xml", "-t", "acme"]) == 0
     with connect(db) as conn:
         update_tenant_settings(conn, "acme", {"competitor_fetch_interval_s": INTERVAL})

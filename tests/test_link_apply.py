@@ -131,14 +131,16 @@ def test_accept_over_http_needs_write_and_stays_in_the_credentials_tenant(api, d
     assert actor == f"user:{a.users['editor']}"  # the credential's user, as audit_log records it
 
 
-def test_automatic_links_within_the_per_article_cap_and_only_where_turned_on(db):
+def test_automatic_links_within_the_per_article_cap_and_only_where_turned_on(db, capsys):
     from allixios_assets.maintenance.assets import internal_link_applications
     from resources.warehouse import WarehouseResource
 
     with connect(db) as conn:
         _, ids = _garden(conn, "acme", embed=True)
-        update_tenant_settings(conn, "acme", {"auto_link_cap": 5, "auto_link_cap_by_niche": {"garden": 1}})
-        _, off = _garden(conn, "quiet", embed=True)  # cap 0: off
+        _, off = _garden(conn, "quiet", embed=True)  # cap 0 (the default): off
+    assert main(["links", "cap", "5", "-t", "acme"]) == 0
+    assert main(["links", "cap", "1", "--niche", "garden", "-t", "acme"]) == 0  # the niche's override wins
+    assert main(["links", "cap", "99", "-t", "acme"]) == 2  # out of range: refused with the fix
 
     def run() -> dict:
         result = dg.materialize([internal_link_applications], resources={"warehouse": WarehouseResource()},
@@ -147,6 +149,7 @@ def test_automatic_links_within_the_per_article_cap_and_only_where_turned_on(db)
         return {k: v.value for k, v in
                 result.asset_materializations_for_node("internal_link_applications")[0].metadata.items()}
 
+    assert "fix: set it with `allixios links cap N" in capsys.readouterr().err
     first = run()
     with connect(db) as conn:
         auto = fetch_dicts(conn, """SELECT s.slug AS source, t.slug AS target, l.reason, s.tenant_id

@@ -94,6 +94,9 @@ def check_urls(urls: list[str]) -> list[str]:
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValidationError(f"competitor URL {url[:200]!r} is not an http(s) URL",
                                   fix="configure full URLs such as https://rival.example/sitemap.xml")
+        if parsed.username or parsed.password:  # a credential would be stored in settings and the cache
+            raise ValidationError(f"competitor URL for {parsed.hostname} carries a user name or password",
+                                  fix="configure public URLs only: competitors are fetched anonymously")
     return urls
 
 

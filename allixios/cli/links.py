@@ -78,6 +78,22 @@ def auto(tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
         typer.echo(f"skipped {s['source']} -> {s['target']}: {s['reason']}")
 
 
+@app.command("cap")
+def cap(value: int = typer.Argument(..., help="Automatic links per article over its life (0 = off; -1 with --niche: "
+                                    "use the tenant's cap)."),
+        niche: str = typer.Option(None, help="Set this niche's override instead of the tenant's cap."),
+        tenant: str = TenantOption) -> None:
+    """Set how many links Allixios may add to one article on its own (tenant-wide or per niche)."""
+    from allixios.content.link_apply import set_auto_link_cap
+    from allixios.db.engine import connect
+    from allixios.tenants import get_tenant
+
+    with connect() as conn:
+        t = set_auto_link_cap(conn, get_tenant(conn, tenant), None if (niche and value == -1) else value, niche)
+    typer.echo(f"automatic links: tenant cap {t.setting('auto_link_cap')}, per niche "
+               f"{t.setting('auto_link_cap_by_niche') or 'none'}")
+
+
 @app.command("applied")
 def applied(tenant: str = TenantOption, limit: int = typer.Option(50, min=1, max=1000),
             as_json: bool = JsonOption) -> None:

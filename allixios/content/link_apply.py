@@ -130,10 +130,36 @@ def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target
     return out | {"anchor": anchor_text, "changed": True, "version": version, "published": published}
 
 
+MAX_AUTO_LINK_CAP = 20
+
+
+def check_cap(cap: Any) -> int:
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_AUTO_LINK_CAP:
+        raise ValidationError(f"automatic link cap {cap!r} is not a whole number from 0 to {MAX_AUTO_LINK_CAP}",
+                              fix="set it with `allixios links cap N [--niche SLUG]` (0 turns it off)")
+    return cap
+
+
 def auto_link_cap(tenant: Tenant, niche_slug: str) -> int:
     by_niche = tenant.setting("auto_link_cap_by_niche") or {}
-    cap = by_niche.get(niche_slug, tenant.setting("auto_link_cap"))
-    return max(0, int(cap or 0))
+    return check_cap(by_niche.get(niche_slug, tenant.setting("auto_link_cap")))
+
+
+def set_auto_link_cap(conn: psycopg.Connection, tenant: Tenant, cap: int, niche_slug: str | None = None) -> Tenant:
+    """The tenant's cap, or a niche's override of it (``cap`` None with a niche: back to the tenant's)."""
+    from allixios.errors import NotFoundError
+    from allixios.tenants import update_tenant_settings
+
+    if niche_slug is None:
+        return update_tenant_settings(conn, tenant.slug, {"auto_link_cap": check_cap(cap)})
+    if niche_slug not in {n.slug for n in list_niches(conn, tenant)}:
+        raise NotFoundError(f"niche {niche_slug!r} not found for tenant {tenant.slug!r}", fix="see `allixios niches list`")
+    by_niche = dict(tenant.setting("auto_link_cap_by_niche") or {})
+    if cap is None:
+        by_niche.pop(niche_slug, None)
+    else:
+        by_niche[niche_slug] = check_cap(cap)
+    return update_tenant_settings(conn, tenant.slug, {"auto_link_cap_by_niche": by_niche})
 
 
 def auto_apply_links(conn: psycopg.Connection, tenant: Tenant, *, actor: str = AUTO_ACTOR) -> dict[str, list]:

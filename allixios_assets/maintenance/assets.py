@@ -50,13 +50,18 @@ def internal_link_fixes(context: dg.AssetExecutionContext, warehouse: WarehouseR
           "lock-aware, re-published when live).")
 def internal_link_applications(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from allixios.content.link_apply import auto_apply_links
+    from allixios.errors import AllixiosError
     from allixios.tenants import tenant_by_id
 
     applied, skipped = [], []
     with warehouse.connection() as conn:
         for (tenant_id,) in conn.execute("SELECT id FROM tenants WHERE deleted_at IS NULL ORDER BY slug").fetchall():
             tenant = tenant_by_id(conn, tenant_id)
-            res = auto_apply_links(conn, tenant)
+            try:
+                res = auto_apply_links(conn, tenant)
+            except AllixiosError as exc:  # a bad setting of one tenant: its line, the others go on
+                skipped.append({"source": f"(tenant {tenant.slug})", "target": "-", "reason": exc.one_line()})
+                continue
             applied += [a | {"tenant": tenant.slug} for a in res["applied"]]
             skipped += res["skipped"]
     for s in skipped:
