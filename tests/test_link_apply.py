@@ -4,21 +4,25 @@ Real database, real MiniLM vectors, a real uvicorn server."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pytest
 
 from allixios.cli import main
+from allixios.content import pipeline
 from allixios.content.link_apply import insert_link
 from allixios.db.engine import connect, fetch_dicts
 from allixios.tenants import add_niche, ensure_tenant, update_tenant_settings
 from tests.editorial_corpus import create_article
 
+COMMON = "Raised beds warm up early in spring; good soil, compost and steady watering make them productive. "
 SOIL = ("## Soil\n\nA raised bed needs loose soil. Mix garden compost from your compost bins with topsoil. "
-        "See [watering](/watering-beds) for moisture.\n\n" + "Good soil is the start of every bed. " * 4)
-BINS = ("## Bins\n\nCompost bins turn kitchen scraps into garden compost for raised beds and soil. "
-        + "Turn the heap every week. " * 4)
-WATER = ("## Water\n\nWater raised beds deeply twice a week; soil in beds dries faster than compost bins. "
-         + "Mulch keeps it moist. " * 4)
+        "See [watering](/watering-beds) for moisture.\n\n" + COMMON * 4)
+BINS = ("## Bins\n\nCompost bins turn kitchen scraps into garden compost for raised bed soil. Keep the heap "
+        "moist by watering raised beds and bins together.\n\n" + COMMON * 4)
+WATER = ("## Water\n\nWater raised beds deeply twice a week; raised bed soil dries faster than the heap in "
+         "compost bins.\n\n" + COMMON * 4)
 
 
 def _garden(conn, slug: str, *, embed: bool = False):
@@ -150,15 +154,26 @@ def test_automatic_links_within_the_per_article_cap_and_only_where_turned_on(db,
                 result.asset_materializations_for_node("internal_link_applications")[0].metadata.items()}
 
     assert "fix: set it with `allixios links cap N" in capsys.readouterr().err
+    # an editor accepts one suggestion of the niche's SEO report: its anchor and reason are the report's
+    with connect(db) as conn:
+        part = pipeline.resolve_partition(conn, datetime.now(UTC).date().isoformat(), "acme.garden")
+        suggestion = next(s for s in pipeline.build_seo_report(conn, part)["link_suggestions"]
+                          if s["source"] == "watering-beds")
+    assert main(["links", "accept", "watering-beds", suggestion["target"], "-t", "acme", "-u", "ed@acme"]) == 0
+    with connect(db) as conn:
+        accepted = conn.execute("SELECT anchor, reason FROM internal_link_applications").fetchall()
+    assert accepted == [(suggestion["anchor"], suggestion["reason"])]
     first = run()
     with connect(db) as conn:
-        auto = fetch_dicts(conn, """SELECT s.slug AS source, t.slug AS target, l.reason, s.tenant_id
+        auto = fetch_dicts(conn, """SELECT s.slug AS source, t.slug AS target, l.reason, s.tenant_id, l.anchor
                                     FROM internal_link_applications l JOIN articles s ON s.id = l.source_article_id
                                     JOIN articles t ON t.id = l.target_article_id WHERE l.mode = 'auto'""")
         quiet = [_article(conn, i)["version_number"] for i in off.values()]
     assert first["links_applied"] == len(auto) >= 1
     sources = [r["source"] for r in auto]
     assert len(sources) == len(set(sources))  # the niche's cap: one automatic link per article
+    # compost-bins had two suggestions; the cap keeps the best one: the orphaned target
+    assert [r["target"] for r in auto if r["source"] == "compost-bins"] == ["raised-bed-soil"]
     assert all(r["reason"] and "similar content" in r["reason"] for r in auto)
     assert quiet == [1, 1, 1]
     with connect(db) as conn:

@@ -95,9 +95,17 @@ def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target
     out = {"source": source.slug, "target": target.slug, "mode": mode}
     if links_to(content, target.slug):
         return out | {"anchor": None, "changed": False, "version": source.version_number, "published": False}
-    if anchor is None:
-        keyphrase = conn.execute("SELECT primary_keyphrase FROM articles WHERE id = %s", (target.id,)).fetchone()[0]
-        anchor = anchor_for(content, keyphrase, target.title)
+    if anchor is None:  # the suggestion as the latest SEO report made it, else the same rule afresh
+        reported = conn.execute(
+            """SELECT s ->> 'anchor', s ->> 'reason' FROM seo_reports r, jsonb_array_elements(r.link_suggestions) s
+               WHERE r.tenant_id = %s AND s ->> 'source' = %s AND s ->> 'target' = %s
+               ORDER BY r.report_date DESC, r.created_at DESC LIMIT 1""",
+            (tenant.id, source.slug, target.slug)).fetchone()
+        if reported and insert_link(content, reported[0] or "", target.slug) is not None:
+            anchor, reason = reported[0], reason or reported[1]
+        else:
+            keyphrase = conn.execute("SELECT primary_keyphrase FROM articles WHERE id = %s", (target.id,)).fetchone()[0]
+            anchor = anchor_for(content, keyphrase, target.title)
         if anchor is None:
             raise ValidationError(
                 f"article {source.slug!r} has no words of {target.slug!r}'s keyphrase or title outside its headings "
