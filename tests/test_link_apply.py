@@ -181,3 +181,28 @@ def test_automatic_links_within_the_per_article_cap_and_only_where_turned_on(db,
             a = _article(conn, ids[r["source"]])
             assert f"](/{r['target']})" in a["content"] and a["version_number"] == a["published_version_number"]
     assert run()["links_applied"] == 0  # the cap is reached: a re-run adds nothing
+
+
+def test_two_concurrent_accepts_add_one_link(db):
+    import threading
+
+    from allixios.content.link_apply import apply_link
+
+    with connect(db) as conn:
+        tenant, ids = _garden(conn, "acme")
+    barrier, results = threading.Barrier(2), []
+
+    def accept(who: str) -> None:
+        barrier.wait()
+        with connect(db) as conn:
+            results.append(apply_link(conn, tenant, "compost-bins", "raised-bed-soil", actor=who))
+
+    threads = [threading.Thread(target=accept, args=(f"ed{i}@acme",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(r["changed"] for r in results) == [False, True]  # the second waited on the row, then saw the link
+    with connect(db) as conn:
+        a = _article(conn, ids["compost-bins"])
+    assert a["content"].count("](/raised-bed-soil)") == 1 and a["version_number"] == 3
