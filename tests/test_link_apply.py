@@ -94,19 +94,24 @@ def test_accept_from_the_cli_is_a_new_audited_version_once_and_only_for_the_tena
 
 @pytest.fixture(scope="module")
 def api(database_url):
+    from types import SimpleNamespace
+
     from allixios.api.app import create_app
-    from tests.api_support import ServerThread, make_world, truncate
+    from allixios.identity.keys import create_key
+    from allixios.identity.users import add_user
+    from tests.api_support import ServerThread, truncate
 
     truncate(database_url)
     worlds = {}
-    for slug in ("alpha", "beta"):
-        world = make_world(database_url, slug)
-        with connect(database_url) as conn:
-            tenant = update_tenant_settings(conn, slug, {"min_quality": 0, "min_seo": 0, "min_body_chars": 0})
-            world.ids = {s: str(create_article(conn, tenant, "finance", s, t, b, keyphrase=k, embed=False))
-                         for s, t, b, k in (("raised-bed-soil", "Raised Bed Soil Mix", SOIL, "raised bed soil"),
-                                            ("compost-bins", "Compost Bins", BINS, "compost bins"))}
-        worlds[slug] = world
+    with connect(database_url) as conn:
+        for slug, roles in (("alpha", ("viewer", "editor")), ("beta", ("editor",))):
+            tenant, ids = _garden(conn, slug)
+            world = SimpleNamespace(keys={}, users={}, ids={k: str(v) for k, v in ids.items()})
+            for role in roles:  # only the credentials this test uses: users and keys are costly to make
+                user = add_user(conn, tenant, f"{role}@{slug}.example", role=role, actor="test")
+                world.keys[role] = create_key(conn, tenant, str(user.id), name=f"{role} key", actor="test")[1]
+                world.users[role] = str(user.id)
+            worlds[slug] = world
     with ServerThread(create_app(dispatch=False)) as server:
         yield server, worlds["alpha"], worlds["beta"]
 
