@@ -131,6 +131,10 @@ def _register() -> None:
     _lazy("security", "allixios.cli.security:app", "Security scans: vulnerable pinned dependencies, committed secrets.")
     _lazy("runs", "allixios.cli.runs:app", "Dagster runs: recover runs whose process is gone.")
     _lazy("locales", "allixios.cli.locales:app", "Locales of a tenant, its translation glossary and the translations' status.")
+    _lazy("authors", "allixios.cli.catalog:authors_app", "Author personas per niche: shown as bylines, author pages and JSON-LD.")
+    _lazy("tenants", "allixios.cli.tenants:app", "A tenant's plan, limits and feature flags.")
+    _lazy("categories", "allixios.cli.catalog:categories_app",
+          "Categories per niche: shown as category links, pages and JSON-LD articleSection.")
 
 
 _register()

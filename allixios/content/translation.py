@@ -133,6 +133,10 @@ def plan_translations(conn: psycopg.Connection, part: PartitionRef) -> Translati
                                    workflow_state = workflow_state || %s WHERE id = %s AND status = 'published'""",
                          (ACTOR, Jsonb({"stage": "withdrawn_with_source"}), w["article_id"]))
         plan.withdrawn.append({"source_slug": w["source_slug"], "locale": w["locale"]})
+    from allixios import plans
+
+    if plans.flag(conn, part.tenant.id, "translation") is False:  # switched off by the tenant's plan or flag
+        plan.targets = []
     if not plan.targets:
         return plan
     conn.execute(
