@@ -20,7 +20,7 @@ from uuid import UUID
 import psycopg
 
 from allixios.content.slugs import slugify
-from allixios.errors import NotFoundError, ValidationError
+from allixios.errors import ConflictError, NotFoundError, ValidationError
 from allixios.tenants import Niche, Tenant
 
 # site paths of the persona and category pages; a niche with one of these slugs would shadow them
@@ -82,15 +82,21 @@ def add_author(conn: psycopg.Connection, tenant: Tenant, name: str, *, niche: st
     name = _clean(name, "author name", 120) or ""
     if not name:
         raise ValidationError("the author name is empty", fix="pass the persona's display name")
-    row = conn.execute(
-        """INSERT INTO authors (tenant_id, name, slug, niche_id, job_title, bio)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (tenant_id, name) DO UPDATE SET niche_id = EXCLUDED.niche_id, job_title = EXCLUDED.job_title,
-               bio = EXCLUDED.bio, slug = EXCLUDED.slug, active = true
-           RETURNING id""",
-        (tenant.id, name, _slug("author", name, slug), _niche_id(conn, tenant, niche), _clean(job_title, "job title", 120),
-         _clean(bio, "bio", 1000)),
-    ).fetchone()
+    slug = _slug("author", name, slug)
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                """INSERT INTO authors (tenant_id, name, slug, niche_id, job_title, bio)
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (tenant_id, name) DO UPDATE SET niche_id = EXCLUDED.niche_id,
+                       job_title = EXCLUDED.job_title, bio = EXCLUDED.bio, slug = EXCLUDED.slug, active = true
+                   RETURNING id""",
+                (tenant.id, name, slug, _niche_id(conn, tenant, niche), _clean(job_title, "job title", 120),
+                 _clean(bio, "bio", 1000)),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise ConflictError(f"another author of tenant {tenant.slug!r} has the page /authors/{slug}/",
+                            fix="pass --slug with another page address") from None
     return get_author(conn, tenant, str(row[0]))
 
 

@@ -138,5 +138,7 @@ def test_cli_adds_lists_and_refuses_with_a_fix(sample_tenant, db, capsys):
     assert err.startswith("error: niche 'nope' not found") and "fix: see `allixios niches list`" in err
     assert main(["authors", "add", "!!!"]) == 2
     assert "— fix:" in capsys.readouterr().err
+    assert main(["authors", "add", "Ann-Example"]) == 2  # same page address as Ann Example
+    assert "has the page /authors/ann-example/ — fix: pass --slug" in capsys.readouterr().err
     assert main(["authors", "remove", "ann-example"]) == 0
     assert main(["authors", "assign"]) == 0

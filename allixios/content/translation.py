@@ -325,6 +325,9 @@ def _store_one(conn, part: PartitionRef, job: TranslationJob, res, checked: Chec
              job.featured_media_id, Jsonb(state), ACTOR, ACTOR),
         ).fetchone()[0]
         record_first_version(conn, article_id, actor=ACTOR, run_id=run_id, model=res.model, prompt_version=TRANSLATE_PROMPT)
+        # the source's category too (allixios/catalog.py): the translation sits in the same section
+        conn.execute("UPDATE articles SET category_id = (SELECT category_id FROM articles WHERE id = %s) WHERE id = %s",
+                     (job.source_id, article_id))
         written = 1
     else:
         article_id = job.article_id

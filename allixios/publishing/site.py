@@ -298,6 +298,10 @@ class SiteBuilder:
     def _groups(self) -> dict[str, list[dict]]:
         """The author personas and categories that have live articles: their page's facts (allixios/catalog.py)."""
         params = {"tenant": self.cfg.tenant_id, "offline": OFFLINE_WRITER}
+        if not self.conn.execute("""SELECT EXISTS (SELECT 1 FROM authors WHERE tenant_id = %(tenant)s)
+                                           OR EXISTS (SELECT 1 FROM categories WHERE tenant_id = %(tenant)s)""",
+                                 params).fetchone()[0]:
+            return {"authors": [], "categories": []}  # no personas or categories: no extra scans of the live set
         taken = {url_segment(n["slug"]) for n in self.niches}
         cols = ("slug", "name", "title", "about", "count", "modified")
         authors = [] if "authors" in taken else [dict(zip(cols, r, strict=True)) for r in self.conn.execute(
