@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from allixios.catalog import add_author, add_category
 from allixios.content.topics import TopicInput, add_topics
 from allixios.tenants import Tenant, add_niche, ensure_tenant
 
@@ -40,6 +41,22 @@ SAMPLE_NICHES: dict[str, dict] = {
 }
 
 
+# author personas and categories per niche (allixios/catalog.py): fictional bylines, said so in their bios
+SAMPLE_PERSONAS: dict[str, list[tuple[str, str]]] = {
+    "personal_finance": [("Dana Whitfield", "Personal finance editor"), ("Marcus Lee", "Investing writer")],
+    "home_gardening": [("Rosa Alvarez", "Garden editor")],
+    "remote_work": [("Sam Okafor", "Workplace writer")],
+}
+SAMPLE_CATEGORIES: dict[str, list[tuple[str, list[str]]]] = {
+    "personal_finance": [("Budgeting", ["budget", "budgeting", "emergency fund"]),
+                         ("Investing", ["index funds", "investors", "investing"]),
+                         ("Credit", ["credit score", "credit"])],
+    "home_gardening": [("Garden Projects", ["raised", "beds", "compost", "composting"]),
+                       ("Growing Food", ["tomatoes", "planting", "vegetables"])],
+    "remote_work": [("Remote Work Habits", ["async", "focus", "home office", "remote"])],
+}
+
+
 def seed_sample(conn: psycopg.Connection, tenant_slug: str = "sample") -> Tenant:
     """Create the sample tenant, its niches and backlog. Safe to run again (nothing is duplicated)."""
     tenant = ensure_tenant(conn, tenant_slug, "Sample Publisher")
@@ -51,4 +68,9 @@ def seed_sample(conn: psycopg.Connection, tenant_slug: str = "sample") -> Tenant
             [TopicInput(title, (kp,), kp, prio) for title, kp, prio in spec["topics"]],
             source="cli",
         )
+        for name, title in SAMPLE_PERSONAS.get(slug, []):
+            add_author(conn, tenant, name, niche=slug, job_title=title,
+                       bio=f"{name} is a sample author persona of the Sample Publisher, not a real person.")
+        for name, words in SAMPLE_CATEGORIES.get(slug, []):
+            add_category(conn, tenant, name, niche=slug, keywords=words)
     return tenant

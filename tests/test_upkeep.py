@@ -6,6 +6,7 @@ pip-audit of a requirements file pinning a known-vulnerable release, secrets in 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -95,6 +96,31 @@ def test_the_audit_reports_a_known_vulnerable_pin(tmp_path):
     assert any(v["name"] == "requests" and v["version"] == "2.19.1" for v in result.vulnerable), result
     alerts = security.findings_as_alerts(result, None)
     assert alerts and alerts[0].kind == "vulnerable_dependency" and "requests 2.19.1" in alerts[0].message
+
+
+def test_the_audit_reports_a_known_vulnerable_pin_from_offline_osv_data(tmp_path, capsys):
+    """pip-audit's own OSV service against a local copy of the advisory (this machine reaches no
+    vulnerability service): the real PYSEC-2018-28 record, as OSV's PyPI export carries it."""
+    from allixios.automation import osv_offline
+
+    osv = Path(__file__).parent / "fixtures" / "osv"
+    index = osv_offline.load(osv)
+    assert osv_offline.query(index, "Requests", "2.19.1") and not osv_offline.query(index, "requests", "2.20.0")
+    req = tmp_path / "requirements.txt"
+    req.write_text(VULNERABLE_PIN + "requests-toolbelt==1.0.0\n")
+    result = security.audit_dependencies(req, timeout=120, osv_db=osv)
+    assert result.reachable and result.audited == 2 and not result.not_audited, result
+    assert [(v["name"], v["version"], v["id"]) for v in result.vulnerable] == [("requests", "2.19.1", "PYSEC-2018-28")]
+    assert result.vulnerable[0]["fix_versions"] == ["2.20.0"] and "CVE-2018-18074" in result.vulnerable[0]["aliases"]
+    alerts = security.findings_as_alerts(result, None)
+    assert alerts and alerts[0].kind == "vulnerable_dependency" and "requests 2.19.1" in alerts[0].message
+    clean = tmp_path / "clean.txt"
+    clean.write_text("requests==2.20.0\n")
+    assert not security.audit_dependencies(clean, timeout=120, osv_db=osv).vulnerable
+    from allixios.cli import main
+
+    assert main(["security", "audit", "--requirements", str(req), "--osv-db", str(osv)]) == 1
+    assert "vulnerable: requests 2.19.1: PYSEC-2018-28 (fixed in 2.20.0)" in capsys.readouterr().out
 
 
 def test_an_unreachable_vulnerability_service_is_not_reported_clean(tmp_path):

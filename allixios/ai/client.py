@@ -353,7 +353,12 @@ class LLMClient:
     def _bandit(self, conn, req: CompletionRequest) -> tuple[dict | None, str | None]:
         """Thompson draws per writer deployment from the niche's revenue evidence (when enabled)."""
         policy = self.catalogue.policy
-        if not policy.learned_routing or req.task != "writer":
+        if req.task != "writer":
+            return None, None
+        from allixios import plans
+
+        tenant_flag = plans.flag(conn, req.tenant_id, "learned_routing")  # the tenant's plan/flag decides first
+        if not (policy.learned_routing if tenant_flag is None else tenant_flag):
             return None, None
         from allixios.ai import learned_routing
 

@@ -59,11 +59,15 @@ def _bearer(request: Request) -> str:
 
 
 def _tenant(conn, tenant_id: UUID) -> tuple[Tenant, dict]:
-    row = conn.execute("SELECT id, slug, name, settings, limits FROM tenants WHERE id = %s AND deleted_at IS NULL",
-                       (tenant_id,)).fetchone()
+    """The tenant and its effective limits: its plan's defaults overridden by its own (allixios/plans.py)."""
+    from allixios import plans
+
+    row = conn.execute("""SELECT id, slug, name, settings, limits, plan_type, feature_flags FROM tenants
+                          WHERE id = %s AND deleted_at IS NULL""", (tenant_id,)).fetchone()
     if row is None:
         raise _unauthenticated("the credential's tenant no longer exists")
-    return Tenant(row[0], row[1], row[2], row[3] or {}), row[4] or {}
+    limits, _ = plans.effective(row[5], row[4] or {}, row[6] or {})
+    return Tenant(row[0], row[1], row[2], row[3] or {}), {k: v for k, v in limits.items() if v is not None}
 
 
 def _sso_principal(conn, token: str, issuer: str) -> tuple[UUID, UUID, str, list[str]]:
@@ -128,6 +132,8 @@ def authenticate(request: Request) -> Principal:
         tenant, limits = _tenant(conn, tenant_id)
         per_credential, per_tenant = ratelimit.limits_for(limits)
         decision = ratelimit.hit(conn, label, str(tenant_id), per_credential, per_tenant)
+        if decision.allowed and limits.get("api_calls_per_day") is not None:
+            _count_daily_call(conn, tenant_id, limits["api_calls_per_day"], decision)
     request.state.extra_headers = decision.headers()
     if not decision.allowed:
         raise ApiProblem("RATE_LIMIT_ERROR", f"the {decision.scope}'s limit of {decision.limit} requests per "
@@ -135,6 +141,19 @@ def authenticate(request: Request) -> Principal:
     principal = Principal(user_id, tenant, role, permissions(role, scopes), label, key_id)
     request.state.principal = principal
     return principal
+
+
+def _count_daily_call(conn, tenant_id: UUID, limit: int, decision: ratelimit.Decision) -> None:
+    """The plan's API calls per UTC day (tenant_usage, allixios/plans.py): 429 once spent."""
+    from allixios import plans
+
+    try:
+        plans.count(conn, tenant_id, "api_calls_per_day", "API calls per day (UTC)", limit=limit, status=429)
+    except plans.PlanLimitError as exc:
+        conn.commit()  # keep this request's per-minute count; the refused daily call was not counted
+        headers = decision.headers() | {"Retry-After": str(exc.retry_after_s)}
+        raise ApiProblem("PLAN_LIMIT_EXCEEDED", exc.message, exc.fix, status=429, headers=headers,
+                         limit=exc.key) from None
 
 
 def need(permission: str):

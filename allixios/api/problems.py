@@ -37,6 +37,7 @@ CODES: dict[str, tuple[int, str]] = {
     "PAYLOAD_TOO_LARGE": (413, "send a smaller body"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "send Content-Type: application/json"),
     "RATE_LIMIT_ERROR": (429, "wait for Retry-After seconds, then retry"),
+    "PLAN_LIMIT_EXCEEDED": (403, "raise the limit (`allixios tenants limits`) or move to a larger plan"),
     "QUOTA_EXCEEDED": (429, "wait for the budget period to reset or raise the budget (`allixios ai budget`)"),
     "AI_PROVIDER_ERROR": (502, "retry later; see GET /v1/ai/providers for circuit states"),
     "DATABASE_ERROR": (503, "retry later; an operator should check `allixios db status`"),
@@ -82,7 +83,10 @@ def problem_response(request: Request | None, code: str, detail: str, fix: str |
 
 def _from_allixios(exc: AllixiosError) -> tuple[str, int | None]:
     from allixios.ai.selection import NoModelAvailableError
+    from allixios.plans import PlanLimitError
 
+    if isinstance(exc, PlanLimitError):
+        return "PLAN_LIMIT_EXCEEDED", exc.status
     if isinstance(exc, NotFoundError):
         return "RESOURCE_NOT_FOUND", None
     if isinstance(exc, ValidationError):

@@ -5,7 +5,9 @@ tree or dropped into the landing folders. Findings become business alerts.
 pinned versions (no resolver, nothing installed) against the package index's vulnerability data
 (PyPI's JSON API per release). A pin the service cannot answer for is reported as *not audited*
 with pip-audit's reason, never as clean: when nothing could be audited the scan says the data was
-unreachable (exit 3 of ``allixios security audit``) rather than "no vulnerabilities".
+unreachable (exit 3 of ``allixios security audit``) rather than "no vulnerabilities". Offline,
+``ALLIXIOS_OSV_DB`` (or ``--osv-db``) names a copy of OSV's PyPI export that pip-audit's OSV service
+queries through a local endpoint (allixios/automation/osv_offline.py).
 
 **Secrets**: the files git tracks under the project root plus every file in the landing folders
 are read line by line for high-confidence key shapes (private key blocks, AWS access key ids,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -56,14 +59,26 @@ class AuditResult:
         return self.error is None and (self.audited > 0 or not self.not_audited)
 
 
-def audit_dependencies(requirements: Path, timeout: float = 600) -> AuditResult:
-    """pip-audit over the pinned requirements file; vulnerabilities, and what could not be audited."""
+def audit_dependencies(requirements: Path, timeout: float = 600, osv_db: Path | None = None) -> AuditResult:
+    """pip-audit over the pinned requirements file; vulnerabilities, and what could not be audited.
+
+    ``osv_db`` (default ``$ALLIXIOS_OSV_DB``): a local OSV export to audit against instead of pypi.org.
+    """
     result = AuditResult(str(requirements))
-    done = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "-r", str(requirements), "--disable-pip", "--no-deps",
-         "--format", "json", "--progress-spinner", "off"],
-        capture_output=True, text=True, timeout=timeout,
-    )
+    command = [sys.executable, "-m", "pip_audit", "-r", str(requirements), "--disable-pip", "--no-deps",
+               "--format", "json", "--progress-spinner", "off"]
+    osv_db = osv_db or (Path(os.environ["ALLIXIOS_OSV_DB"]) if os.environ.get("ALLIXIOS_OSV_DB") else None)
+    if osv_db is None:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    else:
+        import tempfile
+
+        from allixios.automation import osv_offline
+
+        index = osv_offline.load(osv_db)
+        with osv_offline.serve(index) as url, tempfile.TemporaryDirectory(prefix="allixios-osv-") as cache:
+            done = subprocess.run([*command, "--vulnerability-service", "osv", "--osv-url", url, "--cache-dir", cache],
+                                  capture_output=True, text=True, timeout=timeout)
     try:
         report = json.loads(done.stdout or "{}")
     except json.JSONDecodeError:

@@ -134,6 +134,10 @@ def _register() -> None:
     _lazy("competitors", "allixios.cli.competitors:app",
           "Competitors per niche: configure their sitemaps, fetch them (robots.txt, rate limit, cache), find the content gaps.")
     _lazy("locales", "allixios.cli.locales:app", "Locales of a tenant, its translation glossary and the translations' status.")
+    _lazy("authors", "allixios.cli.catalog:authors_app", "Author personas per niche: shown as bylines, author pages and JSON-LD.")
+    _lazy("tenants", "allixios.cli.tenants:app", "A tenant's plan, limits and feature flags.")
+    _lazy("categories", "allixios.cli.catalog:categories_app",
+          "Categories per niche: shown as category links, pages and JSON-LD articleSection.")
 
 
 _register()

@@ -10,7 +10,9 @@ app = typer.Typer(help="Security scans: vulnerable pinned dependencies, committe
 
 
 @app.command()
-def audit(requirements: Path = typer.Option(Path("constraints.txt"), help="Pinned requirements file to audit.")) -> None:
+def audit(requirements: Path = typer.Option(Path("constraints.txt"), help="Pinned requirements file to audit."),
+          osv_db: Path = typer.Option(None, "--osv-db", envvar="ALLIXIOS_OSV_DB",
+                                      help="Offline: OSV's PyPI all.zip (or a folder of OSV JSON) to audit against.")) -> None:
     """pip-audit of the pinned versions. Exit 1: vulnerable pins; 3: the vulnerability data was unreachable."""
     from allixios import settings
     from allixios.automation.security import audit_dependencies
@@ -19,14 +21,14 @@ def audit(requirements: Path = typer.Option(Path("constraints.txt"), help="Pinne
     if not path.is_file():
         typer.echo(f"error: {path} does not exist — fix: pass --requirements with a pinned requirements file", err=True)
         raise typer.Exit(2)
-    result = audit_dependencies(path)
+    result = audit_dependencies(path, osv_db=osv_db)
     for v in result.vulnerable:
         fix = ", ".join(v["fix_versions"]) or "none yet"
         typer.echo(f"vulnerable: {v['name']} {v['version']}: {v['id']} (fixed in {fix})")
     if not result.reachable:
         reason = result.error or result.not_audited[0]["reason"]
         typer.echo(f"error: no vulnerability data could be fetched ({reason}) — fix: let this machine reach "
-                   "pypi.org's JSON API and run it again", err=True)
+                   "pypi.org's JSON API, or pass --osv-db with a copy of OSV's PyPI export, and run it again", err=True)
         raise typer.Exit(3)
     typer.echo(f"audited {result.audited} pinned package(s): {len(result.vulnerable)} known vulnerabilit(y/ies); "
                f"{len(result.not_audited)} not audited")

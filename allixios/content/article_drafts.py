@@ -17,6 +17,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from allixios import catalog, plans
 from allixios.content import stand_in
 from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
 from allixios.content.partition import PartitionRef
@@ -68,6 +69,17 @@ def pending_drafts(conn: psycopg.Connection, part: PartitionRef) -> list[DraftJo
     )
     if not topics:
         return []
+    left = plans.left_today(conn, part.tenant.id, "articles_per_day")
+    if left is not None and len(topics) > left:
+        # the plan's articles per day: no LLM call for topics past it; they stay selected for another day
+        held = [t["id"] for t in topics[left:]]
+        conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = ANY(%s)",
+                     (f"plan_limit: the tenant's {plans.limits_of(conn, part.tenant.id)['articles_per_day']} articles "
+                      "per day are drafted; drafted when this partition runs again after UTC midnight (or raise the limit "
+                      "with `allixios tenants limits`)", held))
+        topics = topics[:left]
+        if not topics:
+            return []
     # recently published articles of the niche, offered to the writer as internal links
     links = fetch_dicts(
         conn,
@@ -147,12 +159,15 @@ def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID 
                      fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id,
                      Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {})),
                 ).fetchone()
+                if row is not None:  # counted with the insert, undone with it (allixios/plans.py)
+                    plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)")
         except psycopg.errors.UniqueViolation:
             continue
         if row is None:
             return None
         record_first_version(conn, row[0], reason="generated", actor=actor, run_id=run_id, model=model,
                              prompt_version=prompt_version)
+        catalog.assign(conn, row[0])  # the niche's author persona and category (allixios/catalog.py)
         return row[0], slug
     raise RuntimeError(f"could not find a free slug for {fields['slug']!r} after 5 attempts")
 
@@ -178,8 +193,15 @@ def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJ
             )
             out.failed.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
             continue
-        created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model, prompt_version=job.prompt_version,
-                                 cost_usd=float(res.cost_usd), actor=actor, run_id=run_id)
+        try:
+            created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model,
+                                     prompt_version=job.prompt_version, cost_usd=float(res.cost_usd), actor=actor,
+                                     run_id=run_id)
+        except plans.PlanLimitError as exc:  # another partition took the last of today's articles first
+            reason = f"plan_limit: {exc.one_line()}"[:MAX_REASON_CHARS]
+            conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = %s", (reason, job.topic_id))
+            out.skipped_budget.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
+            continue
         conn.execute(
             "UPDATE topics SET status = 'drafted', failure_reason = NULL, updated_at = now() WHERE id = %s", (job.topic_id,)
         )

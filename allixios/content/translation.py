@@ -133,6 +133,10 @@ def plan_translations(conn: psycopg.Connection, part: PartitionRef) -> Translati
                                    workflow_state = workflow_state || %s WHERE id = %s AND status = 'published'""",
                          (ACTOR, Jsonb({"stage": "withdrawn_with_source"}), w["article_id"]))
         plan.withdrawn.append({"source_slug": w["source_slug"], "locale": w["locale"]})
+    from allixios import plans
+
+    if plans.flag(conn, part.tenant.id, "translation") is False:  # switched off by the tenant's plan or flag
+        plan.targets = []
     if not plan.targets:
         return plan
     conn.execute(
@@ -321,6 +325,9 @@ def _store_one(conn, part: PartitionRef, job: TranslationJob, res, checked: Chec
              job.featured_media_id, Jsonb(state), ACTOR, ACTOR),
         ).fetchone()[0]
         record_first_version(conn, article_id, actor=ACTOR, run_id=run_id, model=res.model, prompt_version=TRANSLATE_PROMPT)
+        # the source's category too (allixios/catalog.py): the translation sits in the same section
+        conn.execute("UPDATE articles SET category_id = (SELECT category_id FROM articles WHERE id = %s) WHERE id = %s",
+                     (job.source_id, article_id))
         written = 1
     else:
         article_id = job.article_id

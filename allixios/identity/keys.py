@@ -16,6 +16,7 @@ from uuid import UUID
 
 import psycopg
 
+from allixios import plans
 from allixios.editorial.audit import record_audit
 from allixios.errors import NotFoundError, ValidationError
 from allixios.identity.roles import check_scopes
@@ -65,6 +66,7 @@ def create_key(conn: psycopg.Connection, tenant: Tenant, user_ref: str, *, name:
         raise ValidationError(f"expiry {expires_in_days} days is out of range", fix="use 1-3650 days")
     scopes = check_scopes(scopes or [])
     user = get_user(conn, tenant, user_ref)
+    plans.check_seats(conn, tenant.id, "api_keys")  # the plan's live API keys (allixios/plans.py)
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import psycopg
 
+from allixios import plans
 from allixios.editorial.audit import record_audit
 from allixios.errors import ConflictError, NotFoundError, ValidationError
 from allixios.identity import pii
@@ -56,6 +57,8 @@ def add_user(conn: psycopg.Connection, tenant: Tenant, email: str, *, role: str,
     role = check_role(role)
     if kind not in ("person", "service"):
         raise ValidationError(f"unknown user kind {kind!r}", fix="use person or service")
+    if kind == "person":
+        plans.check_seats(conn, tenant.id, "seats")  # the plan's seats (allixios/plans.py)
     uid = conn.execute("SELECT gen_random_uuid()").fetchone()[0]
     row = conn.execute(
         f"""INSERT INTO users (id, tenant_id, email, email_hash, email_enc, name_enc, role, kind, external_subject)
@@ -112,6 +115,8 @@ def set_role(conn: psycopg.Connection, tenant: Tenant, ref: str, role: str, *, a
 def set_disabled(conn: psycopg.Connection, tenant: Tenant, ref: str, disabled: bool, *, actor: str) -> User:
     """Disabling a user stops every credential of theirs at once (keys and tokens check it per request)."""
     user = get_user(conn, tenant, ref)
+    if not disabled and user.disabled and user.kind == "person":
+        plans.check_seats(conn, tenant.id, "seats")  # enabling takes a seat again
     conn.execute("UPDATE users SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END, "
                  "updated_at = now() WHERE id = %s", (disabled, user.id))
     if disabled:

@@ -66,7 +66,8 @@ LIVE_ARTICLES_SQL = """
     SELECT a.id, v.id AS version_id, v.slug, v.title, v.meta_title, v.meta_description, v.excerpt, v.tags,
            v.content_hash, a.published_at, v.created_at AS modified_at,
            coalesce(n.slug, 'articles') AS niche_slug, coalesce(n.name, 'Articles') AS niche_name,
-           au.name AS author,
+           au.name AS author, au.slug AS author_slug, au.job_title AS author_title,
+           c.name AS category_name, c.slug AS category_slug,
            (coalesce(v.model, a.ai_model_used) = %(offline)s OR coalesce(tv.stand_in, false)) AS stand_in,
            a.featured_media_id,
            a.locale, coalesce(a.locale, t.default_locale) AS lang, coalesce(tr.source_article_id, a.id) AS group_id,
@@ -76,7 +77,8 @@ LIVE_ARTICLES_SQL = """
     JOIN tenants t ON t.id = a.tenant_id
     JOIN article_versions v ON v.article_id = a.id AND v.version_number = a.published_version_number
     LEFT JOIN niches n ON n.id = a.niche_id
-    LEFT JOIN authors au ON au.id = a.author_id
+    LEFT JOIN authors au ON au.id = a.author_id AND au.tenant_id = a.tenant_id
+    LEFT JOIN categories c ON c.id = a.category_id AND c.tenant_id = a.tenant_id
     LEFT JOIN article_translations tr ON tr.article_id = a.id
     LEFT JOIN translation_versions tv ON tv.translation_version_id = v.id
     WHERE a.tenant_id = %(tenant)s AND a.status = 'published' AND a.deleted_at IS NULL
@@ -276,6 +278,7 @@ class SiteBuilder:
                 WHERE locale IS NULL GROUP BY niche_slug, niche_name ORDER BY niche_name""",
             {"tenant": cfg.tenant_id, "offline": OFFLINE_WRITER}).fetchall()]
         self.nav = [{"path": f"/{url_segment(n['slug'])}/", "name": n["name"]} for n in self.niches]
+        self.groups = self._groups()
         self.media = media_lib.media_index(conn, cfg.tenant_id)
         self.media_by_id = {m["id"]: m for m in self.media.values()}
         self.alternates = _alternates(conn, cfg)
@@ -291,6 +294,26 @@ class SiteBuilder:
         if self.beacon:
             self.assets["beacon"] = {k: self.beacon[k] for k in ("path", "site_key", "collect_url")}
             self.fingerprint += ":" + _sha(json.dumps(self.assets["beacon"]).encode())[:12]
+
+    def _groups(self) -> dict[str, list[dict]]:
+        """The author personas and categories that have live articles: their page's facts (allixios/catalog.py)."""
+        params = {"tenant": self.cfg.tenant_id, "offline": OFFLINE_WRITER}
+        if not self.conn.execute("""SELECT EXISTS (SELECT 1 FROM authors WHERE tenant_id = %(tenant)s)
+                                           OR EXISTS (SELECT 1 FROM categories WHERE tenant_id = %(tenant)s)""",
+                                 params).fetchone()[0]:
+            return {"authors": [], "categories": []}  # no personas or categories: no extra scans of the live set
+        taken = {url_segment(n["slug"]) for n in self.niches}
+        cols = ("slug", "name", "title", "about", "count", "modified")
+        authors = [] if "authors" in taken else [dict(zip(cols, r, strict=True)) for r in self.conn.execute(
+            f"""SELECT live.author_slug, live.author, live.author_title, au.bio, count(*), max(live.modified_at)
+                FROM ({LIVE_ARTICLES_SQL}) live JOIN authors au ON au.tenant_id = %(tenant)s AND au.slug = live.author_slug
+                WHERE live.locale IS NULL GROUP BY 1, 2, 3, 4 ORDER BY 1""", params).fetchall()]
+        categories = [] if "categories" in taken else [dict(zip(cols, r, strict=True)) for r in self.conn.execute(
+            f"""SELECT live.category_slug, live.category_name, NULL, c.description, count(*), max(live.modified_at)
+                FROM ({LIVE_ARTICLES_SQL}) live JOIN categories c ON c.tenant_id = %(tenant)s
+                     AND c.slug = live.category_slug
+                WHERE live.locale IS NULL GROUP BY 1, 2, 3, 4 ORDER BY 1""", params).fetchall()]
+        return {"authors": authors, "categories": categories}
 
     def _template(self, name: str):
         from jinja2 import TemplateError
@@ -323,6 +346,8 @@ class SiteBuilder:
     def _input_hash(self, row: dict) -> str:
         m = self.media_by_id.get(row["featured_media_id"])
         parts = [str(row["id"]), row["content_hash"], row["niche_slug"], row["niche_name"], row["author"] or "",
+                 row.get("author_slug") or "", row.get("author_title") or "", row.get("category_name") or "",
+                 row.get("category_slug") or "",
                  _date(row["published_at"]), _date(row["modified_at"]), str(row["stand_in"]),
                  m["public_path"] + m["alt_text"] if m else "", self.fingerprint, self.assets["css"],
                  json.dumps(self._page_alternates(row), sort_keys=True)]
@@ -348,10 +373,17 @@ class SiteBuilder:
         if cfg.logo_url:
             publisher["logo"] = {"@type": "ImageObject", "url": cfg.logo_url if "://" in cfg.logo_url
                                  else cfg.url(cfg.logo_url)}
+        author_ld: dict[str, Any] = {"@type": "Person" if row["author"] else "Organization", "name": author}
+        author_path = f"/authors/{row['author_slug']}/" if row["author"] and row.get("author_slug") else None
+        if author_path:
+            author_ld["url"] = cfg.url(author_path)
+            if row.get("author_title"):
+                author_ld["jobTitle"] = markup.plain_line(row["author_title"])
+        category = markup.plain_line(row["category_name"]) if row.get("category_name") else None
+        category_path = f"/categories/{row['category_slug']}/" if category else None
         article_ld: dict[str, Any] = {
             "@context": "https://schema.org", "@type": "Article", "headline": headline[:110],
-            "description": description, "author": {"@type": "Person" if row["author"] else "Organization",
-                                                   "name": author},
+            "description": description, "author": author_ld, "articleSection": category or row["niche_name"],
             "datePublished": _date(row["published_at"]), "dateModified": _date(row["modified_at"]),
             "publisher": publisher, "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
             "inLanguage": row["lang"] or cfg.language, "url": canonical,
@@ -374,6 +406,7 @@ class SiteBuilder:
                 "alternates": alternates}
         article = {"title": headline, "niche_name": row["niche_name"], "niche_path": niche_path,
                    "stand_in": row["stand_in"], "translation": row["locale"] is not None, "author": author, "image": image,
+                   "author_path": author_path, "category": category, "category_path": category_path,
                    "languages": [a for a in alternates if a["hreflang"] != "x-default"],
                    "lang": row["lang"] or cfg.language,
                    "published": page["published"], "published_label": _label(row["published_at"]),
@@ -413,9 +446,13 @@ class SiteBuilder:
         self._sitemap.add("/", max(all_modified) if all_modified else None)
         for n in self.niches:
             self._sitemap.add(f"/{url_segment(n['slug'])}/", n["modified"])
+        for kind, groups in self.groups.items():
+            for g in groups:
+                self._sitemap.add(f"/{kind}/{g['slug']}/", g["modified"])
         new_paths = self._write_articles(out, previous, result)  # adds the indexable articles to the sitemap
         self._sitemap.finish()
         self._write_listings()
+        self._write_groups()
         self._write_home()
         self._write_errors()
         self.emit("/robots.txt", f"User-agent: *\nAllow: /\n\nSitemap: {self.cfg.url('/sitemap.xml')}\n".encode())
@@ -537,10 +574,10 @@ class SiteBuilder:
             result.pages += 1
         pending.clear()
 
-    def _live_rows(self, order: str, limit: int | None = None):
+    def _live_rows(self, order: str, limit: int | None = None, where: str = "true"):
         cur = self.conn.cursor(name=f"site_rows_{time.monotonic_ns()}")
         cur.itersize = 1000
-        sql = (f"SELECT * FROM ({LIVE_ARTICLES_SQL}) live WHERE locale IS NULL ORDER BY {order}"
+        sql = (f"SELECT * FROM ({LIVE_ARTICLES_SQL}) live WHERE locale IS NULL AND {where} ORDER BY {order}"
                + (f" LIMIT {int(limit)}" if limit else ""))
         cur.execute(sql, {"tenant": self.cfg.tenant_id, "offline": OFFLINE_WRITER})
         columns = [c.name for c in cur.description]
@@ -596,6 +633,62 @@ class SiteBuilder:
             if items:
                 flush_page()
             flush_feed()
+
+    def _write_groups(self) -> None:
+        """A paginated page per author persona (/authors/<slug>/) and category (/categories/<slug>/)."""
+        for kind, column in (("authors", "author_slug"), ("categories", "category_slug")):
+            facts = {g["slug"]: g for g in self.groups[kind]}
+            if not facts:
+                continue
+            current, items, number = None, [], 0
+            rows = self._live_rows(f'{column} COLLATE "C", published_at DESC, path COLLATE "C"',
+                                   where=f"{column} IS NOT NULL")
+            for row in rows:
+                if row[column] != current:
+                    if items:
+                        self._group_page(kind, facts[current], number, items)
+                    current, items, number = row[column], [], 0
+                if row[column] not in facts:
+                    continue
+                if not items:
+                    number += 1
+                items.append(row)
+                if len(items) == self.cfg.per_page:
+                    self._group_page(kind, facts[current], number, items)
+                    items = []
+            if items:
+                self._group_page(kind, facts[current], number, items)
+
+    def _group_page(self, kind: str, g: dict, number: int, items: list[dict]) -> None:
+        cfg = self.cfg
+        total = max(1, -(-g["count"] // cfg.per_page))
+        base = f"/{kind}/{g['slug']}/"
+        path = base if number == 1 else f"{base}page/{number}/"
+        prev = None if number == 1 else (base if number == 2 else f"{base}page/{number - 1}/")
+        nxt = f"{base}page/{number + 1}/" if number < total else None
+        name = markup.plain_line(g["name"])
+        heading = name if number == 1 else f"{name} — page {number}"
+        about = " ".join(markup.plain_line(x) for x in (g["title"], g["about"]) if x)
+        if kind == "authors":
+            person = {"@type": "Person", "name": name, "url": cfg.url(base)}
+            if g["title"]:
+                person["jobTitle"] = markup.plain_line(g["title"])
+            if g["about"]:
+                person["description"] = markup.plain_line(g["about"])
+            main = {"@context": "https://schema.org", "@type": "ProfilePage", "mainEntity": person, "url": cfg.url(path)}
+            intro = f"{g['count']} articles by {name}, newest first."
+        else:
+            main = {"@context": "https://schema.org", "@type": "CollectionPage", "name": name, "url": cfg.url(path)}
+            intro = f"{g['count']} articles in {name}, newest first."
+        crumbs = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
+            {"@type": "ListItem", "position": 1, "name": "Home", "item": cfg.url("/")},
+            {"@type": "ListItem", "position": 2, "name": name, "item": cfg.url(base)}]}
+        listing = {"heading": heading, "breadcrumb": True, "entries": items[:], "item_level": 2,
+                   "intro": f"{about} {intro}".strip(),
+                   "pagination": {"number": number, "total": total, "prev": prev, "next": nxt} if total > 1 else None,
+                   "jsonld": [main, crumbs]}
+        description = (about or intro) + (f" (page {number})" if number > 1 else "")
+        self.emit_listing(path, f"{heading} | {cfg.name}", description, listing)
 
     def _feed(self, niche: dict, rows: list[dict]) -> bytes:
         cfg = self.cfg
@@ -870,13 +963,16 @@ def render_article_page(conn: psycopg.Connection, tenant: Tenant, article_id) ->
             """SELECT a.id, NULL::uuid AS version_id, a.slug, a.title, a.meta_title, a.meta_description, a.excerpt,
                       a.tags, a.content_hash, a.published_at, a.updated_at AS modified_at,
                       coalesce(n.slug, 'articles') AS niche_slug, coalesce(n.name, 'Articles') AS niche_name,
-                      au.name AS author, a.ai_model_used = %(offline)s AS stand_in, a.featured_media_id,
+                      au.name AS author, au.slug AS author_slug, au.job_title AS author_title,
+                      c.name AS category_name, c.slug AS category_slug,
+                      a.ai_model_used = %(offline)s AS stand_in, a.featured_media_id,
                       a.locale, coalesce(a.locale, t.default_locale) AS lang, a.id AS group_id,
                       coalesce('/' || a.locale, '') || '/' || replace(coalesce(n.slug, 'articles'), '_', '-') || '/'
                           || a.slug || '/' AS path,
                       a.content
                FROM articles a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN niches n ON n.id = a.niche_id
-               LEFT JOIN authors au ON au.id = a.author_id
+               LEFT JOIN authors au ON au.id = a.author_id AND au.tenant_id = a.tenant_id
+               LEFT JOIN categories c ON c.id = a.category_id AND c.tenant_id = a.tenant_id
                WHERE a.tenant_id = %(tenant)s AND a.id = %(article)s""", params)
         values = cur.fetchone()
     row = dict(zip([c.name for c in cur.description], values, strict=True))

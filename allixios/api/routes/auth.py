@@ -160,11 +160,14 @@ def jwks(request: Request):
 @router.get("/me", summary="The caller: user, tenant, role and effective permissions",
             responses=problem_doc(401, 429))
 def me(request: Request, principal: Principal = Depends(authenticate)):
+    from allixios import plans
+
     with connect() as conn:
         user = users.user_by_id(conn, principal.user_id)
+        plan = plans.describe(conn, principal.tenant.id)  # the caller's own tenant only
     return json_response({"user": user.public() if user else None, "tenant": principal.tenant.slug,
                           "role": principal.role, "permissions": sorted(principal.permissions),
-                          "credential": principal.credential.split(":")[0]})
+                          "credential": principal.credential.split(":")[0], "plan": plan})
 
 
 # ---- users -----------------------------------------------------------------------------------------
