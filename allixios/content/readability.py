@@ -155,7 +155,14 @@ def words(text: str) -> list[str]:
 def sentences(text: str) -> list[str]:
     """Split prose into sentences on . ! ? followed by a capital or digit (abbreviations kept whole)."""
     protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\u2024"), text)
-    parts = _SENTENCE_END.split(protected)
+    parts: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(protected):
+        if protected[m.start() - 1] in "?!" and protected[m.start()] in "\"”’'":
+            continue  # “Who are they?” Kurz asked: the quoted question is part of the sentence
+        parts.append(protected[start:m.start()])
+        start = m.end()
+    parts.append(protected[start:])
     return [p.replace("\u2024", ".").strip() for p in parts if words(p)]
 
 

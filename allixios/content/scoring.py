@@ -391,12 +391,24 @@ def subheading_distribution(t: _Text) -> Result:
 
 
 def passive_voice(t: _Text) -> Result:
-    """Share of passive sentences. A list item or table cell made only of code (an API name in a
-    release note) has no voice but is a sentence of the text: it counts in the denominator, as
-    yoastseo counts it (measured on the conformance corpus)."""
+    """Share of passive sentences, over the sentences as yoastseo 3.6 counts them on the rendered
+    page (measured on the conformance corpus, not our idea of a sentence): a paragraph or item made
+    only of code with punctuation counts one; a table counts 4 + rows × (columns + 2) whatever its
+    cells hold (its sentences are the whitespace between the table's tags); a unit whose last full
+    stop sits inside emphasis or a link counts one more."""
     if not t.sentences:
         return None
-    share = 100.0 * sum(1 for s in t.sentences if rd.is_passive(s)) / (len(t.sentences) + t.md.code_units)
+    passives = sum(1 for s in t.sentences if rd.is_passive(s))
+    return _passive_rating(100.0 * passives / passive_denominator(t))
+
+
+def passive_denominator(t: _Text) -> int:
+    outside_tables = sum(len(rd.sentences(u.text)) for u in t.md.units if u.kind != "cell")
+    tables = sum(4 + rows * (columns + 2) for rows, columns in t.md.table_shapes)
+    return max(1, outside_tables + tables + t.md.code_units + t.md.closed_markup_units)
+
+
+def _passive_rating(share: float) -> Result:
     return (9 if share <= 10 else 6 if share <= 15 else 3), f"{share:.0f}% of sentences use the passive voice (at most 10%)"
 
 

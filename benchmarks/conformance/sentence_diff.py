@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from allixios.content import readability as rd
-from allixios.content.scoring import ArticleDoc, _analyse
+from allixios.content.scoring import ArticleDoc, _analyse, passive_denominator
 from benchmarks.conformance.build_corpus import oracle_html
 from benchmarks.seo_conformance import CORPUS
 
@@ -62,7 +62,7 @@ def diff(set_name: str, article: str) -> tuple[list[str], list[str], int, int]:
     ours = [key(s) for s in t.sentences if rd.is_passive(s)]
     yoast_only = [s for s in theirs if not any(same(o, s) for o in ours)]
     ours_only = [o for o in ours if not any(same(o, s) for s in theirs)]
-    return yoast_only, ours_only, res["total"], len(t.sentences) + t.md.code_units
+    return yoast_only, ours_only, res["total"], passive_denominator(t)
 
 
 if __name__ == "__main__":
