@@ -167,22 +167,30 @@ def sentences(text: str) -> list[str]:
 
 
 def syllables(word: str) -> int:
-    """Syllables of an English word: vowel groups, minus silent endings (-e but not -le, -ed but not
-    -ted/-ded, -es after most consonants), plus vowel pairs read as two (ia, io, iu, eo, ua, uo; not
-    in -tion/-sion/-cial endings).
+    """Syllables of an English word, from its spelling: vowel groups, where "u" after "q" is part of
+    the consonant and "y" between vowels is one ("player", "beyond"); minus a silent final -e (not
+    -le), -ed (not -ted/-ded), -es (not after s-like sounds, g or l) and the -e of -ely; plus vowel
+    pairs read as two (ia, io, iu, ua, uo; "ie" before r, t or "nc"; a vowel before -ing), minus the
+    -tion/-sion/-cial endings. A word without vowels (an initialism such as "HR") has none.
 
     Not pyphen: its hyphenation points are where a word may break at a line end, which skips
     syllables near the word's edges (``every`` is ``ev-ery``); on the tuning set it read Flesch
-    about 7 points too easy against yoastseo, this rule 0.3 points."""
+    about 7 points too easy against yoastseo. These rules were fitted on the tuning set's words:
+    they give yoastseo's count for 98.3 % of its 36,335 words (the first rule, 95.7 %)."""
     w = re.sub(r"[^a-z]", "", word.lower())
-    if len(w) <= 3:
-        return 1
+    w = re.sub(r"(?<=q)u", "", w)
+    w = re.sub(r"(?<=[aeiou])y(?=[aeo])", "j", w)
     n = len(re.findall(r"[aeiouy]+", w))
-    if re.search(r"[^aeiouy]e$", w) and not re.search(r"[^aeiouy]le$", w):
+    if n == 0:
+        return 0
+    if n > 1 and re.search(r"[^aeiouy]e$", w) and not re.search(r"[^aeiouy]le$", w):
         n -= 1
-    elif re.search(r"[^aeiouytd]ed$", w) or re.search(r"[^aeiouysxzhc]es$", w):
+    elif n > 1 and (re.search(r"[^aeiouytd]ed$", w) or re.search(r"[^aeiouyxzhgl]es$", w)):
         n -= 1
-    n += len(re.findall(r"ia|io|iu|eo|ua|uo|ea(?=[tl]e?$)", w)) - len(re.findall(r"[tsc]i[ao][nl]", w))
+    if n > 1 and re.search(r"[^aeiouy]ely$", w):
+        n -= 1
+    n += len(re.findall(r"ia|io|iu|ua|uo", w)) - len(re.findall(r"[tsc]i[ao][nl]", w))
+    n += len(re.findall(r"[aeiouy]ing", w)) + len(re.findall(r"ie(?=r|nc|t)", w))
     if re.match(r"y[aeiou]", w):
         n -= 1
     return max(1, n)
@@ -191,13 +199,15 @@ def syllables(word: str) -> int:
 _NUMBER = re.compile(r"[\d.,]+")
 
 
-def flesch_reading_ease(sentence_list: list[str]) -> float:
-    """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100; numbers are not
-    words here (a figure has no syllables to read as a word does)."""
-    all_words = [w for s in sentence_list for w in words(s) if not _NUMBER.fullmatch(w)]
+def flesch_reading_ease(sentence_list: list[str], sentence_count: int | None = None) -> float:
+    """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100. A word is what
+    whitespace separates, as a reader sees it: ``array::from_ref`` in a release note is one long
+    word, not three short ones (yoastseo reads it so too); figures are not words (no letters).
+    ``sentence_count``: the sentences as the page counts them, if not one per item of the list."""
+    all_words = [w for s in sentence_list for w in s.split() if re.search(r"[^\W\d_]", w)]
     if not all_words or not sentence_list:
         return 0.0
-    wps = len(all_words) / len(sentence_list)
+    wps = len(all_words) / (sentence_count or len(sentence_list))
     spw = sum(syllables(w) for w in all_words) / len(all_words)
     return max(0.0, min(100.0, 206.835 - 1.015 * wps - 84.6 * spw))
 

@@ -358,10 +358,23 @@ def single_h1(t: _Text) -> Result:
 
 
 def flesch_reading_ease(t: _Text) -> Result:
+    """Flesch over the text a reader sees, counted as yoastseo 3.6 counts it on the page (measured
+    on the conformance corpus): inline code and blockquotes are read; sentences are counted as for
+    the passive share (tables by shape, a full stop inside emphasis adds one). Code blocks are
+    not read here, though yoastseo reads them: see docs/areas/content-scoring.md."""
     if not t.sentences:
         return None
-    score = rd.flesch_reading_ease(t.read_sentences)
+    quoted = [s for q in t.md.quotes for s in rd.sentences(q.text)]
+    outside_tables = sum(len(rd.sentences(u.with_code or u.text)) for u in t.md.units if u.kind != "cell")
+    count = outside_tables + len(quoted) + _table_sentences(t) + t.md.closed_markup_units
+    score = rd.flesch_reading_ease(t.read_sentences + quoted, count)
     return (9 if score >= 60 else 6 if score >= 50 else 3), f"Flesch reading ease {score:.1f} (60 or more is easy to read)"
+
+
+def _table_sentences(t: _Text) -> int:
+    """A table is 4 + rows × (columns + 2) sentences to yoastseo whatever its cells hold: it counts
+    each cell and the whitespace between the table's tags."""
+    return sum(4 + rows * (columns + 2) for rows, columns in t.md.table_shapes)
 
 
 def sentence_length(t: _Text) -> Result:
@@ -404,8 +417,7 @@ def passive_voice(t: _Text) -> Result:
 
 def passive_denominator(t: _Text) -> int:
     outside_tables = sum(len(rd.sentences(u.text)) for u in t.md.units if u.kind != "cell")
-    tables = sum(4 + rows * (columns + 2) for rows, columns in t.md.table_shapes)
-    return max(1, outside_tables + tables + t.md.code_units + t.md.closed_markup_units)
+    return max(1, outside_tables + _table_sentences(t) + t.md.code_units + t.md.closed_markup_units)
 
 
 def _passive_rating(share: float) -> Result:
