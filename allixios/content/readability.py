@@ -160,7 +160,7 @@ def sentences(text: str) -> list[str]:
     for m in _SENTENCE_END.finditer(protected):
         if protected[m.start() - 1] in "?!" and protected[m.start()] in "\"”’'":
             continue  # “Who are they?” Kurz asked: the quoted question is part of the sentence
-        parts.append(protected[start:m.start()])
+        parts.append(protected[start:m.start() + len(m.group(0).rstrip())])  # closing quotes stay
         start = m.end()
     parts.append(protected[start:])
     return [p.replace("\u2024", ".").strip() for p in parts if words(p)]
