@@ -86,6 +86,9 @@ def test_passive_clause_runs_to_a_comma_or_clause_word_with_any_words_between():
 def test_a_quoted_question_stays_in_its_sentence_and_curly_quotes_close_sentences():
     assert rd.sentences("“Who are they?” Kurz asked. “Fine.” Then we left.") == [
         "“Who are they?” Kurz asked.", "“Fine.”", "Then we left."]
+    # titles and company suffixes are abbreviations (and so is a domain's .gov, as yoastseo reads it)
+    assert rd.sentences("Gov. Brown met Acme Inc. Staff. Visit CDC.gov. They left.") == [
+        "Gov. Brown met Acme Inc. Staff.", "Visit CDC.gov. They left."]
 
 
 def test_syllables_from_spelling():

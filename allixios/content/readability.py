@@ -11,7 +11,7 @@ import re
 # A word: letters/digits joined by hyphens, apostrophes or inner dots, so "long-term", "don't",
 # "1.41.0" and "cloud.gov" are one word each; dashes, entities and punctuation are not words.
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
-_ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.", re.I)
+_ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig|gov|sen|rep|gen|jr|sr|inc|corp|ltd|prof)\.", re.I)
 # a sentence ends at . ! ? (and any closing quotes or brackets, straight or curly) before a capital
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
