@@ -196,9 +196,6 @@ def syllables(word: str) -> int:
     return max(1, n)
 
 
-_NUMBER = re.compile(r"[\d.,]+")
-
-
 def flesch_reading_ease(sentence_list: list[str], sentence_count: int | None = None) -> float:
     """206.835 - 1.015 * words/sentence - 84.6 * syllables/word, clamped to 0..100. A word is what
     whitespace separates, as a reader sees it: ``array::from_ref`` in a release note is one long
