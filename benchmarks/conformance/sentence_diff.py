@@ -1,6 +1,6 @@
 """Dev aid: ``python -m benchmarks.conformance.sentence_diff SET [ID...]`` compares, sentence by
 sentence, which sentences yoastseo (run as a black box through inspect.js) marks passive with the
-ones ``readability.is_passive`` marks, and prints both counts and Flesch. Needs node and
+ones ``readability.is_passive`` marks, and both sentence totals (the share's denominators). Needs node and
 ``npm ci`` in benchmarks/conformance; the oracle's answers are cached in $TMPDIR."""
 
 from __future__ import annotations
