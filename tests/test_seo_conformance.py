@@ -33,8 +33,10 @@ def test_tuning_and_heldout_sets_are_disjoint():
 
 @pytest.mark.parametrize("set_name", ["tuning", "heldout"])
 def test_verdicts_keep_agreeing_with_yoast(set_name):
-    # floors at the measured agreement (97.4 % on both sets) minus a margin: a rule change that costs
-    # agreement shows here; the per-assessment figures are in the benchmark
+    # floors at the measured agreement (verdicts 98.2 / 98.6 %, light 97.5 / 96 %, weakest assessment
+    # 92.5 / 92 %) minus a margin of about one article: a rule change that costs agreement shows here;
+    # the per-assessment figures are in the benchmark
     result = compare(set_name)
-    assert result["overall"] >= 0.96
-    assert result["light"] >= 0.8
+    assert result["overall"] >= 0.97
+    assert result["light"] >= 0.9
+    assert min(result["per_assessment"].values()) >= 0.87

@@ -103,7 +103,9 @@ class MarkdownDoc:
     links: list[Link]
     images: list[Image]
     units: list[Unit] = field(default_factory=list)  # headings, paragraphs, list items, table cells
-    code_units: int = 0  # paragraphs, items and cells made only of inline code (no prose words)
+    code_units: int = 0  # paragraphs and items made only of inline code (no prose words)
+    table_shapes: list[tuple[int, int]] = field(default_factory=list)  # (rows with the header, columns)
+    closed_markup_units: int = 0  # paragraphs and items whose last sentence ends inside *…*, **…** or a link
 
     @property
     def blocks(self) -> list[Block]:
@@ -299,6 +301,9 @@ def parse_markdown(body: str) -> MarkdownDoc:
     images: list[Image] = []
     units: list[Unit] = []
     code_units = 0
+    closed_markup_units = 0
+    table_shapes: list[tuple[int, int]] = []
+    columns = 0
 
     with_code = ""  # the current inline's text with its code, for the unit it becomes
 
@@ -361,21 +366,32 @@ def parse_markdown(body: str) -> MarkdownDoc:
         elif t == "table_open":
             containers.append("table")
             rows = []
+            if "blockquote" not in containers:
+                table_shapes.append((0, 0))
         elif t == "table_close":
             containers.pop()
             add("table", " ".join(rows), rows)
         elif t == "tr_open":
             row = []
+            columns = 0
+        elif t in ("th_open", "td_open"):
+            columns += 1
         elif t == "tr_close":
             rows.extend(c for c in row if c)
+            if "blockquote" not in containers:
+                table_shapes[-1] = (table_shapes[-1][0] + 1, max(table_shapes[-1][1], columns))
         elif t == "inline":
             inline = _Inline().read(tok.children)
             links.extend(inline.links)
             images.extend(inline.images)
             text = inline.text
             with_code = inline.text_with_code
-            if inline.had_code and not text.strip(" ,.;:()") and "blockquote" not in containers:
+            prose_unit = "blockquote" not in containers and pending_heading is None and (
+                not containers or containers[-1] != "table")
+            if inline.had_code and not text.strip(" ,.;:()") and prose_unit:
                 code_units += 1
+            if prose_unit and _ends_inside_markup(tok.children):
+                closed_markup_units += 1
             if pending_heading is not None:
                 heading(pending_heading, text)
             elif containers and containers[-1] == "table":
@@ -413,5 +429,19 @@ def parse_markdown(body: str) -> MarkdownDoc:
 
     if sections[0].heading is None and not sections[0].blocks and len(sections) > 1:
         sections.pop(0)
-    return MarkdownDoc(headings, sections, links, images, units, code_units)
+    return MarkdownDoc(headings, sections, links, images, units, code_units, table_shapes, closed_markup_units)
+
+
+def _ends_inside_markup(children) -> bool:
+    """The unit's last sentence ends with its full stop inside emphasis or a link ("… *See the
+    report.*"): yoastseo 3.6 counts one more (empty) sentence there in its passive-voice share."""
+    closing = 0
+    for c in reversed(children or ()):
+        if c.type in ("em_close", "strong_close", "link_close", "s_close"):
+            closing += 1
+        elif c.type == "text" and not c.content.strip():
+            continue
+        else:
+            return closing > 0 and c.type == "text" and c.content.rstrip().endswith(".")
+    return False
 

@@ -358,10 +358,23 @@ def single_h1(t: _Text) -> Result:
 
 
 def flesch_reading_ease(t: _Text) -> Result:
+    """Flesch over the text a reader sees, counted as yoastseo 3.6 counts it on the page (measured
+    on the conformance corpus): inline code and blockquotes are read; sentences are counted as for
+    the passive share (tables by shape, a full stop inside emphasis adds one). Code blocks are
+    not read here, though yoastseo reads them: see docs/areas/content-scoring.md."""
     if not t.sentences:
         return None
-    score = rd.flesch_reading_ease(t.read_sentences)
+    quoted = [s for q in t.md.quotes for s in rd.sentences(q.text)]
+    outside_tables = sum(len(rd.sentences(u.with_code or u.text)) for u in t.md.units if u.kind != "cell")
+    count = outside_tables + len(quoted) + _table_sentences(t) + t.md.closed_markup_units
+    score = rd.flesch_reading_ease(t.read_sentences + quoted, count)
     return (9 if score >= 60 else 6 if score >= 50 else 3), f"Flesch reading ease {score:.1f} (60 or more is easy to read)"
+
+
+def _table_sentences(t: _Text) -> int:
+    """A table is 4 + rows × (columns + 2) sentences to yoastseo whatever its cells hold: it counts
+    each cell and the whitespace between the table's tags."""
+    return sum(4 + rows * (columns + 2) for rows, columns in t.md.table_shapes)
 
 
 def sentence_length(t: _Text) -> Result:
@@ -391,12 +404,23 @@ def subheading_distribution(t: _Text) -> Result:
 
 
 def passive_voice(t: _Text) -> Result:
-    """Share of passive sentences. A list item or table cell made only of code (an API name in a
-    release note) has no voice but is a sentence of the text: it counts in the denominator, as
-    yoastseo counts it (measured on the conformance corpus)."""
+    """Share of passive sentences, over the sentences as yoastseo 3.6 counts them on the rendered
+    page (measured on the conformance corpus, not our idea of a sentence): a paragraph or item made
+    only of code with punctuation counts one; a table counts 4 + rows × (columns + 2) whatever its
+    cells hold (its sentences are the whitespace between the table's tags); a unit whose last full
+    stop sits inside emphasis or a link counts one more."""
     if not t.sentences:
         return None
-    share = 100.0 * sum(1 for s in t.sentences if rd.is_passive(s)) / (len(t.sentences) + t.md.code_units)
+    passives = sum(1 for s in t.sentences if rd.is_passive(s))
+    return _passive_rating(100.0 * passives / passive_denominator(t))
+
+
+def passive_denominator(t: _Text) -> int:
+    outside_tables = sum(len(rd.sentences(u.text)) for u in t.md.units if u.kind != "cell")
+    return max(1, outside_tables + _table_sentences(t) + t.md.code_units + t.md.closed_markup_units)
+
+
+def _passive_rating(share: float) -> Result:
     return (9 if share <= 10 else 6 if share <= 15 else 3), f"{share:.0f}% of sentences use the passive voice (at most 10%)"
 
 
