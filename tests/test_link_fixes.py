@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from allixios.content import pipeline
 from allixios.db.engine import connect, fetch_dicts
 from allixios.editorial.articles import EditInput, delete_article, edit_article
 from allixios.editorial.publish import publish_article
@@ -89,7 +90,7 @@ Code is text, not a link: `[not a link](/no-such-code-page)` and <a href="/raw-h
 
 
 def test_internal_targets_come_from_the_parse():
-    from allixios.automation.maintenance import internal_targets
+    from allixios.content.site_links import internal_targets
 
     assert internal_targets(PARSED, HOST) == ["raised-beds-101", "raw-html-target", "garden"]
     # without the site's host, absolute links are outbound; the reference link and raw HTML still count
@@ -132,6 +133,12 @@ def test_audit_and_fix_read_reference_links_autolinks_and_own_site_urls(db):
     # the autolink to the own site is broken; code, images, files, the niche page and other sites are not links to check
     assert broken == ["no-such-article", "raw-html-target"]
     assert audit["with_broken_links"] == 1 and audit["broken_links"] == 2
+    with connect(db) as conn:  # the SEO report reads the same links
+        day, key = conn.execute("SELECT coalesce(a.partition_date, a.created_at::date), n.partition_key FROM articles a "
+                                "JOIN niches n ON n.id = a.niche_id WHERE a.id = %s", (source,)).fetchone()
+        report = pipeline.build_seo_report(conn, pipeline.resolve_partition(conn, day.isoformat(), key))
+    assert report["broken_links"] == [{"source": "soil-guide", "href": "/raw-html-target"},
+                                      {"source": "soil-guide", "href": f"https://{HOST}/no-such-article/"}]
     with connect(db) as conn:
         edit_article(conn, tenant, "raised-beds-101", EditInput(BODY, {"slug": "raised-beds-guide"}), actor="ed@acme")
         publish_article(conn, tenant, "raised-beds-guide", actor="ed@acme")

@@ -2,7 +2,7 @@
 current slug as a new version (audited, lock-aware, re-published when the article was live); a
 link to a deleted or unpublished article is reported to the editor.
 
-Links are the internal links the link audit reads (`allixios.automation.maintenance.internal_targets`:
+Links are the internal links the link audit reads (`allixios.content.site_links.internal_targets`:
 the one CommonMark parse, so reference-style links, autolinks and absolute links to the tenant's
 own site count and text in code does not). A target is *renamed* when it is not a
 live slug of the tenant but was the slug of one of its live articles in an earlier version
@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from allixios.automation.maintenance import LINKS_SQL, published_links
 from allixios.content import markup
+from allixios.content.site_links import internal_targets, target_slug
 from allixios.db.engine import fetch_dicts
 from allixios.errors import AllixiosError
 
@@ -65,8 +66,6 @@ def _targets(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def _link_blocks(content: str, slugs: set[str], site_host: str) -> list[tuple[int, int, bool]]:
     """(first line, end line, has code spans) of each block holding a link, or a reference
     definition, whose target is one of ``slugs`` — read from the one CommonMark parse."""
-    from allixios.automation.maintenance import internal_targets, target_slug
-
     env: dict = {}
     blocks: list[tuple[int, int, bool]] = []
     for token in markup.parser().parse(content, env):  # the parse, with its reference definitions

@@ -1,56 +1,22 @@
 """Weekly maintenance: internal link validation, refresh candidates, purge of soft-deleted rows.
 
-Links are read with the one CommonMark parse (``allixios.content.markdown_text.parse_markdown``,
-the parse scoring, the site renderer and the sanitiser use): inline, reference-style, autolinks and
-raw ``<a href>`` count; text in code spans and code blocks is not a link. The judging of targets
-is set-based SQL over the extracted (article, target) pairs.
+Links are read with the one CommonMark parse (``allixios.content.site_links``): inline,
+reference-style, autolinks, raw ``<a href>`` and absolute links to the tenant's own site count; text
+in code spans and code blocks is not a link. The judging of targets is set-based SQL over the
+extracted (article, target) pairs.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
+from allixios.content.site_links import internal_targets
 from allixios.db.engine import fetch_dicts
 
 DEFAULT_RETENTION_DAYS = 30
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # an article slug: no file extension, no `_assets`
-
-
-def internal_targets(markdown: str, site_host: str = "") -> list[str]:
-    """Slugs of the articles ``markdown`` links to on its own site, in order, without repeats.
-
-    A link is internal when it is site-relative (``/slug``, ``/slug/#part``, ``/niche/slug/``) or
-    absolute to ``site_host`` (the tenant's site, ``allixios.publishing.config.site_host``); the
-    target is the path's last segment of one or two (the site's ``/<slug>/`` and
-    ``/<niche>/<slug>/``). Fragments, relative paths without a leading ``/``, images and files
-    are not article links.
-    """
-    from allixios.content.markdown_text import parse_markdown
-
-    seen: dict[str, None] = {}
-    for link in parse_markdown(markdown or "").links:
-        slug = target_slug(link.url, site_host)
-        if slug:
-            seen.setdefault(slug)
-    return list(seen)
-
-
-def target_slug(url: str, site_host: str = "") -> str | None:
-    """The article slug an internal link's URL points at (see ``internal_targets``), else None."""
-    from allixios.content.markdown_text import Link
-
-    if not Link("", url).internal_to(site_host or None):
-        return None
-    path = urlsplit(url.strip()).path
-    segments = [s for s in path.split("/") if s]
-    if path.startswith("/") and 1 <= len(segments) <= 2 and _SLUG.fullmatch(segments[-1]):
-        return segments[-1]
-    return None
 
 
 def published_links(conn: psycopg.Connection) -> dict[str, list]:
