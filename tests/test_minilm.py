@@ -1,7 +1,10 @@
 """The local MiniLM embedder (all-MiniLM-L6-v2 int8 on onnxruntime): known behaviour, pinned files,
-long-text windows, and what it changes for cannibalization against the hashing stand-in."""
+long-text windows, and what it changes for cannibalization (real articles) against the hashing stand-in."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +17,6 @@ from allixios.content.drafting import Draft
 from allixios.db.engine import connect
 from allixios.errors import ConfigError
 from allixios.tenants import add_niche, ensure_tenant
-from tests.semantic_texts import EMERGENCY_FUND, RAINY_DAY, TOMATOES
 
 
 def _cos(a: str, b: str) -> float:
@@ -84,37 +86,57 @@ def test_a_model_file_with_another_sha256_is_refused_in_one_line(tmp_path):
     assert minilm.verify_file(minilm.model_path(), minilm.MODEL_SHA256, "x") == minilm.model_path()
 
 
-def _publish(conn, part, article):
-    slug, title, keyphrase, body = article
-    draft = Draft(title, title[:60], f"{title}: a practical guide.", slug, None, body, ("guide",), keyphrase)
+# Real articles (tests/fixtures/cannibalization, CC0): two people at two agencies on one subject, and an
+# unrelated post of the same blog
+REAL = Path(__file__).parent / "fixtures" / "cannibalization"
+PAIR = ("nasa-https-mission", "dhs-https-reports")
+UNRELATED = "distributed-teams"
+
+
+def _publish_real(conn, part, slug: str, source: dict) -> None:
+    body = (REAL / f"{slug}.md").read_text()
+    draft = Draft(source["title"], source["title"][:60], source["excerpt"][:155], slug, source["excerpt"], body,
+                  ("https",), source["keyphrase"])
     article_id, _ = insert_article(conn, part, None, draft, model=None, prompt_version=None, cost_usd=0, actor="t")
     conn.execute("UPDATE articles SET status = 'published', seo_score = 75, content_quality_score = 85 WHERE id = %s",
                  (article_id,))
 
 
-@pytest.mark.parametrize(("alias", "flagged"), [("embedder", True), ("embedder_hashing", False)])
-def test_cannibalization_of_a_paraphrased_article_depends_on_the_embedder(db, alias, flagged, monkeypatch):
-    """Real paraphrase: same advice, different title, keyphrase and wording. MiniLM (the default) flags
-    the pair by content; the hashing stand-in, which only sees shared words, cannot."""
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def _cannibalization_pairs(db, alias: str):
     embedder = get_embedder(alias, database_url=db)
+    sources = json.loads((REAL / "sources.json").read_text())
     with connect(db) as conn:
         tenant = ensure_tenant(conn, "acme")
-        niche = add_niche(conn, tenant, "money", "Money", ["saving"], daily_quota=3)
+        niche = add_niche(conn, tenant, "gov_tech", "Government technology", ["https"], daily_quota=3)
         part = pipeline.resolve_partition(conn, "2026-11-05", niche.partition_key)
-        for article in (EMERGENCY_FUND, RAINY_DAY, TOMATOES):
-            _publish(conn, part, article)
+        for slug in (*PAIR, UNRELATED):
+            _publish_real(conn, part, slug, sources[slug])
     with connect(db) as conn:  # the embedder records its cost in its own transaction: tenant committed first
         pipeline.embed_partition(conn, part, embedder, run_id="t")
         report = pipeline.build_seo_report(conn, part, embedding_model=embedder.model,
                                            similarity=embedder.deployment.similarity)
-    pairs = {frozenset((p["a"], p["b"])): p for p in report["cannibalization_pairs"]}
-    paraphrase = frozenset((EMERGENCY_FUND[0], RAINY_DAY[0]))
-    assert (paraphrase in pairs) is flagged
-    assert not any(TOMATOES[0] in pair for pair in pairs)  # no false positive with the unrelated article
-    if flagged:
-        assert pairs[paraphrase]["reason"] == "similar content"
-        assert pairs[paraphrase]["document_similarity"] >= embedder.deployment.similarity.document_duplicate
+    return embedder, {frozenset((p["a"], p["b"])): p for p in report["cannibalization_pairs"]}
+
+
+def test_minilm_flags_two_real_articles_on_one_subject_and_not_an_unrelated_one(db, monkeypatch):
+    """Two real posts by different people on federal HTTPS deployment (different titles, keyphrases
+    and wording) are flagged by content with the default MiniLM embedder; a real post on another
+    subject from the same blog is paired with neither."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    embedder, pairs = _cannibalization_pairs(db, "embedder")
+    pair = pairs.get(frozenset(PAIR))
+    assert pair is not None, pairs
+    assert pair["reason"] == "similar content"  # not the keyphrase rule, not the headline rule
+    assert pair["document_similarity"] >= embedder.deployment.similarity.document_duplicate
+    assert not any(UNRELATED in p for p in pairs)
+
+
+def test_the_hashing_stand_in_misses_the_real_pair(db, monkeypatch):
+    """Stand-in dependent: the hashing embedder only sees shared words, so the same real pair goes
+    unflagged (and it has no document threshold at all)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _embedder, pairs = _cannibalization_pairs(db, "embedder_hashing")
+    assert pairs == {}
 
 
 def test_through_the_embedder_a_wrong_file_is_one_error_naming_the_fix(monkeypatch):

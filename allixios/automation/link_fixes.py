@@ -2,10 +2,13 @@
 current slug as a new version (audited, lock-aware, re-published when the article was live); a
 link to a deleted or unpublished article is reported to the editor.
 
-Links are the Markdown links to a site-relative path that the link audit reads
-(`allixios.automation.maintenance.INTERNAL_LINK_PATTERN`). A target is *renamed* when it is not a
+Links are the internal links the link audit reads (`allixios.content.site_links.internal_targets`:
+the one CommonMark parse, so reference-style links, autolinks and absolute links to the tenant's
+own site count and text in code does not). A target is *renamed* when it is not a
 live slug of the tenant but was the slug of one of its live articles in an earlier version
-(``article_versions.slug``); the rewrite keeps any ``#fragment`` or query. The new version goes
+(``article_versions.slug``); the rewrite keeps any ``#fragment``, query, host and niche segment,
+and touches only the lines the parse places those links on (a reference link is rewritten in its
+definition). The new version goes
 through the editor's path (`allixios.editorial.articles.write_version`: refused while another
 actor holds an edit lock, compare-and-swap on the version, an ``audit_log`` row with the rewrites
 in its details); a live article is then re-published (`publish_article`) so the fix is what
@@ -21,7 +24,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from allixios.automation.maintenance import INTERNAL_LINK_PATTERN
+from allixios.automation.maintenance import LINKS_SQL, published_links
+from allixios.content import markup
+from allixios.content.site_links import internal_targets, target_slug
 from allixios.db.engine import fetch_dicts
 from allixios.errors import AllixiosError
 
@@ -32,15 +37,14 @@ def _targets(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Per published article and broken target: what the target is now (renamed / deleted / unknown)."""
     return fetch_dicts(
         conn,
-        """
-        WITH links AS (
-            SELECT DISTINCT a.id, a.tenant_id, m[1] AS target
-            FROM articles a, regexp_matches(a.content, %s, 'g') AS m
-            WHERE a.status = 'published' AND a.deleted_at IS NULL
+        f"""
+        WITH links AS ({LINKS_SQL}
         ), broken AS (
             SELECT l.* FROM links l
             WHERE NOT EXISTS (SELECT 1 FROM articles t WHERE t.tenant_id = l.tenant_id AND t.slug = l.target
                               AND t.status = 'published' AND t.deleted_at IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM niches n WHERE n.tenant_id = l.tenant_id  -- a niche page
+                              AND replace(n.slug, '_', '-') = l.target)
         )
         SELECT b.id AS article_id, b.tenant_id, b.target, t.id AS target_id, t.slug AS current_slug,
                CASE WHEN t.id IS NULL THEN 'unknown'
@@ -55,27 +59,70 @@ def _targets(conn: psycopg.Connection) -> list[dict[str, Any]]:
             ORDER BY (a.deleted_at IS NULL AND a.status = 'published') DESC, v.created_at DESC LIMIT 1) t ON true
         ORDER BY b.id, b.target
         """,
-        (INTERNAL_LINK_PATTERN,),
+        published_links(conn),
     )
 
 
-def rewrite_links(content: str, renames: dict[str, str]) -> tuple[str, int]:
-    """Rewrite ``](/old`` to ``](/new`` for the given slugs (fragment and query kept)."""
+def _link_blocks(content: str, slugs: set[str], site_host: str) -> list[tuple[int, int, bool]]:
+    """(first line, end line, has code spans) of each block holding a link, or a reference
+    definition, whose target is one of ``slugs`` — read from the one CommonMark parse."""
+    env: dict = {}
+    blocks: list[tuple[int, int, bool]] = []
+    for token in markup.parser().parse(content, env):  # the parse, with its reference definitions
+        if token.map and token.type in ("inline", "html_block") \
+                and slugs.intersection(internal_targets(token.content, site_host)):
+            code = any(c.type == "code_inline" for c in token.children or ())
+            blocks.append((token.map[0], token.map[1], code))
+    for ref in (env.get("references") or {}).values():
+        if ref.get("map") and target_slug(str(ref.get("href") or ""), site_host) in slugs:
+            blocks.append((ref["map"][0], ref["map"][1], False))
+    return blocks
+
+
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
+
+
+def rewrite_links(content: str, renames: dict[str, str], site_host: str = "") -> tuple[str, int]:
+    """Point links to the old slugs of ``renames`` at the new ones (fragment, query, host and niche
+    segment kept).
+
+    Only the blocks the CommonMark parse finds such a link (or reference definition) in are edited,
+    and there only link targets (``](``, ``]:``, ``<`` autolinks, ``href=``) outside code spans;
+    code blocks hold no links, so they are never touched."""
+    blocks = _link_blocks(content, set(renames), site_host)
+    if not blocks:
+        return content, 0
+    host = (r"(?:https?:)?//(?:www\.)?" + re.escape(site_host) + r"(?::\d+)?") if site_host else r"(?!)"
+    pattern = re.compile(
+        r"(\]\(\s*<?|^[ \t]{0,3}\[[^\]]+\]:\s*<?|<|href\s*=\s*[\"']?)"  # where a link target starts
+        r"(" + host + r")?(/(?:[a-z0-9][a-z0-9-]*/)?)("
+        + "|".join(re.escape(s) for s in sorted(renames, key=len, reverse=True))
+        + r")(?=[/#?)\s>\"']|$)", re.M)
     count = 0
 
     def swap(m: re.Match) -> str:
         nonlocal count
         count += 1
-        return f"](/{renames[m.group(1)]}{m.group(2)}"
+        return f"{m.group(1)}{m.group(2) or ''}{m.group(3)}{renames[m.group(4)]}"
 
-    pattern = re.compile(r"\]\(/(" + "|".join(re.escape(s) for s in sorted(renames, key=len, reverse=True))
-                         + r")((?:[#?][^)]*)?\))")
-    return pattern.sub(swap, content), count
+    lines = content.split("\n")
+    for first, end, has_code in blocks:
+        text = "\n".join(lines[first:end])
+        if has_code:  # a code span that looks like a link stays as written
+            pieces = _CODE_SPAN.split(text)  # text, backticks, text, ...: the spans themselves are re-found below
+            spans = [m.group(0) for m in _CODE_SPAN.finditer(text)]
+            prose = pieces[::2]
+            text = "".join(pattern.sub(swap, p) + (spans[i] if i < len(spans) else "") for i, p in enumerate(prose))
+        else:
+            text = pattern.sub(swap, text)
+        lines[first:end] = text.split("\n")
+    return "\n".join(lines), count
 
 
 def fix_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
     from allixios.editorial.articles import _scores_for, current_fields, resolve_article, write_version
     from allixios.editorial.publish import publish_article
+    from allixios.publishing.config import site_host
     from allixios.tenants import tenant_by_id
 
     by_article: dict[Any, list[dict]] = {}
@@ -96,11 +143,12 @@ def fix_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
         article = resolve_article(conn, tenant, str(article_id))
         was_live = article.status == "published" and article.published_version_number == article.version_number
         before = current_fields(conn, article.id)
-        content, count = rewrite_links(before["content"] or "", renames)
+        host = site_host(conn, tenant)
+        content, count = rewrite_links(before["content"] or "", renames, host)
         try:
             # the new version carries its own scores, as an editor's edit does
             change = write_version(conn, tenant, article, {"content": content}, reason="edit", actor=ACTOR,
-                                   expected_version=article.version_number, scores=_scores_for({"content": content}, before),
+                                   expected_version=article.version_number, scores=_scores_for({"content": content}, before, host),
                                    details={"link_fix": {"renamed": renames, "links_rewritten": count}})
             if was_live and change.changed:
                 publish_article(conn, tenant, str(article_id), actor=ACTOR, expected_version=change.after_version)

@@ -1,40 +1,71 @@
 """Weekly maintenance: internal link validation, refresh candidates, purge of soft-deleted rows.
 
-All set-based SQL: the work scales with the number of published articles without Python loops.
+Links are read with the one CommonMark parse (``allixios.content.site_links``): inline,
+reference-style, autolinks, raw ``<a href>`` and absolute links to the tenant's own site count; text
+in code spans and code blocks is not a link. The judging of targets is set-based SQL over the
+extracted (article, target) pairs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 
+from allixios.content.site_links import internal_targets
 from allixios.db.engine import fetch_dicts
 
-# Markdown links to a site-relative path: [text](/some-slug) or [text](/some-slug#part)
-INTERNAL_LINK_PATTERN = r"\]\(/([a-z0-9][a-z0-9-]*)[^)]*\)"
 DEFAULT_RETENTION_DAYS = 30
+
+
+def published_links(conn: psycopg.Connection) -> dict[str, list]:
+    """(article id, tenant id, target slug) of every internal link of every live article, as
+    columns for ``unnest``. Bodies are streamed (a server-side cursor), links kept."""
+    from allixios.publishing.config import site_host
+    from allixios.tenants import tenant_by_id
+
+    hosts = {tid: site_host(conn, tenant_by_id(conn, tid)) for (tid,) in conn.execute(
+        "SELECT DISTINCT tenant_id FROM articles WHERE status = 'published' AND deleted_at IS NULL").fetchall()}
+    cols: dict[str, list] = {"ids": [], "tenants": [], "targets": []}
+    for article_id, tenant_id, content in _live_bodies(conn):
+        for target in internal_targets(content, hosts.get(tenant_id, "")):
+            cols["ids"].append(article_id)
+            cols["tenants"].append(tenant_id)
+            cols["targets"].append(target)
+    return cols
+
+
+def _live_bodies(conn: psycopg.Connection) -> Iterator[tuple]:
+    with conn.cursor(name="link_audit_bodies") as cur:
+        cur.itersize = 500
+        cur.execute("SELECT id, tenant_id, content FROM articles WHERE status = 'published' AND deleted_at IS NULL "
+                    "AND content IS NOT NULL ORDER BY id")
+        yield from cur
+
+
+# the extracted links as a relation: (id, tenant_id, target)
+LINKS_SQL = "SELECT * FROM unnest(%(ids)s::uuid[], %(tenants)s::uuid[], %(targets)s::text[]) AS l(id, tenant_id, target)"
 
 
 def validate_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
     """Record broken internal links of every published article in workflow_state.broken_links."""
     rows = fetch_dicts(
         conn,
-        """
-        WITH links AS (
-            SELECT a.id, a.tenant_id, m[1] AS target
-            FROM articles a, regexp_matches(a.content, %s, 'g') AS m
-            WHERE a.status = 'published' AND a.deleted_at IS NULL
+        f"""
+        WITH links AS ({LINKS_SQL}
         ), broken AS (
             SELECT l.id, array_agg(DISTINCT l.target ORDER BY l.target) AS targets
             FROM links l
             LEFT JOIN articles t ON t.tenant_id = l.tenant_id AND t.slug = l.target
                                  AND t.status = 'published' AND t.deleted_at IS NULL
             WHERE t.id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM niches n WHERE n.tenant_id = l.tenant_id  -- a niche page: /<niche>/
+                              AND replace(n.slug, '_', '-') = l.target)
             GROUP BY l.id
         ), updated AS (
             UPDATE articles a
-            SET workflow_state = jsonb_set(a.workflow_state, '{broken_links}', to_jsonb(coalesce(b.targets, '{}'::text[])))
+            SET workflow_state = jsonb_set(a.workflow_state, '{{broken_links}}', to_jsonb(coalesce(b.targets, '{{}}'::text[])))
             FROM articles a2 LEFT JOIN broken b ON b.id = a2.id
             WHERE a.id = a2.id AND a2.status = 'published' AND a2.deleted_at IS NULL
             RETURNING a.id, b.targets
@@ -44,7 +75,7 @@ def validate_internal_links(conn: psycopg.Connection) -> dict[str, Any]:
                coalesce(sum(cardinality(targets)), 0) AS broken_links
         FROM updated
         """,
-        (INTERNAL_LINK_PATTERN,),
+        published_links(conn),
     )
     return rows[0]
 

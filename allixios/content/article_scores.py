@@ -17,6 +17,7 @@ from allixios.content.locales.scoring import score_localized
 from allixios.content.partition import PartitionRef
 from allixios.content.scoring import ArticleDoc, score_article
 from allixios.db.engine import fetch_dicts
+from allixios.publishing.config import site_host
 
 # articles the step (re)scores; published and archived ones are left alone
 SCORABLE = ("draft", "scored", "needs_revision")
@@ -39,20 +40,6 @@ class ScoringResult:
         return round(sum(a[key] for a in self.articles) / len(self.articles), 1) if self.articles else None
 
 
-def _site_host(conn: psycopg.Connection, part: PartitionRef) -> str:
-    """The tenant site's host, so absolute links to it count as internal; empty when the site
-    configuration is unusable (the site build reports that; scoring does not depend on it)."""
-    from urllib.parse import urlsplit
-
-    from allixios.errors import ConfigError
-    from allixios.publishing.config import site_base_url
-
-    try:
-        return urlsplit(site_base_url(part.tenant, conn)).hostname or ""
-    except ConfigError:
-        return ""
-
-
 def score_partition(conn: psycopg.Connection, part: PartitionRef) -> ScoringResult:
     rows = fetch_dicts(
         conn,
@@ -63,7 +50,7 @@ def score_partition(conn: psycopg.Connection, part: PartitionRef) -> ScoringResu
         (part.niche.id, part.day, list(SCORABLE)),
     )
     bars = part.bars
-    host = _site_host(conn, part) if rows else ""
+    host = site_host(conn, part.tenant) if rows else ""
     result = ScoringResult()
     updates = []
     # a tenant drafting in another language is scored with that language's readability (English: unchanged)

@@ -33,6 +33,7 @@ from allixios.content.scoring import ArticleDoc, score_article
 from allixios.content.versions import append_version
 from allixios.db.engine import connect, fetch_dicts
 from allixios.errors import ConflictError
+from allixios.publishing.config import site_host
 from allixios.tenants import tenant_by_id
 
 REVISION_REASONS = ("regenerated", "refresh")
@@ -117,11 +118,13 @@ def _prepare(conn, article_ids: list[UUID], reasons: dict[str, str]) -> tuple[li
 def _write(conn, job: _Job, draft: Draft, res, reason: str, actor: str, run_id: str | None,
            publish_passing: bool = False) -> RevisionOutcome:
     a = job.article
-    bars = Bars.of(tenant_by_id(conn, a["tenant_id"]))
+    tenant = tenant_by_id(conn, a["tenant_id"])
+    bars = Bars.of(tenant)
     fields = draft.article_fields()
     fields["slug"] = a["slug"]  # published URLs never move
     report = score_article(ArticleDoc(fields["title"], fields["content"], fields["primary_keyphrase"] or "",
-                                      fields["meta_title"], fields["meta_description"], fields["slug"]))
+                                      fields["meta_title"], fields["meta_description"], fields["slug"],
+                                      site_host=site_host(conn, tenant)))
     failed = bars.failures(report.body_chars, report.quality, report.seo)
     if reason == "refresh" and a["status"] == "published":
         live = (a["content_quality_score"] or 0) + (a["seo_score"] or 0)

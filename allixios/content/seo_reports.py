@@ -5,8 +5,9 @@ the most frequent failing assessments, cannibalization pairs among published art
 keyphrase, headline vectors at least the embedding model's ``cannibalization`` cosine apart, or
 whole-document vectors at least its ``document_duplicate`` cosine apart — thresholds are per model,
 from its catalogue entry, because cosines of two models are not on one scale), missing metadata,
-broken internal links (Markdown links to ``/slug`` paths that are not a published article of
-the tenant), orphaned articles and internal-link suggestions (`allixios.content.internal_links`). All set-based SQL; one row per (tenant, niche, day), so a re-run replaces it.
+broken internal links (internal links, read with the one parse by ``allixios.content.site_links``,
+whose slug is not a published article or niche of the tenant), orphaned articles and internal-link suggestions (`allixios.content.internal_links`). Set-based SQL (links come from the parse); one row per (tenant,
+niche, day), so a re-run replaces it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ CANNIBALIZATION_SIMILARITY = Similarity().cannibalization  # legacy default when
 BUCKETS = ("0-49", "50-69", "70-79", "80-89", "90-100")
 _BUCKET_SQL = """CASE WHEN {col} < 50 THEN '0-49' WHEN {col} < 70 THEN '50-69' WHEN {col} < 80 THEN '70-79'
                       WHEN {col} < 90 THEN '80-89' ELSE '90-100' END"""
-# a Markdown link (not an image) to a site path: [text](/path)
-_LINK_RE = r"(?<!!)\[[^\]]*\]\((/[^)\s]*)\)"
 
 # translations (articles.locale set) are reported with their source, not as the niche's own articles
 _SCOPE = """a.tenant_id = %(tenant)s AND a.niche_id = %(niche)s AND a.deleted_at IS NULL AND a.locale IS NULL
@@ -47,6 +46,32 @@ def _distribution(conn, params: dict) -> dict:
     return out
 
 
+def _broken_links(conn: psycopg.Connection, part: PartitionRef, params: dict) -> list[dict]:
+    """{source, href} of each internal link of the niche's published articles to no live article."""
+    from allixios.content.site_links import internal_links
+    from allixios.publishing.config import site_host
+
+    host = site_host(conn, part.tenant)
+    cols: dict[str, list[str]] = {"sources": [], "hrefs": [], "targets": []}
+    for row in fetch_dicts(conn, f"SELECT a.slug, a.content FROM articles a WHERE {_SCOPE} AND a.status = 'published'",
+                           params):
+        for href, target in internal_links(row["content"] or "", host):
+            cols["sources"].append(row["slug"])
+            cols["hrefs"].append(href)
+            cols["targets"].append(target)
+    return fetch_dicts(
+        conn,
+        """SELECT l.source, l.href FROM unnest(%(sources)s::text[], %(hrefs)s::text[], %(targets)s::text[])
+                  AS l(source, href, target)
+           WHERE NOT EXISTS (SELECT 1 FROM articles t WHERE t.tenant_id = %(tenant)s AND t.slug = l.target
+                               AND t.status = 'published' AND t.deleted_at IS NULL)
+             AND NOT EXISTS (SELECT 1 FROM niches n WHERE n.tenant_id = %(tenant)s  -- a niche page
+                               AND replace(n.slug, '_', '-') = l.target)
+           ORDER BY 1, 2""",
+        cols | {"tenant": part.tenant.id},
+    )
+
+
 def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibalization_similarity: float | None = None,
                      embedding_model: str | None = None, similarity: Similarity | None = None) -> dict:
     """Compute and store the report; returns it as a dict (also the row's JSON columns).
@@ -58,7 +83,7 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
     threshold = similarity.cannibalization if cannibalization_similarity is None else cannibalization_similarity
     params = {"tenant": part.tenant.id, "niche": part.niche.id, "day": part.day, "threshold": threshold,
               "doc_threshold": similarity.document_duplicate, "chunk": HEADLINE_CHUNK, "doc_chunk": DOCUMENT_CHUNK,
-              "model": embedding_model, "link_re": _LINK_RE}
+              "model": embedding_model}
     totals = fetch_dicts(
         conn,
         f"""SELECT count(*) AS articles,
@@ -119,20 +144,7 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
             ORDER BY a.slug""",
         params,
     )
-    broken = fetch_dicts(
-        conn,
-        f"""WITH links AS (
-                SELECT a.slug AS source, m[1] AS href,
-                       btrim(split_part(split_part(m[1], '#', 1), '?', 1), '/') AS target
-                FROM articles a CROSS JOIN LATERAL regexp_matches(coalesce(a.content, ''), %(link_re)s, 'g') AS m
-                WHERE {_SCOPE} AND a.status = 'published')
-            SELECT l.source, l.href FROM links l
-            WHERE l.target <> '' AND l.target !~ '\\.[a-z0-9]{{2,4}}$'
-              AND NOT EXISTS (SELECT 1 FROM articles t WHERE t.tenant_id = %(tenant)s AND t.slug = l.target
-                                AND t.status = 'published' AND t.deleted_at IS NULL)
-            ORDER BY 1, 2""",
-        params,
-    )
+    broken = _broken_links(conn, part, params)
     from allixios.content.internal_links import link_report
 
     linking = link_report(conn, part.tenant.id, part.niche.id, model=embedding_model)

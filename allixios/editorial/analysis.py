@@ -7,11 +7,15 @@ from typing import Any
 import psycopg
 
 from allixios.content.scoring import ArticleDoc, ScoreReport, score_article
+from allixios.publishing.config import site_host
 from allixios.tenants import Tenant
 
 
-def score_fields(fields: dict[str, Any]) -> ScoreReport:
-    """Score article fields (column names) with the content area's documented assessments."""
+def score_fields(fields: dict[str, Any], host: str = "") -> ScoreReport:
+    """Score article fields (column names) with the content area's documented assessments.
+
+    ``host`` is the tenant's site host (``allixios.publishing.config.site_host``): absolute
+    links to it are internal, as in the pipeline's scoring."""
     return score_article(
         ArticleDoc(
             title=fields.get("title") or "",
@@ -20,6 +24,7 @@ def score_fields(fields: dict[str, Any]) -> ScoreReport:
             slug=fields.get("slug") or "",
             body=fields.get("content") or "",
             keyphrase=fields.get("primary_keyphrase") or "",
+            site_host=host,
         )
     )
 
@@ -37,7 +42,7 @@ def analyze_article(
         fields, analysed = current_fields(conn, article.id), article.version_number
     else:
         fields, analysed = get_version(conn, tenant, ref, version), version
-    report = score_fields(fields)
+    report = score_fields(fields, site_host(conn, tenant))
     return {
         "article_id": article.id,
         "slug": article.slug,

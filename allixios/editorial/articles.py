@@ -27,6 +27,7 @@ from allixios.editorial.analysis import score_fields
 from allixios.editorial.audit import annotate_version_audit, audit_entries, record_audit
 from allixios.editorial.locks import active_lock, ensure_not_locked_by_other
 from allixios.errors import ConflictError, NotFoundError, ValidationError
+from allixios.publishing.config import site_host
 from allixios.tenants import Tenant
 
 # The article fields a version carries and an editor may change (column names of `articles`).
@@ -408,13 +409,14 @@ def edit_article(
         reason="edit",
         actor=actor,
         expected_version=expected_version,
-        scores=_scores_for(edit.as_fields(), current_fields(conn, article.id)),
+        scores=_scores_for(edit.as_fields(), current_fields(conn, article.id), site_host(conn, tenant)),
     )
 
 
-def _scores_for(new_fields: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    """Quality and SEO of the edited text, so the new version carries its own scores."""
-    report = score_fields({**before, **new_fields})
+def _scores_for(new_fields: dict[str, Any], before: dict[str, Any], host: str = "") -> dict[str, Any]:
+    """Quality and SEO of the edited text, so the new version carries its own scores (``host``: the
+    tenant's site host, ``allixios.publishing.config.site_host``)."""
+    report = score_fields({**before, **new_fields}, host)
     return {"quality": report.quality, "seo": report.seo, "assessments": report.assessments_json()}
 
 

@@ -14,6 +14,7 @@ from allixios.content.versions import record_first_version
 from allixios.editorial.analysis import score_fields
 from allixios.editorial.audit import record_audit
 from allixios.errors import ValidationError
+from allixios.publishing.config import site_host
 from allixios.tenants import Niche, Tenant
 
 MAX_BODY_CHARS = 200_000
@@ -40,7 +41,7 @@ def create_article(conn: psycopg.Connection, tenant: Tenant, niche: Niche | None
         "tags": [plain_line(t) for t in fields.get("tags") or [] if plain_line(t)],
         "primary_keyphrase": plain_line(fields.get("primary_keyphrase") or "").lower() or None,
     }
-    report = score_fields(row)
+    report = score_fields(row, site_host(conn, tenant))
     article_id = conn.execute(
         """INSERT INTO articles (tenant_id, niche_id, title, content, slug, meta_title, meta_description, excerpt,
                                  tags, primary_keyphrase, status, ai_generated, content_quality_score, seo_score,

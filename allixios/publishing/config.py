@@ -119,6 +119,16 @@ def site_base_url(tenant: Tenant, conn: psycopg.Connection | None = None) -> str
         return load_config(own, tenant).base_url
 
 
+def site_host(conn: psycopg.Connection, tenant: Tenant) -> str:
+    """The host of the tenant's site, so scoring counts absolute links to it as internal; empty when
+    the site configuration is unusable (the site build reports that; scoring does not depend on it).
+    The one helper every scorer of a tenant's text uses (pipeline, editor, revision loop)."""
+    try:
+        return urlsplit(site_base_url(tenant, conn)).hostname or ""
+    except ConfigError:
+        return ""
+
+
 def _positive(site: dict, key: str, default: int) -> int:
     value = site.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
