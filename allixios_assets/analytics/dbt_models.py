@@ -151,16 +151,38 @@ def relation_metadata(conn, props: dict) -> dict:
 
 
 def with_relation_metadata(events, manifest: dict, url):
-    """The dbt events, each built model's with its column types and row count (one connection; each
-    model's queries are committed at once, so no lock is held while dbt swaps the next table in)."""
+    """The dbt events in their order, each built model's with its column types and row count.
+
+    The queries run on one connection in one worker thread while this loop goes on reading dbt's
+    output (a count(*) of a large mart must not leave dbt blocked on a full stdout pipe); each
+    model's queries are committed at once, so no lock is held while dbt swaps the next table in.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     from allixios.db.engine import connect
 
     nodes = manifest.get("nodes", {})
-    with connect(url) as conn:
-        for event in events:
-            if isinstance(event, (dg.Output, dg.AssetMaterialization)) and "unique_id" in event.metadata:
-                props = nodes.get(event.metadata["unique_id"].value) or {}
-                if props.get("resource_type") in ("model", "snapshot", "seed"):
-                    event = event.with_metadata({**event.metadata, **relation_metadata(conn, props)})
+
+    def attach(conn, event):
+        if isinstance(event, (dg.Output, dg.AssetMaterialization)) and "unique_id" in event.metadata:
+            props = nodes.get(event.metadata["unique_id"].value) or {}
+            if props.get("resource_type") in ("model", "snapshot", "seed"):
+                try:
+                    metadata = relation_metadata(conn, props)
                     conn.commit()
-            yield event
+                except Exception as exc:  # like dagster-dbt: the catalog extras never fail the build
+                    conn.rollback()
+                    dg.get_dagster_logger().warning(f"no column types / row count for {props.get('name')}: {exc}")
+                    return event
+                return event.with_metadata({**event.metadata, **metadata})
+        return event
+
+    with connect(url) as conn, ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt_metadata") as worker:
+        pending: deque = deque()
+        for event in events:
+            pending.append(worker.submit(attach, conn, event))
+            while pending and pending[0].done():
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
