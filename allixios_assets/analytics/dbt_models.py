@@ -110,7 +110,7 @@ def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtReso
     # each build gets its own target folder; after a success its events are in Dagster, so the
     # folder goes (a failed build keeps it for debugging)
     keep = os.environ.get(RUN_RESULTS_COPY_ENV)
-    if keep:  # benchmarks/dbt_marts.py reads dbt's own timings from it
+    if keep:  # profiling: dbt's own per-node timings of a product-path build (BENCHMARKS.md, dbt_marts)
         shutil.copy(invocation.target_path / "run_results.json", keep)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
