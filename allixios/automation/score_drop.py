@@ -44,76 +44,112 @@ def latest_mart_day(conn: psycopg.Connection) -> date | None:
     return conn.execute(f"SELECT max(day) FROM {MART}").fetchone()[0]
 
 
+def _composite_sql(row: str, quality: str, seo: str) -> tuple[str, str]:
+    """(composite, baseline composite) of ``row`` with the given quality and SEO score columns."""
+    total = "(%(we)s + %(wq)s + %(ws)s + %(wr)s)"
+    composite = (f"(%(we)s * {row}.engagement_score + %(wq)s * {quality} + %(ws)s * {seo} + %(wr)s * {row}.revenue_index)"
+                 f" / {total}")
+    baseline = (f"(%(we)s * coalesce({row}.baseline_engagement, {row}.engagement_score) + %(wq)s * {quality}"
+                f" + %(ws)s * {seo} + %(wr)s * 100) / {total}")
+    return composite, baseline
+
+
+def _is_due_sql(composite: str, baseline: str, row: str) -> str:
+    """The rule: below the floor, or fell by drop_pct against a real baseline."""
+    return (f"({composite} < %(floor)s OR {row}.baseline_engagement IS NOT NULL AND {baseline} > 0"
+            f" AND 100 * ({baseline} - {composite}) / {baseline} >= %(drop)s)")
+
+
+# A statement that sorts or hashes a day of a large mart spills to disk at the default 4MB; 64MB
+# keeps it in memory (SET LOCAL: this statement's transaction only).
+SENSOR_WORK_MEM = "64MB"
+
+
 def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = DropPolicy()) -> list[dict[str, Any]]:
-    """Articles due for refresh on ``day``, with the reason (which score dropped, from what to what)."""
-    return fetch_dicts(
-        conn,
-        f"""
-        WITH scored AS (
-            SELECT h.tenant_id, h.niche_id, h.article_id, h.day,
-                   h.engagement_score, h.revenue_usd,
-                   CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_engagement END AS baseline_engagement,
-                   CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_revenue_usd END AS baseline_revenue_usd,
-                   a.content_quality_score AS quality, a.seo_score AS seo,
-                   CASE WHEN coalesce(h.baseline_revenue_usd, 0) > 0
-                        THEN 100 * least(1, h.revenue_usd / h.baseline_revenue_usd) ELSE 100 END AS revenue_index
-            FROM {MART} h
-            JOIN articles a ON a.id = h.article_id
-            WHERE h.day = %(day)s AND a.status = 'published' AND a.deleted_at IS NULL
-        ), composite AS (
-            SELECT s.*,
-                   (%(we)s * s.engagement_score + %(wq)s * s.quality + %(ws)s * s.seo + %(wr)s * s.revenue_index)
-                       / (%(we)s + %(wq)s + %(ws)s + %(wr)s) AS composite,
-                   (%(we)s * coalesce(s.baseline_engagement, s.engagement_score) + %(wq)s * s.quality
-                       + %(ws)s * s.seo + %(wr)s * 100) / (%(we)s + %(wq)s + %(ws)s + %(wr)s) AS baseline_composite
-            FROM scored s
-        ), exhausted AS (
-            SELECT b.tenant_id
-            FROM ai_budgets b
-            JOIN LATERAL (
-                SELECT coalesce(sum(u.cost_usd), 0) AS spent FROM ai_usage u
-                WHERE u.tenant_id = b.tenant_id
-                  AND u.created_at >= CASE b.period WHEN 'daily' THEN date_trunc('day', now(), 'UTC')
-                                                    ELSE date_trunc('month', now(), 'UTC') END
-            ) s ON true
-            WHERE s.spent >= b.limit_usd
+    """Articles due for refresh on ``day``, with the reason (which score dropped, from what to what).
+
+    The day's mart rows are first filtered on the mart's own composite (the mart carries the
+    quality and SEO scores of its build), so only those few candidates are looked up in
+    ``articles`` by primary key, and judged again on the article's current scores. An article
+    whose scores fell after the build, and only then qualify, is found at the next build of the
+    day's marts (every build copies the current scores). Scanning the day and hash-joining every
+    article instead was the sensor's cost (BENCHMARKS.md, score_drop_sensor).
+    """
+    mart_composite, mart_baseline = _composite_sql("h", "h.quality_score", "h.seo_score")
+    composite, baseline = _composite_sql("s", "s.quality", "s.seo")
+    params = {
+        "day": day,
+        "we": policy.weight_engagement,
+        "wq": policy.weight_quality,
+        "ws": policy.weight_seo,
+        "wr": policy.weight_revenue,
+        "floor": policy.floor,
+        "drop": policy.drop_pct,
+        "cooldown": policy.cooldown_days,
+        "min_days": policy.min_baseline_days,
+        "limit": policy.max_articles,
+    }
+    with conn.transaction():
+        conn.execute(f"SET LOCAL work_mem = '{SENSOR_WORK_MEM}'")
+        return fetch_dicts(
+            conn,
+            f"""
+            WITH day_rows AS (
+                SELECT h.tenant_id, h.niche_id, h.article_id, h.day, h.engagement_score, h.revenue_usd,
+                       h.quality_score, h.seo_score,
+                       CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_engagement END AS baseline_engagement,
+                       CASE WHEN h.baseline_days >= %(min_days)s THEN h.baseline_revenue_usd END AS baseline_revenue_usd,
+                       CASE WHEN coalesce(h.baseline_revenue_usd, 0) > 0
+                            THEN 100 * least(1, h.revenue_usd / h.baseline_revenue_usd) ELSE 100 END AS revenue_index
+                FROM {MART} h
+                WHERE h.day = %(day)s
+            ), candidates AS MATERIALIZED (
+                -- the rule on the mart's own scores: a few rows of the day, before any join
+                SELECT h.* FROM day_rows h WHERE {_is_due_sql(mart_composite, mart_baseline, "h")}
+            ), scored AS (
+                SELECT h.tenant_id, h.niche_id, h.article_id, h.day, h.engagement_score, h.revenue_usd,
+                       h.baseline_engagement, h.baseline_revenue_usd, h.revenue_index,
+                       a.content_quality_score AS quality, a.seo_score AS seo
+                FROM candidates h
+                JOIN articles a ON a.id = h.article_id
+                WHERE a.status = 'published' AND a.deleted_at IS NULL
+            ), composite AS (
+                SELECT s.*, {composite} AS composite, {baseline} AS baseline_composite
+                FROM scored s
+                WHERE {_is_due_sql(composite, baseline, "s")}
+            ), exhausted AS (
+                SELECT b.tenant_id
+                FROM ai_budgets b
+                JOIN LATERAL (
+                    SELECT coalesce(sum(u.cost_usd), 0) AS spent FROM ai_usage u
+                    WHERE u.tenant_id = b.tenant_id
+                      AND u.created_at >= CASE b.period WHEN 'daily' THEN date_trunc('day', now(), 'UTC')
+                                                        ELSE date_trunc('month', now(), 'UTC') END
+                ) s ON true
+                WHERE s.spent >= b.limit_usd
+            )
+            SELECT c.tenant_id, t.slug AS tenant, c.niche_id, n.partition_key AS niche_key, c.article_id, c.day,
+                   round(c.composite::numeric, 1)::float AS composite,
+                   round(c.baseline_composite::numeric, 1)::float AS baseline_composite,
+                   round((100 * (c.baseline_composite - c.composite) / nullif(c.baseline_composite, 0))::numeric, 1)::float
+                       AS drop_pct,
+                   round(c.engagement_score::numeric, 1)::float AS engagement,
+                   round(c.baseline_engagement::numeric, 1)::float AS baseline_engagement,
+                   round(c.revenue_usd::numeric, 4)::float AS revenue_usd,
+                   round(c.baseline_revenue_usd::numeric, 4)::float AS baseline_revenue_usd,
+                   c.quality, c.seo
+            FROM composite c
+            JOIN tenants t ON t.id = c.tenant_id AND t.deleted_at IS NULL
+            JOIN niches n ON n.id = c.niche_id
+            WHERE c.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
+              AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = c.article_id AND l.expires_at > now())
+              AND NOT EXISTS (SELECT 1 FROM refresh_requests r WHERE r.article_id = c.article_id
+                              AND r.requested_at > now() - make_interval(days => %(cooldown)s))
+            ORDER BY c.tenant_id, c.niche_id, c.composite
+            LIMIT %(limit)s
+            """,
+            params,
         )
-        SELECT c.tenant_id, t.slug AS tenant, c.niche_id, n.partition_key AS niche_key, c.article_id, c.day,
-               round(c.composite::numeric, 1)::float AS composite,
-               round(c.baseline_composite::numeric, 1)::float AS baseline_composite,
-               round((100 * (c.baseline_composite - c.composite) / nullif(c.baseline_composite, 0))::numeric, 1)::float
-                   AS drop_pct,
-               round(c.engagement_score::numeric, 1)::float AS engagement,
-               round(c.baseline_engagement::numeric, 1)::float AS baseline_engagement,
-               round(c.revenue_usd::numeric, 4)::float AS revenue_usd,
-               round(c.baseline_revenue_usd::numeric, 4)::float AS baseline_revenue_usd,
-               c.quality, c.seo
-        FROM composite c
-        JOIN tenants t ON t.id = c.tenant_id AND t.deleted_at IS NULL
-        JOIN niches n ON n.id = c.niche_id
-        WHERE (c.composite < %(floor)s
-               OR c.baseline_engagement IS NOT NULL AND c.baseline_composite > 0
-                  AND 100 * (c.baseline_composite - c.composite) / c.baseline_composite >= %(drop)s)
-          AND c.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
-          AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = c.article_id AND l.expires_at > now())
-          AND NOT EXISTS (SELECT 1 FROM refresh_requests r WHERE r.article_id = c.article_id
-                          AND r.requested_at > now() - make_interval(days => %(cooldown)s))
-        ORDER BY c.tenant_id, c.niche_id, c.composite
-        LIMIT %(limit)s
-        """,
-        {
-            "day": day,
-            "we": policy.weight_engagement,
-            "wq": policy.weight_quality,
-            "ws": policy.weight_seo,
-            "wr": policy.weight_revenue,
-            "floor": policy.floor,
-            "drop": policy.drop_pct,
-            "cooldown": policy.cooldown_days,
-            "min_days": policy.min_baseline_days,
-            "limit": policy.max_articles,
-        },
-    )
 
 
 def describe_drop(row: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 end_date), dbt tests as asset checks, dbt sources mapped to the assets that produce those tables."""
 
 import json
+import os
 import shutil
 from datetime import timedelta
 
@@ -105,9 +106,83 @@ def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtReso
             context.log.info(f"waited {waited_s:.0f} s for another dbt build to finish")
         context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
-        # the catalog's column types and row counts, read from PostgreSQL as each model is built
-        # (row counts for tables only: counting a view would run its query)
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        yield from with_relation_metadata(invocation.stream(), invocation.manifest, warehouse.url())
     # each build gets its own target folder; after a success its events are in Dagster, so the
     # folder goes (a failed build keeps it for debugging)
+    keep = os.environ.get(RUN_RESULTS_COPY_ENV)
+    if keep:  # profiling: dbt's own per-node timings of a product-path build (BENCHMARKS.md, dbt_marts)
+        shutil.copy(invocation.target_path / "run_results.json", keep)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+# Where to copy a successful build's run_results.json before its target folder goes (profiling)
+RUN_RESULTS_COPY_ENV = "ALLIXIOS_DBT_RUN_RESULTS_COPY"
+
+# One catalog query per built model: its columns with their types and, for a table, its rows.
+# (dagster-dbt's fetch_row_counts / fetch_column_metadata open a dbt adapter connection per event,
+# checks included, which cost more than the day's build itself: BENCHMARKS.md, dbt_marts.)
+_RELATION_SQL = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum"""
+
+
+def relation_metadata(conn, props: dict) -> dict:
+    """``dagster/column_schema`` (types from PostgreSQL, descriptions from the dbt YAML) and, for a
+    table model, ``dagster/row_count``; empty when the relation is not there."""
+    from psycopg import sql
+
+    if not props.get("schema") or not (props.get("alias") or props.get("name")):
+        return {}
+    relation = sql.Identifier(props["schema"], props.get("alias") or props["name"])
+    columns = conn.execute(_RELATION_SQL, (relation.as_string(conn),)).fetchall()
+    if not columns:
+        return {}
+    documented = props.get("columns") or {}
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn(name=name, type=kind, description=(documented.get(name) or {}).get("description"))
+        for name, kind in columns
+    ])
+    metadata = {"dagster/column_schema": schema}
+    if props.get("config", {}).get("materialized") != "view":  # counting a view would run its query
+        metadata["dagster/row_count"] = dg.MetadataValue.int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(relation)).fetchone()[0])
+    return metadata
+
+
+def with_relation_metadata(events, manifest: dict, url):
+    """The dbt events in their order, each built model's with its column types and row count.
+
+    The queries run on one connection in one worker thread while this loop goes on reading dbt's
+    output (a count(*) of a large mart must not leave dbt blocked on a full stdout pipe); each
+    model's queries are committed at once, so no lock is held while dbt swaps the next table in.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from allixios.db.engine import connect
+
+    nodes = manifest.get("nodes", {})
+
+    def attach(conn, event):
+        if isinstance(event, (dg.Output, dg.AssetMaterialization)) and "unique_id" in event.metadata:
+            props = nodes.get(event.metadata["unique_id"].value) or {}
+            if props.get("resource_type") in ("model", "snapshot", "seed"):
+                try:
+                    metadata = relation_metadata(conn, props)
+                    conn.commit()
+                except Exception as exc:  # like dagster-dbt: the catalog extras never fail the build
+                    conn.rollback()
+                    dg.get_dagster_logger().warning(f"no column types / row count for {props.get('name')}: {exc}")
+                    return event
+                return event.with_metadata({**event.metadata, **metadata})
+        return event
+
+    with connect(url) as conn, ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt_metadata") as worker:
+        pending: deque = deque()
+        for event in events:
+            pending.append(worker.submit(attach, conn, event))
+            while pending and pending[0].done():
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -19,3 +19,34 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- Day-grained relations whose rows only change inside the build window: the incremental facts
+    (their window is deleted and re-inserted; other days were tested when they were built), the
+    view over one of them, and the staging views of events landed per partition day. Their data
+    tests check the window's days only, so a day's build tests that day, not the whole history
+    (a plain `dbt build` keeps the default window, every day). Tables rebuilt in full and the
+    import views (whose rows may arrive for any day) keep testing everything. -#}
+{% macro window_tested_relations() -%}
+    {{ return({
+        'fct_article_daily_performance': 'day', 'fct_niche_revenue_daily': 'day', 'mart_content_health': 'day',
+        'fct_article_channel_daily': 'day', 'fct_article_clicks_daily': 'day', 'fct_traffic_country_daily': 'day',
+        'fct_traffic_device_daily': 'day', 'fct_traffic_referrer_daily': 'day', 'mart_tenant_daily_kpis': 'day',
+        'stg_page_events': 'day', 'stg_revenue_events': 'day', 'stg_link_clicks': 'day',
+    }) }}
+{%- endmacro %}
+
+{#- dbt's hook for a data test's `where` config (global_project where_subquery.sql), extended: the
+    tested relation of window_tested_relations() is also filtered to the build window. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set column = window_tested_relations().get(relation.identifier) if relation.identifier is defined else none -%}
+    {%- if column -%}
+        {%- set window = column ~ ' between ' ~ window_start() ~ ' and ' ~ window_end() -%}
+        {%- set where = '(' ~ where ~ ') and ' ~ window if where else window -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

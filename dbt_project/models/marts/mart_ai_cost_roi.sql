@@ -16,7 +16,10 @@ with daily as (
         revenue_usd,
         views,
         sum(revenue_usd) over (partition by article_id order by day) as cumulative_revenue_usd,
-        row_number() over (partition by article_id order by day desc) as days_back
+        -- the day's rank from the newest (1 = last day with data): counted in the same sort by
+        -- (article_id, day) as the running sum, so the whole history is sorted once, not twice
+        count(*) over (partition by article_id) - row_number() over (partition by article_id order by day) + 1
+            as days_back
     from {{ ref('fct_article_daily_performance') }}
 ),
 
