@@ -16,6 +16,7 @@ errors stop at once. Provider failures never raise: they come back as a Completi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import random
@@ -41,6 +42,7 @@ from allixios.ai.selection import (
     amend_selection,
     quality_history,
     select_model,
+    selection_inputs,
 )
 from allixios.db.engine import connect
 from allixios.errors import ValidationError
@@ -48,6 +50,7 @@ from allixios.errors import ValidationError
 SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
 DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
 HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
+INPUTS_TTL_S = 1.0  # how long it reuses the other selection inputs (circuits, budget left, in flight, overrides)
 CLAIM_POLL_S = 0.1  # how often a caller waiting for the same request's call in flight looks again
 CLAIM_WAIT_S = 900.0  # how long it waits at most before reporting the request as busy
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
@@ -181,6 +184,9 @@ class LLMClient:
         self._router = None
         self._executor_lock = threading.Lock()
         self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
+        self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
+        self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
+        self._own_in_flight: dict[str, int] = {}  # deployment id -> this client's calls between admission and record
 
     # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
 
@@ -197,12 +203,25 @@ class LLMClient:
         return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._db, fn, *args))
 
     def router(self):
-        """The process-wide Router of this catalogue (looked up once per client)."""
+        """Prepare litellm for this catalogue's deployments (import, configuration, direct-call
+        parameters); called once before timing-sensitive work. Returns the process-wide Router."""
         if self._router is None:
             from allixios.ai.router import get_router
 
             self._router = get_router(self.catalogue)
+            for d in self.catalogue.all_deployments():
+                if d.available:
+                    self._call_params(d)
         return self._router
+
+    def _call_params(self, d: Deployment) -> dict[str, Any]:
+        """The deployment's litellm parameters, built once per client (keys are read from the environment once)."""
+        params = self._params.get(d.id)
+        if params is None:
+            from allixios.ai.router import call_params
+
+            params = self._params[d.id] = call_params(d)
+        return params
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -347,8 +366,32 @@ class LLMClient:
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
             max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
-            content_type=req.content_type, bandit=bandit, bandit_note=note,
+            content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req),
         )
+
+    def _inputs(self, conn, req: CompletionRequest):
+        """Selection's other inputs (circuits, budget left, calls in flight, overrides), read at most once
+        per INPUTS_TTL_S per task and tenant: they only order the candidates, and admission re-checks
+        circuits, budgets and rate windows under locks. Calls in flight = the other processes' count
+        from the snapshot plus this client's own count now, so least-busy balancing stays current.
+        A circuit failure or a budget refusal seen by this client drops the snapshot."""
+        key = (req.task, req.tenant_id)
+        with self._executor_lock:
+            cached = self._inputs_cache.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            mine = dict(self._own_in_flight)
+            fresh = selection_inputs(conn, self.catalogue, req.task, req.tenant_id)
+            cached = (time.monotonic() + INPUTS_TTL_S, fresh,
+                      {k: max(0, v - mine.get(k, 0)) for k, v in fresh.busy.items()})
+            with self._executor_lock:
+                self._inputs_cache[key] = cached
+        _, inputs, others = cached
+        busy = {d: others.get(d, 0) + self._own_in_flight.get(d, 0) for d in set(others) | set(self._own_in_flight)}
+        return dataclasses.replace(inputs, busy=busy)
+
+    def _forget_inputs(self) -> None:
+        with self._executor_lock:
+            self._inputs_cache.clear()
 
     def _bandit(self, conn, req: CompletionRequest) -> tuple[dict | None, str | None]:
         """Thompson draws per writer deployment from the niche's revenue evidence (when enabled)."""
@@ -449,17 +492,23 @@ class LLMClient:
             if admission.rate is not None and not admission.rate.allowed:
                 return _Limited(admission.rate.wait_s, admission.rate.limit or "rate limit")
             if not permit.allowed:
+                self._forget_inputs()  # the snapshot thought this circuit usable
                 call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
                                          error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
                 return None
             if not reservation.granted:
+                self._forget_inputs()  # the budget left has changed the ranking's preference
                 error_class = "CostCapExceeded" if admission.cap_reason else "BudgetExceeded"
                 await self._record(call, d, SKIPPED_BUDGET, error_class=error_class, error_message=reservation.reason)
                 return _Refused(self._result(call, d, SKIPPED_BUDGET, error_class=error_class,
                                              error_message=reservation.reason),
                                 reservation.amount_usd, cap=admission.cap_reason is not None)
-            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id,
-                                          admission.rate)
+            self._own_in_flight[d.id] = self._own_in_flight.get(d.id, 0) + 1
+            try:
+                outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id,
+                                              admission.rate)
+            finally:
+                self._own_in_flight[d.id] -= 1
             if isinstance(outcome, CompletionResult):
                 return outcome
             failure: ProviderFailure = outcome
@@ -489,14 +538,15 @@ class LLMClient:
         req = call.req
         if d.max_tokens:
             max_tokens = min(max_tokens, d.max_tokens)
-        kwargs: dict[str, Any] = {**dict(d.default_params), "model": d.id, "messages": req.messages,
+        kwargs: dict[str, Any] = {**dict(d.default_params), **self._call_params(d), "messages": req.messages,
                                   "max_tokens": max_tokens, "timeout": d.timeout_s}
         if req.json_response:
             kwargs["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
         try:
             # the outer guard catches a provider that never returns even past the client timeout
-            response = await asyncio.wait_for(self.router().acompletion(**kwargs), timeout=d.timeout_s + 5)
+            # litellm's own async call, not the Router: routing, retries and rate windows are ours
+            response = await asyncio.wait_for(_litellm().acompletion(**kwargs), timeout=d.timeout_s + 5)
         except Exception as exc:  # every provider failure becomes a ledger row, never an exception
             latency = int((time.perf_counter() - started) * 1000)
             failure = classify(exc, d, call.secret_values)
@@ -556,6 +606,7 @@ class LLMClient:
                 ledger.record_attempt(conn, attempt)
             budgets.settle(conn, reservation, cost)
             if circuit_failure:
+                self._forget_inputs()
                 return circuit.record_failure(conn, d.id, error_class or "Error", self.catalogue.policy.circuit_failure_threshold)
             if circuit_success:
                 circuit.record_success(conn, d.id)
@@ -574,6 +625,12 @@ class LLMClient:
             secrets.scrub(error_message, call.secret_values),
             call.selection.as_record() if call.selection else None, call.attempts, False, round(call.total_cost, 8),
         )
+
+
+def _litellm():
+    from allixios.ai.router import litellm_module
+
+    return litellm_module()
 
 
 def _beyond_reservation(d: Deployment, reservation: budgets.Reservation, cost: float, tokens_out: int,
