@@ -51,6 +51,7 @@ SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budg
 DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
 HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
 INPUTS_TTL_S = 1.0  # how long it reuses the other selection inputs (circuits, budget left, in flight, overrides)
+BATCH_MAX = 64  # completed attempts written in one transaction at most
 CLAIM_POLL_S = 0.1  # how often a caller waiting for the same request's call in flight looks again
 CLAIM_WAIT_S = 900.0  # how long it waits at most before reporting the request as busy
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
@@ -185,6 +186,7 @@ class LLMClient:
         self._executor_lock = threading.Lock()
         self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
         self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
+        self._batch: _LedgerBatch | None = None
         self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
         self._own_in_flight: dict[str, int] = {}  # deployment id -> this client's calls between admission and record
 
@@ -577,8 +579,8 @@ class LLMClient:
             return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
         flag_class, flag = _beyond_reservation(d, reservation, cost, tokens_out, max_tokens)
         await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, flag_class, flag,
-                           response_text=text,
-                           reservation=reservation, circuit_success=True, pending_id=pending_id, rate=rate)
+                           response_text=text, reservation=reservation, circuit_success=True, pending_id=pending_id,
+                           rate=rate, batch=pending_id is not None)
         return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
 
     async def _record(self, call: _Call, d: Deployment, status: str, tokens_in: int = 0, tokens_out: int = 0,
@@ -586,9 +588,11 @@ class LLMClient:
                       error_message: str | None = None, response_text: str | None = None,
                       reservation: budgets.Reservation | None = None, circuit_failure: bool = False,
                       circuit_success: bool = False, pending_id: int | None = None,
-                      rate: ratelimits.RatePermit | None = None) -> str | None:
+                      rate: ratelimits.RatePermit | None = None, batch: bool = False) -> str | None:
         """One ledger row (the pending one completed, or a new one), its budget settlement and the
-        circuit update, in one transaction."""
+        circuit update, in one transaction. ``batch``: in the transaction of whatever other completions
+        are waiting to be written (group commit, see _LedgerBatch); used for successes only, whose
+        pending row is already committed, so a crash before the batch commits loses no paid call."""
         req = call.req
         attempt = self._attempt_record(
             req, d, status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost, latency_ms=latency_ms,
@@ -598,24 +602,23 @@ class LLMClient:
         )
         call.rate_wait_ms, call.rate_limited_on = 0, []  # written on this row
 
-        def write(conn) -> str | None:
-            ratelimits.correct(conn, d, rate, tokens_in + tokens_out)  # rate windows first (as in _admit)
-            if pending_id is not None:
-                ledger.finish(conn, pending_id, attempt)
-            else:
-                ledger.record_attempt(conn, attempt)
-            budgets.settle(conn, reservation, cost)
-            if circuit_failure:
-                self._forget_inputs()
-                return circuit.record_failure(conn, d.id, error_class or "Error", self.catalogue.policy.circuit_failure_threshold)
-            if circuit_success:
-                circuit.record_success(conn, d.id)
-            return None
-
-        state = await self._in_db(write)
+        write = _Write(d, attempt, pending_id, rate, tokens_in + tokens_out, reservation, cost,
+                       circuit_failure, circuit_success, error_class)
+        if circuit_failure:
+            self._forget_inputs()
+        if batch:
+            state = await self._ledger_batch().submit(write)
+        else:
+            state = await self._in_db(lambda conn: _write_all(conn, [write], self.catalogue.policy)[0])
         call.attempts += 1
         call.total_cost += cost
         return state
+
+    def _ledger_batch(self) -> _LedgerBatch:
+        loop = asyncio.get_running_loop()
+        if self._batch is None or self._batch.loop is not loop:  # sync callers run each batch in a new loop
+            self._batch = _LedgerBatch(self, loop)
+        return self._batch
 
     def _result(self, call: _Call, d: Deployment, status: str, text: str | None = None, parsed: Any = None,
                 tokens_in: int = 0, tokens_out: int = 0, cost: float = 0.0, latency_ms: int = 0,
@@ -625,6 +628,105 @@ class LLMClient:
             secrets.scrub(error_message, call.secret_values),
             call.selection.as_record() if call.selection else None, call.attempts, False, round(call.total_cost, 8),
         )
+
+
+@dataclass
+class _Write:
+    """What recording one attempt writes (see LLMClient._record)."""
+
+    d: Deployment
+    attempt: ledger.Attempt
+    pending_id: int | None
+    rate: ratelimits.RatePermit | None
+    tokens: int
+    reservation: budgets.Reservation | None
+    cost: float
+    circuit_failure: bool
+    circuit_success: bool
+    error_class: str | None
+
+
+def _write_all(conn, writes: list[_Write], policy) -> list[str | None]:
+    """Record attempts in one transaction, in the lock order of admission: rate windows first, then
+    the ledger rows with their budget settlement (ai_spend), then the circuits (one success update
+    per deployment). Returns each attempt's circuit state after a counted failure, else None."""
+    for w in sorted(writes, key=lambda w: w.d.id):
+        ratelimits.correct(conn, w.d, w.rate, w.tokens)
+    for w in writes:
+        if w.pending_id is not None:
+            ledger.finish(conn, w.pending_id, w.attempt)
+        else:
+            ledger.record_attempt(conn, w.attempt)
+        budgets.settle(conn, w.reservation, w.cost)
+    states: list[str | None] = []
+    succeeded: set[str] = set()
+    for w in writes:
+        if w.circuit_failure:
+            states.append(circuit.record_failure(conn, w.d.id, w.error_class or "Error", policy.circuit_failure_threshold))
+            continue
+        if w.circuit_success and w.d.id not in succeeded:
+            circuit.record_success(conn, w.d.id)
+            succeeded.add(w.d.id)
+        states.append(None)
+    return states
+
+
+class _LedgerBatch:
+    """Group commit of completed attempts on one event loop (issue 19).
+
+    Calls finishing while a write is in flight queue up and go together in the next transaction,
+    so at concurrency 32 a success costs a share of one commit instead of a commit of its own. Each
+    caller still waits until its own row is committed before its result is returned: nothing is
+    reported done that is not in the ledger. The paid call itself was claimed by a committed
+    'pending' row before the HTTP request (`_admit`), so a process killed while a batch is queued
+    leaves pending rows that `ledger.recover_interrupted` counts as possibly paid — never a paid
+    call without a row. A batch that fails (e.g. a deadlock with another process) is retried one
+    write per transaction, so one bad row cannot take the others with it.
+    """
+
+    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop):
+        self.client, self.loop = client, loop
+        self.queue: list[tuple[_Write, asyncio.Future]] = []
+        self.flushing = False
+
+    async def submit(self, write: _Write) -> str | None:
+        future = self.loop.create_future()
+        self.queue.append((write, future))
+        if not self.flushing:
+            self.flushing = True
+            self.loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        policy = self.client.catalogue.policy
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
+                writes = [w for w, _ in batch]
+                try:
+                    states = await self.client._in_db(lambda conn, ws=writes: _write_all(conn, ws, policy))
+                except Exception:
+                    for w, future in batch:  # one at a time: the others still land
+                        try:
+                            state = await self.client._in_db(lambda conn, w=w: _write_all(conn, [w], policy)[0])
+                        except Exception as exc:
+                            _settle_future(future, error=exc)
+                        else:
+                            _settle_future(future, state)
+                    continue
+                for (_, future), state in zip(batch, states, strict=True):
+                    _settle_future(future, state)
+        finally:
+            self.flushing = False
+
+
+def _settle_future(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # its caller was cancelled (e.g. an outer timeout); the row is written all the same
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 def _litellm():
