@@ -115,6 +115,7 @@ class PipelineRun:
     passed: int = 0
     embedded: int = 0
     timings: list[CallTiming] = field(default_factory=list)
+    llm_cpu_s: float = 0.0  # this process's CPU (all threads) during request_drafts
 
     @property
     def total_s(self) -> float:
@@ -145,9 +146,11 @@ def run_pipeline(url, catalogue, niche_key: str, day: date, concurrency: int) ->
         part = resolve_partition(conn, day, niche_key)
         jobs = pending_drafts(conn, part)
     out.topics, out.stages["read backlog (pending_drafts)"] = len(jobs), sw.seconds
+    cpu = time.process_time()
     with Stopwatch() as sw:
         results = request_drafts(client, part, jobs, concurrency=concurrency)
     out.stages["LLM calls (request_drafts)"] = sw.seconds
+    out.llm_cpu_s = time.process_time() - cpu
     with Stopwatch() as sw, connect(url) as conn:
         stored = store_drafts(conn, part, jobs, results)
     out.stages["store drafts (store_drafts)"] = sw.seconds
@@ -229,6 +232,39 @@ def transport_ceiling(url, provider_url: str, niche_key: str, day: date, concurr
 
     seconds = asyncio.run(main())
     return {"calls": len(jobs), "seconds": seconds, "calls_per_s": len(jobs) / seconds}
+
+
+def litellm_floor(url, provider_url: str, niche_key: str, day: date, concurrency: int) -> dict[str, float]:
+    """The same draft requests through bare ``litellm.acompletion`` (the call LLMClient makes, with the
+    same parameters) at the same concurrency: litellm's own CPU per call in this process, with no
+    ledger, budget, selection or validation around it. LLM-stage CPU per call minus this = Allixios'."""
+    import asyncio
+
+    from allixios.ai.router import litellm_module
+    from allixios.content.pipeline import pending_drafts, resolve_partition
+    from allixios.db.engine import connect
+
+    litellm = litellm_module()
+    with connect(url) as conn:
+        jobs = pending_drafts(conn, resolve_partition(conn, day, niche_key))
+    params = {"model": f"openai/{WRITER_A}", "api_base": provider_url, "api_key": "bench-local-key", "max_retries": 0,
+              "timeout": POLICY["timeout_s"], "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+
+    async def main() -> tuple[float, float]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(job) -> None:
+            async with gate:
+                await litellm.acompletion(**params, messages=job.messages, max_tokens=3000,
+                                          response_format={"type": "json_object"})
+
+        cpu, start = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(one(j) for j in jobs))
+        return time.process_time() - cpu, time.perf_counter() - start
+
+    cpu_s, seconds = asyncio.run(main())
+    return {"calls": len(jobs), "seconds": seconds, "calls_per_s": len(jobs) / seconds,
+            "cpu_ms_per_call": 1000 * cpu_s / max(1, len(jobs))}
 
 
 def ledger_audit(url, niche_keys: str | list[str], provider_requests: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ errors stop at once. Provider failures never raise: they come back as a Completi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import random
@@ -41,6 +42,7 @@ from allixios.ai.selection import (
     amend_selection,
     quality_history,
     select_model,
+    selection_inputs,
 )
 from allixios.db.engine import connect
 from allixios.errors import ValidationError
@@ -48,6 +50,8 @@ from allixios.errors import ValidationError
 SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
 DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
 HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
+INPUTS_TTL_S = 1.0  # how long it reuses the other selection inputs (circuits, budget left, in flight, overrides)
+BATCH_MAX = 64  # completed attempts written in one transaction at most
 CLAIM_POLL_S = 0.1  # how often a caller waiting for the same request's call in flight looks again
 CLAIM_WAIT_S = 900.0  # how long it waits at most before reporting the request as busy
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
@@ -181,6 +185,10 @@ class LLMClient:
         self._router = None
         self._executor_lock = threading.Lock()
         self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
+        self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
+        self._batch: _LedgerBatch | None = None
+        self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
+        self._own_in_flight: dict[str, int] = {}  # deployment id -> this client's calls between admission and record
 
     # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
 
@@ -197,12 +205,25 @@ class LLMClient:
         return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(self._db, fn, *args))
 
     def router(self):
-        """The process-wide Router of this catalogue (looked up once per client)."""
+        """Prepare litellm for this catalogue's deployments (import, configuration, direct-call
+        parameters); called once before timing-sensitive work. Returns the process-wide Router."""
         if self._router is None:
             from allixios.ai.router import get_router
 
             self._router = get_router(self.catalogue)
+            for d in self.catalogue.all_deployments():
+                if d.available:
+                    self._call_params(d)
         return self._router
+
+    def _call_params(self, d: Deployment) -> dict[str, Any]:
+        """The deployment's litellm parameters, built once per client (keys are read from the environment once)."""
+        params = self._params.get(d.id)
+        if params is None:
+            from allixios.ai.router import call_params
+
+            params = self._params[d.id] = call_params(d)
+        return params
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -347,8 +368,32 @@ class LLMClient:
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
             max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
-            content_type=req.content_type, bandit=bandit, bandit_note=note,
+            content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req),
         )
+
+    def _inputs(self, conn, req: CompletionRequest):
+        """Selection's other inputs (circuits, budget left, calls in flight, overrides), read at most once
+        per INPUTS_TTL_S per task and tenant: they only order the candidates, and admission re-checks
+        circuits, budgets and rate windows under locks. Calls in flight = the other processes' count
+        from the snapshot plus this client's own count now, so least-busy balancing stays current.
+        A circuit failure or a budget refusal seen by this client drops the snapshot."""
+        key = (req.task, req.tenant_id)
+        with self._executor_lock:
+            cached = self._inputs_cache.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            mine = dict(self._own_in_flight)
+            fresh = selection_inputs(conn, self.catalogue, req.task, req.tenant_id)
+            cached = (time.monotonic() + INPUTS_TTL_S, fresh,
+                      {k: max(0, v - mine.get(k, 0)) for k, v in fresh.busy.items()})
+            with self._executor_lock:
+                self._inputs_cache[key] = cached
+        _, inputs, others = cached
+        busy = {d: others.get(d, 0) + self._own_in_flight.get(d, 0) for d in set(others) | set(self._own_in_flight)}
+        return dataclasses.replace(inputs, busy=busy)
+
+    def _forget_inputs(self) -> None:
+        with self._executor_lock:
+            self._inputs_cache.clear()
 
     def _bandit(self, conn, req: CompletionRequest) -> tuple[dict | None, str | None]:
         """Thompson draws per writer deployment from the niche's revenue evidence (when enabled)."""
@@ -454,17 +499,23 @@ class LLMClient:
             if admission.rate is not None and not admission.rate.allowed:
                 return _Limited(admission.rate.wait_s, admission.rate.limit or "rate limit")
             if not permit.allowed:
+                self._forget_inputs()  # the snapshot thought this circuit usable
                 call.last = self._result(call, d, CIRCUIT_OPEN, error_class="CircuitOpen",
                                          error_message=f"circuit of {d.id} is {permit.state.replace('_', '-')}")
                 return None
             if not reservation.granted:
+                self._forget_inputs()  # the budget left has changed the ranking's preference
                 error_class = "CostCapExceeded" if admission.cap_reason else "BudgetExceeded"
                 await self._record(call, d, SKIPPED_BUDGET, error_class=error_class, error_message=reservation.reason)
                 return _Refused(self._result(call, d, SKIPPED_BUDGET, error_class=error_class,
                                              error_message=reservation.reason),
                                 reservation.amount_usd, cap=admission.cap_reason is not None)
-            outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id,
-                                          admission.rate)
+            self._own_in_flight[d.id] = self._own_in_flight.get(d.id, 0) + 1
+            try:
+                outcome = await self._attempt(call, d, estimate.max_tokens_out, reservation, permit, pending_id,
+                                              admission.rate)
+            finally:
+                self._own_in_flight[d.id] -= 1
             if isinstance(outcome, CompletionResult):
                 return outcome
             failure: ProviderFailure = outcome
@@ -494,14 +545,15 @@ class LLMClient:
         req = call.req
         if d.max_tokens:
             max_tokens = min(max_tokens, d.max_tokens)
-        kwargs: dict[str, Any] = {**dict(d.default_params), "model": d.id, "messages": req.messages,
+        kwargs: dict[str, Any] = {**dict(d.default_params), **self._call_params(d), "messages": req.messages,
                                   "max_tokens": max_tokens, "timeout": d.timeout_s}
         if req.json_response:
             kwargs["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
         try:
             # the outer guard catches a provider that never returns even past the client timeout
-            response = await asyncio.wait_for(self.router().acompletion(**kwargs), timeout=d.timeout_s + 5)
+            # litellm's own async call, not the Router: routing, retries and rate windows are ours
+            response = await asyncio.wait_for(_litellm().acompletion(**kwargs), timeout=d.timeout_s + 5)
         except Exception as exc:  # every provider failure becomes a ledger row, never an exception
             latency = int((time.perf_counter() - started) * 1000)
             failure = classify(exc, d, call.secret_values)
@@ -532,8 +584,8 @@ class LLMClient:
             return ProviderFailure("MalformedResponse", message, retryable=True, counts_for_circuit=False)
         flag_class, flag = _beyond_reservation(d, reservation, cost, tokens_out, max_tokens)
         await self._record(call, d, SUCCESS, tokens_in, tokens_out, cost, latency, flag_class, flag,
-                           response_text=text,
-                           reservation=reservation, circuit_success=True, pending_id=pending_id, rate=rate)
+                           response_text=text, reservation=reservation, circuit_success=True, pending_id=pending_id,
+                           rate=rate, batch=pending_id is not None)
         return self._result(call, d, SUCCESS, text, parsed, tokens_in, tokens_out, cost, latency)
 
     async def _record(self, call: _Call, d: Deployment, status: str, tokens_in: int = 0, tokens_out: int = 0,
@@ -541,9 +593,11 @@ class LLMClient:
                       error_message: str | None = None, response_text: str | None = None,
                       reservation: budgets.Reservation | None = None, circuit_failure: bool = False,
                       circuit_success: bool = False, pending_id: int | None = None,
-                      rate: ratelimits.RatePermit | None = None) -> str | None:
+                      rate: ratelimits.RatePermit | None = None, batch: bool = False) -> str | None:
         """One ledger row (the pending one completed, or a new one), its budget settlement and the
-        circuit update, in one transaction."""
+        circuit update, in one transaction. ``batch``: in the transaction of whatever other completions
+        are waiting to be written (group commit, see _LedgerBatch); used for successes only, whose
+        pending row is already committed, so a crash before the batch commits loses no paid call."""
         req = call.req
         attempt = self._attempt_record(
             req, d, status, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost, latency_ms=latency_ms,
@@ -553,23 +607,23 @@ class LLMClient:
         )
         call.rate_wait_ms, call.rate_limited_on = 0, []  # written on this row
 
-        def write(conn) -> str | None:
-            ratelimits.correct(conn, d, rate, tokens_in + tokens_out)  # rate windows first (as in _admit)
-            if pending_id is not None:
-                ledger.finish(conn, pending_id, attempt)
-            else:
-                ledger.record_attempt(conn, attempt)
-            budgets.settle(conn, reservation, cost)
-            if circuit_failure:
-                return circuit.record_failure(conn, d.id, error_class or "Error", self.catalogue.policy.circuit_failure_threshold)
-            if circuit_success:
-                circuit.record_success(conn, d.id)
-            return None
-
-        state = await self._in_db(write)
+        write = _Write(d, attempt, pending_id, rate, tokens_in + tokens_out, reservation, cost,
+                       circuit_failure, circuit_success, error_class)
+        if circuit_failure:
+            self._forget_inputs()
+        if batch:
+            state = await self._ledger_batch().submit(write)
+        else:
+            state = await self._in_db(lambda conn: _write_all(conn, [write], self.catalogue.policy)[0])
         call.attempts += 1
         call.total_cost += cost
         return state
+
+    def _ledger_batch(self) -> _LedgerBatch:
+        loop = asyncio.get_running_loop()
+        if self._batch is None or self._batch.loop is not loop:  # sync callers run each batch in a new loop
+            self._batch = _LedgerBatch(self, loop)
+        return self._batch
 
     def _result(self, call: _Call, d: Deployment, status: str, text: str | None = None, parsed: Any = None,
                 tokens_in: int = 0, tokens_out: int = 0, cost: float = 0.0, latency_ms: int = 0,
@@ -579,6 +633,111 @@ class LLMClient:
             secrets.scrub(error_message, call.secret_values),
             call.selection.as_record() if call.selection else None, call.attempts, False, round(call.total_cost, 8),
         )
+
+
+@dataclass
+class _Write:
+    """What recording one attempt writes (see LLMClient._record)."""
+
+    d: Deployment
+    attempt: ledger.Attempt
+    pending_id: int | None
+    rate: ratelimits.RatePermit | None
+    tokens: int
+    reservation: budgets.Reservation | None
+    cost: float
+    circuit_failure: bool
+    circuit_success: bool
+    error_class: str | None
+
+
+def _write_all(conn, writes: list[_Write], policy) -> list[str | None]:
+    """Record attempts in one transaction, in the lock order of admission: rate windows first, then
+    the ledger rows with their budget settlement (ai_spend), then the circuits (one success update
+    per deployment). Returns each attempt's circuit state after a counted failure, else None."""
+    for w in sorted(writes, key=lambda w: w.d.id):
+        ratelimits.correct(conn, w.d, w.rate, w.tokens)
+    for w in writes:
+        if w.pending_id is not None:
+            ledger.finish(conn, w.pending_id, w.attempt)
+        else:
+            ledger.record_attempt(conn, w.attempt)
+        budgets.settle(conn, w.reservation, w.cost)
+    states: list[str | None] = []
+    succeeded: set[str] = set()
+    for w in writes:
+        if w.circuit_failure:
+            states.append(circuit.record_failure(conn, w.d.id, w.error_class or "Error", policy.circuit_failure_threshold))
+            continue
+        if w.circuit_success and w.d.id not in succeeded:
+            circuit.record_success(conn, w.d.id)
+            succeeded.add(w.d.id)
+        states.append(None)
+    return states
+
+
+class _LedgerBatch:
+    """Group commit of completed attempts on one event loop (issue 19).
+
+    Calls finishing while a write is in flight queue up and go together in the next transaction,
+    so at concurrency 32 a success costs a share of one commit instead of a commit of its own. Each
+    caller still waits until its own row is committed before its result is returned: nothing is
+    reported done that is not in the ledger. The paid call itself was claimed by a committed
+    'pending' row before the HTTP request (`_admit`), so a process killed while a batch is queued
+    leaves pending rows that `ledger.recover_interrupted` counts as possibly paid — never a paid
+    call without a row. A batch that fails (e.g. a deadlock with another process) is retried one
+    write per transaction, so one bad row cannot take the others with it.
+    """
+
+    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop):
+        self.client, self.loop = client, loop
+        self.queue: list[tuple[_Write, asyncio.Future]] = []
+        self.flushing = False
+
+    async def submit(self, write: _Write) -> str | None:
+        future = self.loop.create_future()
+        self.queue.append((write, future))
+        if not self.flushing:
+            self.flushing = True
+            self.loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        policy = self.client.catalogue.policy
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
+                writes = [w for w, _ in batch]
+                try:
+                    states = await self.client._in_db(lambda conn, ws=writes: _write_all(conn, ws, policy))
+                except Exception:
+                    for w, future in batch:  # one at a time: the others still land
+                        try:
+                            state = await self.client._in_db(lambda conn, w=w: _write_all(conn, [w], policy)[0])
+                        except Exception as exc:
+                            _settle_future(future, error=exc)
+                        else:
+                            _settle_future(future, state)
+                    continue
+                for (_, future), state in zip(batch, states, strict=True):
+                    _settle_future(future, state)
+        finally:
+            self.flushing = False
+
+
+def _settle_future(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # its caller was cancelled (e.g. an outer timeout); the row is written all the same
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _litellm():
+    from allixios.ai.router import litellm_module
+
+    return litellm_module()
 
 
 def _beyond_reservation(d: Deployment, reservation: budgets.Reservation, cost: float, tokens_out: int,

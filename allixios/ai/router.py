@@ -1,4 +1,11 @@
-"""litellm, configured once per process, and the Router built from the catalogue.
+"""litellm, configured once per process; the direct-call parameters and the Router built from the catalogue.
+
+The hot path (`LLMClient` chat calls) calls ``litellm.acompletion`` directly with a deployment's
+`call_params` (issue 19): the Router's per-call bookkeeping (deployment lookup, rpm/tpm counting in
+process memory, its own logging objects) cost ~3 ms of CPU per call and none of it is used, because
+Allixios routes, retries, fails over and counts rate windows itself. litellm's OpenAI-compatible
+client is cached by litellm per (api_base, key, timeout), so connections are reused across calls.
+The Router stays for the embedding deployments.
 
 litellm keeps its settings in module globals that are not thread-safe, so they are set once under
 a lock. The Router has one model group per deployment id (``model=deployment.id``) with retries,
@@ -24,6 +31,10 @@ _routers: dict[tuple, Any] = {}
 def litellm_module():
     """Import and configure litellm (offline price map, no telemetry, offline provider registered)."""
     global _configured
+    if _configured:  # the hot path asks on every call: no lock once configured
+        import litellm
+
+        return litellm
     with _lock:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
@@ -62,6 +73,22 @@ def _litellm_params(d: Deployment) -> dict[str, Any]:
         params["rpm"] = d.rpm
     if d.tpm:
         params["tpm"] = d.tpm
+    return params
+
+
+def call_params(d: Deployment) -> dict[str, Any]:
+    """What ``litellm.acompletion`` needs for this deployment, besides the request (model, base, key, prices).
+
+    Prices from the catalogue are passed along so litellm prices its own logging object with them
+    instead of scanning its price map (a "zero cost" diagnosis) on every call.
+    """
+    litellm_module()
+    from allixios.ai import offline_provider
+
+    if d.provider == offline_provider.PROVIDER and d.responder:
+        offline_provider.set_responder(d.model.split("/", 1)[1], d.responder)
+    params = _litellm_params(d)
+    params.pop("rpm", None), params.pop("tpm", None)  # Router bookkeeping only; windows are ratelimits'
     return params
 
 

@@ -256,6 +256,32 @@ def amend_selection(conn: psycopg.Connection, record_id: int | None, note: str, 
                  (note, deployment.id if deployment else None, deployment.provider if deployment else None, record_id))
 
 
+@dataclass(frozen=True)
+class SelectionInputs:
+    """What selection reads besides the request: open circuits, the tenant's remaining budget, calls
+    in flight per deployment, stored overrides. A client may reuse them for a second (`LLMClient`):
+    every one of them is only a preference here; admission re-checks circuits, budgets and rate
+    windows under locks before a paid call."""
+
+    blocked: dict[str, str]
+    remaining_budget_usd: float | None
+    busy: dict[str, int]
+    overrides: Overrides
+
+
+def selection_inputs(conn: psycopg.Connection, catalogue: Catalogue, task: str,
+                     tenant_id: UUID | None) -> SelectionInputs:
+    from allixios.ai import budgets, circuit
+
+    deployments = catalogue.deployments(task)
+    return SelectionInputs(
+        blocked=circuit.blocked(conn, catalogue.policy.circuit_cooldown_s),
+        remaining_budget_usd=_remaining(budgets.budget_status(conn, tenant_id)) if tenant_id else None,
+        busy=in_flight(conn, [d.id for d in deployments]),
+        overrides=load_overrides(conn, tenant_id),
+    )
+
+
 def select_model(conn: psycopg.Connection, catalogue: Catalogue, task: str, messages: list[dict], *,
                  tenant_id: UUID | None = None, niche_id: UUID | None = None, run_id: str | None = None,
                  expected_output_tokens: int = 1500, max_output_tokens: int | None = None,
@@ -263,23 +289,25 @@ def select_model(conn: psycopg.Connection, catalogue: Catalogue, task: str, mess
                  min_quality: float | None = None, record: bool = True,
                  history: dict[str, tuple[int, float]] | None = None, language: str | None = None,
                  content_type: str | None = None, bandit: dict[str, tuple[float, str]] | None = None,
-                 bandit_note: str | None = None) -> ModelSelection:
-    """Choose a deployment for ``task`` with history from the database, skipping open circuits; recorded."""
-    import dataclasses
+                 bandit_note: str | None = None, inputs: SelectionInputs | None = None) -> ModelSelection:
+    """Choose a deployment for ``task`` with history from the database, skipping open circuits; recorded.
 
-    from allixios.ai import budgets, circuit
+    ``inputs``: the circuits, budget, in-flight counts and overrides when the caller already read them
+    (`selection_inputs`)."""
+    import dataclasses
 
     deployments = catalogue.deployments(task)
     if history is None:
         history = quality_history(conn, deployments, tenant_id, niche_id)
-    blocked = circuit.blocked(conn, catalogue.policy.circuit_cooldown_s)
+    if inputs is None:
+        inputs = selection_inputs(conn, catalogue, task, tenant_id)
+    blocked = inputs.blocked
     unavailable = {d.id: f"circuit {blocked[d.id].replace('_', '-')}" for d in deployments if d.id in blocked}
     selection = rank(catalogue, task, messages, expected_output_tokens=expected_output_tokens,
                      max_output_tokens=max_output_tokens, history=history,
                      max_cost_usd=max_cost_usd, max_latency_ms=max_latency_ms, min_quality=min_quality,
                      unavailable=unavailable, language=language, content_type=content_type,
-                     remaining_budget_usd=_remaining(budgets.budget_status(conn, tenant_id)) if tenant_id else None,
-                     busy=in_flight(conn, [d.id for d in deployments]), overrides=load_overrides(conn, tenant_id),
+                     remaining_budget_usd=inputs.remaining_budget_usd, busy=inputs.busy, overrides=inputs.overrides,
                      bandit=bandit, bandit_note=bandit_note)
     if record:
         selection = dataclasses.replace(selection, record_id=record_selection(conn, selection, task, tenant_id, niche_id, run_id))

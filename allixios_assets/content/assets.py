@@ -100,6 +100,9 @@ def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: W
     })
 
 
+LOGGED_DRAFTS = 20  # drafts and failures named in article_drafts' log lines (all of them are in its metadata)
+
+
 class DraftsConfig(dg.Config):
     concurrency: int = 8  # drafts in flight at once within this asset
     # a spent tenant budget leaves topics selected for a later run; set True to fail the partition instead
@@ -128,11 +131,18 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
         with warehouse.connection() as conn:
             out = pipeline.store_drafts(conn, part, jobs, results, run_id=run_id)
             earlier = [] if out.drafted else pipeline.earlier_articles(conn, part)
-    for d in out.drafted:
-        context.log.info(f"drafted {d['slug']!r} with {d['model']}{_offline_note(d['model'])}, "
-                         f"cost ${d['cost_usd']:.6f}")
-    for f in out.failed:
-        context.log.warning(f"draft failed for topic {f['title']!r}: {f['reason']}")
+    # one log line per kind, not per draft: every Dagster log line is a row written to the event-log
+    # storage, and a line per draft cost more than the drafting itself (issue 19); each draft and
+    # failure is listed in the materialization's metadata below
+    if out.drafted:
+        context.log.info(f"drafted {len(out.drafted)} article(s): " + "; ".join(
+            f"{d['slug']!r} with {d['model']}{_offline_note(d['model'])}, cost ${d['cost_usd']:.6f}"
+            for d in out.drafted[:LOGGED_DRAFTS]) + (f"; … {len(out.drafted) - LOGGED_DRAFTS} more in the metadata"
+                                                     if len(out.drafted) > LOGGED_DRAFTS else ""))
+    if out.failed:
+        context.log.warning(f"{len(out.failed)} draft(s) failed: " + "; ".join(
+            f"topic {f['title']!r}: {f['reason']}" for f in out.failed[:LOGGED_DRAFTS])
+            + (f"; … {len(out.failed) - LOGGED_DRAFTS} more in the metadata" if len(out.failed) > LOGGED_DRAFTS else ""))
     if out.skipped_budget:
         context.log.warning(f"{len(out.skipped_budget)} draft(s) not made: tenant budget spent (topics stay selected)")
         if config.fail_on_budget_skip:
