@@ -46,8 +46,12 @@ def run_record(instance: dg.DagsterInstance, record) -> RunRecord:
         done, failed = stats.steps_succeeded, stats.steps_failed
         planned = len(run.step_keys_to_execute or []) or (done + failed) or 1
         progress = min(99, int(100 * done / planned)) if status == "running" else int(100 * done / planned)
-    if status == "failed":
+    if status in ("failed", "cancelled"):
         error = failure_details(instance, run.run_id)
+        if error["code"] == WORKFLOW_TIMEOUT:
+            status = "failed"  # ended by run monitoring for its max runtime (it may land as canceled)
+        elif status == "cancelled":
+            error = None
     output, memory = (run_output(instance, run.run_id) if status in ("completed", "failed", "cancelled")
                       else (None, 0))
     tags = dict(run.tags)

@@ -92,3 +92,102 @@ def test_every_asset_of_the_code_location_reports_memory():
     executable = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
     assert executable and all(RUN_METER_HOOKS <= set(a.hook_defs) for a in executable)
     defs.resolve_job_def("content_job")  # the location still resolves
+
+
+TOPICS = [("Growing Tomatoes in Containers", "container tomatoes", 90),
+          ("Companion Planting for Beginners", "companion planting", 80),
+          ("Composting at Home Without the Smell", "composting at home", 70),
+          ("Raised Bed Soil Mixes Compared", "raised bed soil", 60),
+          ("Watering Schedules for Summer Heat", "watering schedule", 50),
+          ("Mulching Vegetable Beds in Autumn", "mulching beds", 40)]
+
+
+def _states(db) -> dict[str, dict]:
+    with connect(db) as conn:
+        return {r["id"]: r for r in fetch_dicts(
+            conn, "SELECT id::text AS id, status::text AS status, workflow_state FROM articles")}
+
+
+def test_workflow_state_follows_the_article_from_draft_to_revision(db, monkeypatch):
+    """The seed's WorkflowState (current stage, completed stages, pending actions, last processed)
+    kept by the database as the real pipeline drafts, scores, publishes or holds, and revises; shown by
+    `allixios articles show` and the API."""
+    from allixios.ai.client import LLMClient
+    from allixios.ai.embeddings import get_embedder
+    from allixios.content import pipeline
+    from allixios.content.revision import revise_articles
+    from allixios.content.topics import TopicInput, add_topics
+    from allixios.tenants import add_niche, ensure_tenant
+
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    day = "2026-11-05"
+    with connect(db) as conn:
+        tenant = ensure_tenant(conn, "acme")
+        niche = add_niche(conn, tenant, "garden", "Home Gardening", ["raised beds"], daily_quota=len(TOPICS))
+        add_topics(conn, niche, [TopicInput(t, (), k, p) for t, k, p in TOPICS])
+    llm, embedder = LLMClient(database_url=db), get_embedder(database_url=db)
+    with connect(db) as conn:
+        part = pipeline.resolve_partition(conn, day, niche.partition_key)
+        pipeline.select_topics(conn, part, embedder, llm=llm, research="never", run_id="test")
+    with connect(db) as conn:
+        pipeline.draft_articles(conn, part, llm, run_id="test")
+    drafted = _states(db)
+    assert drafted and all(r["workflow_state"]["current_stage"] == "draft" and r["workflow_state"]["completed_stages"] == []
+                           and r["workflow_state"]["pending_actions"] == ["score"] for r in drafted.values())
+
+    with connect(db) as conn:
+        pipeline.score_partition(conn, part)
+        pipeline.publish_partition(conn, part, run_id="test")
+    decided = _states(db)
+    held = [a for a, r in decided.items() if r["status"] == "needs_revision"]
+    live = [a for a, r in decided.items() if r["status"] == "published"]
+    assert held and live, "the offline writer's defects leave some articles held, others pass"
+    for a in live:
+        s = decided[a]["workflow_state"]
+        assert (s["current_stage"], s["completed_stages"], s["pending_actions"]) == ("publish", ["draft", "score"], [])
+    for a in held:
+        s = decided[a]["workflow_state"]
+        assert (s["current_stage"], s["completed_stages"], s["pending_actions"]) == ("hold", ["draft", "score"], ["revise"])
+        assert s["last_processed_at"] >= drafted[a]["workflow_state"]["last_processed_at"]
+
+    outcomes = revise_articles(llm, held, database_url=db, run_id="test-revise", publish_passing=True)
+    revised = _states(db)
+    for outcome in outcomes:
+        if outcome.status != "revised":
+            continue
+        s = revised[outcome.article_id]["workflow_state"]
+        assert s["completed_stages"][:5] == ["draft", "score", "hold", "revise", "score"], s
+        assert s["current_stage"] == ("publish" if outcome.passed else "hold")
+        assert s["pending_actions"] == ([] if outcome.passed else ["revise"])
+    assert any(o.status == "revised" for o in outcomes), outcomes
+
+    # the editor's view and the API's article carry it (plus the article's processing locks)
+    from allixios.cli import main
+
+    article = held[0]
+    monkeypatch.setenv("ALLIXIOS_TENANT", "acme")
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["articles", "show", article, "--tenant", "acme", "--json"]) == 0
+    shown = json.loads(out.getvalue())["workflow_state"]
+    expected = revised[article]["workflow_state"]
+    assert {k: shown[k] for k in ("current_stage", "completed_stages", "pending_actions")} == {
+        k: expected[k] for k in ("current_stage", "completed_stages", "pending_actions")}
+    assert shown["processing_locks"] == [] and shown["last_processed_at"]
+
+    from allixios.api.app import create_app
+    from allixios.identity.keys import create_key
+    from allixios.identity.users import add_user
+    from tests.api_support import ServerThread, client
+
+    with connect(db) as conn:
+        user = add_user(conn, tenant, "viewer@acme.example", role="viewer", name="Viewer", actor="test")
+        _, secret = create_key(conn, tenant, str(user.id), name="viewer key", actor="test")
+    with ServerThread(create_app(dispatch=False)) as server, client(server.url, secret) as http:
+        body = http.get(f"/v1/articles/{article}").json()
+    assert body["workflow_state"]["current_stage"] == expected["current_stage"]
+    assert body["workflow_state"]["completed_stages"] == expected["completed_stages"]
