@@ -29,7 +29,7 @@ _STATUS = {
 BATCH = 200
 MAX_NUMBERS_PER_ASSET = 12
 # run monitoring's own words when a run passes its dagster/max_runtime (dagster/_daemon/monitoring/run_monitoring.py)
-_TIMEOUT = re.compile(r"(?:exceed(?:ed|ing) (?:the )?maximum runtime of|max_runtime)\D*(\d+)", re.IGNORECASE)
+_TIMEOUT = re.compile(r"exceed(?:ed|ing) maximum runtime of (\d+) seconds", re.IGNORECASE)
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -162,7 +162,7 @@ def failure_details(instance: dg.DagsterInstance, run_id: str) -> dict:
     if timeout:
         details["code"] = WORKFLOW_TIMEOUT
         details["max_runtime_seconds"] = int(timeout.group(1))
-        root = {"step": None, "type": WORKFLOW_TIMEOUT,
+        root = {"step": root["step"] if root else None, "type": WORKFLOW_TIMEOUT,  # the step it hung in
                 "message": f"the run passed its maximum run time of {timeout.group(1)} s (dagster/max_runtime) "
                            "and was ended by run monitoring"}
     if root is None and "run" in details:
@@ -175,7 +175,8 @@ def failure_details(instance: dg.DagsterInstance, run_id: str) -> dict:
     name="workflow_executions_sensor",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Mirrors every Dagster run into workflow_executions (status, progress, tokens, cost, duration, errors).",
+    description="Mirrors every Dagster run into workflow_executions (status, progress, tokens, cost, duration, "
+                "peak memory, output summary, errors with their root cause).",
 )
 def workflow_executions_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     since = float(context.cursor) if context.cursor else 0.0
