@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import resource
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +12,11 @@ from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+# the seed's ErrorCode values a run record carries (error_details.code)
+WORKFLOW_TIMEOUT = "WORKFLOW_TIMEOUT"
+WORKFLOW_FAILED = "WORKFLOW_FAILED"
+_SECRET_ENV = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(?:_FILE)?$")
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,9 @@ class RunRecord:
     error: dict[str, Any] | None = None
     parent_run_id: str | None = None
     tenant_slug: str | None = None
+    output: dict[str, Any] | None = None  # output_data: what the run produced (counts per asset)
+    memory_mb: int = 0  # peak RSS of the run's process(es), 0 while not reported
+
 
 
 def record_run(conn: psycopg.Connection, run: RunRecord) -> None:
@@ -43,11 +54,11 @@ def record_run(conn: psycopg.Connection, run: RunRecord) -> None:
         INSERT INTO workflow_executions AS w
             (tenant_id, workflow_type, workflow_id, execution_id, status, progress_percentage, input_data,
              error_details, started_at, completed_at, duration_ms, tokens_used, cost_usd, parent_execution_id,
-             triggered_by, tags)
+             triggered_by, tags, output_data, memory_used_mb)
         SELECT %(tenant)s, %(type)s, %(job)s, %(run)s, %(status)s, %(progress)s, %(input)s, %(error)s,
                %(started)s, %(completed)s, %(duration)s,
                coalesce(sum(u.tokens_in + u.tokens_out), 0), coalesce(sum(u.cost_usd), 0),
-               %(parent)s, %(trigger)s, %(tags)s
+               %(parent)s, %(trigger)s, %(tags)s, %(output)s, %(memory)s
         FROM ai_usage u WHERE u.run_id = %(run)s
         ON CONFLICT (execution_id) DO UPDATE SET
             status = EXCLUDED.status,
@@ -59,6 +70,8 @@ def record_run(conn: psycopg.Connection, run: RunRecord) -> None:
             tokens_used = EXCLUDED.tokens_used,
             cost_usd = EXCLUDED.cost_usd,
             tags = EXCLUDED.tags,
+            output_data = coalesce(EXCLUDED.output_data, w.output_data),
+            memory_used_mb = greatest(w.memory_used_mb, EXCLUDED.memory_used_mb),
             updated_at = now()
         """,
         {
@@ -76,6 +89,8 @@ def record_run(conn: psycopg.Connection, run: RunRecord) -> None:
             "parent": parent,
             "trigger": run.tags.get("dagster/sensor_name") or run.tags.get("dagster/schedule_name") or run.tags.get("allixios/trigger") or "manual",
             "tags": Jsonb(run.tags),
+            "output": Jsonb(run.output) if run.output else None,
+            "memory": max(0, int(run.memory_mb or 0)),
         },
     )
 
@@ -88,3 +103,39 @@ def _workflow_type(job_name: str) -> str:
     if job_name.startswith("maintenance"):
         return "maintenance"
     return "other"
+
+
+def peak_rss_mb() -> int:
+    """Peak resident memory of this process or of the largest child it has waited for (dbt's
+    sub-processes), in MB: what a run worker reports at the end of its run. Linux reports KB."""
+    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return max(1, round(peak_kb / 1024))
+
+
+def secret_values_in_env() -> list[str]:
+    """Values that must never reach a run record: every secret-named variable of this process
+    (``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, or the file a ``*_FILE`` one names) and
+    the passwords inside database URLs."""
+    from urllib.parse import urlsplit
+
+    from allixios.ai.secrets import known_secret_values
+
+    names = sorted({n.removesuffix("_FILE") for n in os.environ if _SECRET_ENV.search(n)})
+    values = known_secret_values(names)
+    for name, value in os.environ.items():
+        if name.endswith("_URL") and "@" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                continue
+            if password and len(password) >= 4:
+                values.append(password)
+    return values
+
+
+def scrub_for_record(text: str | None, limit: int = 500) -> str | None:
+    """Text safe for workflow_executions: known secrets and key-shaped tokens replaced, length bounded."""
+    from allixios.ai.secrets import scrub
+
+    return scrub(text, secret_values_in_env(), limit=limit)

@@ -122,8 +122,11 @@ def show(
     if as_json:
         print_json(data)
         return
-    skip = {"failing_assessments", "recent_changes", "optimization_suggestions", "lock"}
+    skip = {"failing_assessments", "recent_changes", "optimization_suggestions", "lock", "workflow_state"}
     print_table([{"field": k, "value": v} for k, v in data.items() if k not in skip])
+    state = data["workflow_state"]
+    typer.echo(f"\nworkflow: stage {state['current_stage'] or '-'}; done: {', '.join(state['completed_stages']) or '-'}; "
+               f"pending: {', '.join(state['pending_actions']) or 'nothing'}; last processed {state['last_processed_at'] or '-'}")
     lock = data["lock"]
     typer.echo(
         "\nlock: " + ("none" if lock is None else f"held by {lock['locked_by']} until {lock['expires_at']}")

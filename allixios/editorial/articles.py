@@ -193,7 +193,8 @@ def show_article(conn: psycopg.Connection, tenant: Tenant, ref: str) -> dict[str
                   a.version_number AS current_version, a.published_version_number AS published_version,
                   a.published_at, a.ai_generated, a.ai_model_used, length(coalesce(a.content, '')) AS body_chars,
                   a.assessments, a.optimization_suggestions, a.created_at, a.updated_at, a.updated_by, a.deleted_at,
-                  (SELECT count(*) FROM article_versions v WHERE v.article_id = a.id) AS version_count
+                  (SELECT count(*) FROM article_versions v WHERE v.article_id = a.id) AS version_count,
+                  a.workflow_state
            FROM articles a LEFT JOIN niches n ON n.id = a.niche_id WHERE a.id = %s""",
         (article.id,),
     )[0]
@@ -202,8 +203,21 @@ def show_article(conn: psycopg.Connection, tenant: Tenant, ref: str) -> dict[str
     row["assessment_count"] = len(assessments)
     lock = active_lock(conn, article.id)
     row["lock"] = None if lock is None else {"locked_by": lock.locked_by, "expires_at": lock.expires_at}
+    row["workflow_state"] = workflow_state(row.pop("workflow_state") or {}, row["lock"])
     row["recent_changes"] = audit_entries(conn, tenant.id, article.id, limit=10)
     return row
+
+
+def workflow_state(state: dict[str, Any], lock: dict[str, Any] | None) -> dict[str, Any]:
+    """The seed's WorkflowState of an article: the four fields the database keeps current
+    (trigger of revision 0018, allixios/db/sql/022_run_records.sql) plus its processing locks."""
+    return {
+        "current_stage": state.get("current_stage"),
+        "completed_stages": state.get("completed_stages") or [],
+        "pending_actions": state.get("pending_actions") or [],
+        "last_processed_at": state.get("last_processed_at"),
+        "processing_locks": [lock] if lock else [],
+    }
 
 
 # ---- edits -------------------------------------------------------------------------------------
