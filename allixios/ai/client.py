@@ -40,6 +40,7 @@ from allixios.ai.selection import (
     ModelSelection,
     NoModelAvailableError,
     amend_selection,
+    load_overrides,
     quality_history,
     select_model,
     selection_inputs,
@@ -50,7 +51,7 @@ from allixios.errors import ValidationError
 SUCCESS, ERROR, SKIPPED_BUDGET, CIRCUIT_OPEN = "success", "error", "skipped_budget", "circuit_open"
 DB_WORKERS = 8  # below the engine's 15 pooled connections, leaving room for the caller's own
 HISTORY_TTL_S = 60.0  # how long a client reuses a niche's quality history for selection
-INPUTS_TTL_S = 1.0  # how long it reuses the other selection inputs (circuits, budget left, in flight, overrides)
+INPUTS_TTL_S = 1.0  # how long it reuses the other selection inputs (circuits, budget left, in flight)
 BATCH_MAX = 64  # completed attempts written in one transaction at most
 CLAIM_POLL_S = 0.1  # how often a caller waiting for the same request's call in flight looks again
 CLAIM_WAIT_S = 900.0  # how long it waits at most before reporting the request as busy
@@ -372,11 +373,13 @@ class LLMClient:
         )
 
     def _inputs(self, conn, req: CompletionRequest):
-        """Selection's other inputs (circuits, budget left, calls in flight, overrides), read at most once
-        per INPUTS_TTL_S per task and tenant: they only order the candidates, and admission re-checks
+        """Selection's other inputs (circuits, budget left, calls in flight), read at most once per
+        INPUTS_TTL_S per task and tenant: they only order the candidates, and admission re-checks
         circuits, budgets and rate windows under locks. Calls in flight = the other processes' count
         from the snapshot plus this client's own count now, so least-busy balancing stays current.
-        A circuit failure or a budget refusal seen by this client drops the snapshot."""
+        A circuit failure or a budget refusal seen by this client drops the snapshot. Overrides
+        (switches, failover orders) are read on every call: an operator's drain takes effect on the
+        next call, in every process, and nothing re-checks them later."""
         key = (req.task, req.tenant_id)
         with self._executor_lock:
             cached = self._inputs_cache.get(key)
@@ -389,7 +392,7 @@ class LLMClient:
                 self._inputs_cache[key] = cached
         _, inputs, others = cached
         busy = {d: others.get(d, 0) + self._own_in_flight.get(d, 0) for d in set(others) | set(self._own_in_flight)}
-        return dataclasses.replace(inputs, busy=busy)
+        return dataclasses.replace(inputs, busy=busy, overrides=load_overrides(conn, req.tenant_id))
 
     def _forget_inputs(self) -> None:
         with self._executor_lock:

@@ -259,9 +259,9 @@ def amend_selection(conn: psycopg.Connection, record_id: int | None, note: str, 
 @dataclass(frozen=True)
 class SelectionInputs:
     """What selection reads besides the request: open circuits, the tenant's remaining budget, calls
-    in flight per deployment, stored overrides. A client may reuse them for a second (`LLMClient`):
-    every one of them is only a preference here; admission re-checks circuits, budgets and rate
-    windows under locks before a paid call."""
+    in flight per deployment, stored overrides. A client may reuse the first three for a second
+    (`LLMClient`): they are only preferences here, and admission re-checks circuits, budgets and
+    rate windows under locks before a paid call. Overrides it reads on every call."""
 
     blocked: dict[str, str]
     remaining_budget_usd: float | None
