@@ -84,3 +84,16 @@ def sample_tenant(db):
 
     with connect(db) as c:
         return seed_sample(c)
+
+
+# The longest modules (by `--durations`) go first when pytest-xdist spreads modules over workers, so
+# no worker is left running one of them alone at the end. One process (`-n 0`) keeps the usual order.
+LONGEST_FIRST = ("test_benchmarks_smoke.py", "test_automation_daemon.py", "test_api_schemathesis.py",
+                 "test_automation_refresh.py", "test_analytics_dagster.py", "test_api_dispatch.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
