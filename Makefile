@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/allixios run
 
+# Two pytest-xdist workers, each with its own session database and ALLIXIOS_HOME (tests/conftest.py);
+# --dist loadfile keeps a module on one worker so its module-scoped worlds are built once.
+# PYTEST_WORKERS=0 runs everything in one process (tests/README.md).
+PYTEST_WORKERS ?= 2
 test: install test-deps
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # System packages the real-thing tests use (WordPress on MariaDB and PHP, Chromium). Installed only
 # when running as root with apt-get and something is missing; elsewhere those tests skip and say why.

@@ -16,16 +16,14 @@ import uvicorn
 
 from allixios.db.engine import connect
 from allixios.identity.roles import ROLES
+from tests.db_support import empty_app_tables
 
 BODY = ("## Why it matters\n\n" + "An emergency fund keeps a surprise bill from becoming debt. " * 20 +
         "\n\n## How to start\n\n" + "Save a small amount every week into a separate account. " * 20)
 
 
 def truncate(url) -> None:
-    with connect(url) as conn:
-        tables = conn.execute("""SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
-                                 WHERE schemaname IN ('public', 'raw') AND tablename <> 'alembic_version'""").fetchall()
-        conn.execute(f"TRUNCATE {', '.join(t[0] for t in tables)} RESTART IDENTITY CASCADE")
+    empty_app_tables(url)
     from allixios.identity import tokens
 
     tokens._cache.clear()
@@ -80,7 +78,7 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: two test workers may start servers at once
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the API server did not start")

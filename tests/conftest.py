@@ -18,8 +18,7 @@ from sqlalchemy.engine import URL
 from allixios import settings
 from allixios.db import migrate, server
 from allixios.db.engine import connect, dispose_all
-
-APP_TABLES_TO_KEEP = {"alembic_version"}
+from tests.db_support import APP_TABLES_TO_KEEP, empty_app_tables  # noqa: F401 (test_dbt_catalog imports it from here)
 
 # the tests use fixed days from November 2026: their partitions must exist whatever today is
 # (before any test imports the Dagster definitions; sub-processes inherit it)
@@ -46,6 +45,12 @@ def database_url(tmp_path_factory) -> Iterator[URL]:
     os.environ[settings.HOME_ENV] = str(tmp_path_factory.mktemp("allixios_home"))
     migrate.upgrade(url)
     server.ensure_database(dagster_url, require_pgvector=False)
+    # commits of the throw-away session databases need not wait for the disk (~1-4 ms each, and
+    # Dagster's run storage commits every event); the crash tests use their own server
+    with psycopg.connect(server.libpq_conninfo(base.set(database="postgres")), autocommit=True) as admin:
+        for name in (url.database, dagster_url.database):
+            admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    dispose_all()  # pooled connections opened by the migration pick the setting up when reopened
     try:
         yield url
     finally:
@@ -62,14 +67,7 @@ def database_url(tmp_path_factory) -> Iterator[URL]:
 @pytest.fixture
 def db(database_url) -> Iterator[URL]:
     """The session database, emptied of rows before the test (schema kept)."""
-    with connect(database_url) as conn:
-        tables = conn.execute(
-            """SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
-               WHERE schemaname IN ('public', 'raw') AND tablename <> ALL(%s)""",
-            (list(APP_TABLES_TO_KEEP),),
-        ).fetchall()
-        if tables:
-            conn.execute(f"TRUNCATE {', '.join(t[0] for t in tables)} RESTART IDENTITY CASCADE")
+    empty_app_tables(database_url)
     yield database_url
 
 
@@ -86,3 +84,16 @@ def sample_tenant(db):
 
     with connect(db) as c:
         return seed_sample(c)
+
+
+# The longest modules (by `--durations`) go first when pytest-xdist spreads modules over workers, so
+# no worker is left running one of them alone at the end. One process (`-n 0`) keeps the usual order.
+LONGEST_FIRST = ("test_benchmarks_smoke.py", "test_automation_daemon.py", "test_api_schemathesis.py",
+                 "test_automation_refresh.py", "test_analytics_dagster.py", "test_api_dispatch.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
