@@ -85,3 +85,15 @@ def drop_dbt_relations(conn: psycopg.Connection) -> None:
         conn.execute(f"DROP VIEW IF EXISTS {', '.join(views)} CASCADE")
     if tables:
         conn.execute(f"DROP TABLE IF EXISTS {', '.join(tables)} CASCADE")
+
+
+def clean_analytics_slate(url) -> None:
+    """A module's analytics world starts from nothing another module left: app rows (raw imports
+    included), dbt's relations (an incremental mart keeps other modules' days) and the forecast rows."""
+    from allixios.db.engine import connect
+    from tests.db_support import empty_app_tables
+
+    empty_app_tables(url)
+    with connect(url) as conn:
+        drop_dbt_relations(conn)
+        conn.execute(f"TRUNCATE {', '.join('marts.' + name for name in MIGRATION_OWNED_MARTS)}")

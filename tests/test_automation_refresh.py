@@ -21,6 +21,7 @@ from allixios_assets.partitions import content_partition_key
 from resources.dbt import dbt_environment, dbt_executable, project_dir
 from resources.warehouse import WarehouseResource
 from sensors.score_drop import ScoreDropPolicy, score_drop_sensor
+from tests.analytics_support import clean_analytics_slate
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +54,8 @@ def decayed_world(database_url, tmp_path_factory):
     from allixios.sample import seed_sample
     from allixios_assets.definitions import defs
 
+    clean_analytics_slate(database_url)
     with connect(database_url) as conn:
-        conn.execute("TRUNCATE tenants, refresh_requests, raw.page_events, raw.revenue_events CASCADE")
         seed_sample(conn)
         keys = active_partition_keys(conn)
     instance = dg.DagsterInstance.ephemeral()

@@ -22,6 +22,7 @@ from resources.dbt import dbt_environment, dbt_executable, project_dir
 from resources.warehouse import WarehouseResource
 from sensors.predicted_decay import PredictedDecayPolicy, predicted_decay_sensor
 from sensors.score_drop import ScoreDropPolicy
+from tests.analytics_support import clean_analytics_slate
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +47,8 @@ def history(database_url, tmp_path_factory):
     from allixios.sample import seed_sample
     from allixios_assets.definitions import defs
 
+    clean_analytics_slate(database_url)
     with connect(database_url) as conn:
-        conn.execute("TRUNCATE tenants, refresh_requests, raw.page_events, raw.revenue_events CASCADE")
         seed_sample(conn)
         keys = active_partition_keys(conn)
     instance = dg.DagsterInstance.ephemeral()

@@ -31,7 +31,7 @@ from allixios.db.engine import connect
 from allixios.errors import ValidationError
 from resources.dbt import dbt_environment, dbt_executable, prepare_manifest, project_dir
 from resources.warehouse import WarehouseResource
-from tests.analytics_support import drop_dbt_relations, tenant_with_articles
+from tests.analytics_support import clean_analytics_slate, tenant_with_articles
 
 pytestmark = pytest.mark.slow
 
@@ -69,10 +69,8 @@ def world(database_url, tmp_path_factory):
     for offset in range(DAYS):  # this module's days start empty in the session's landing folder
         shutil.rmtree(day_folder(START + timedelta(days=offset)), ignore_errors=True)
     shutil.rmtree(archive_root(), ignore_errors=True)
+    clean_analytics_slate(database_url)
     with connect(database_url) as conn:
-        drop_dbt_relations(conn)
-        conn.execute("TRUNCATE tenants, refresh_requests, analytics_builds, raw.page_events, raw.revenue_events, "
-                     "raw.rejected_events, raw.ingested_files CASCADE")
         acme, _ = tenant_with_articles(conn, "acme", 8, START - timedelta(days=4))
         globex, _ = tenant_with_articles(conn, "globex", 4, START - timedelta(days=4))
         # into this session's landing folder (ALLIXIOS_HOME), where the assets and the cross-check look
