@@ -156,10 +156,9 @@ def _seed_exclusions(url) -> None:
             """INSERT INTO ai_budgets (tenant_id, period, limit_usd)
                SELECT id, 'daily', 0.01 FROM tenants WHERE slug = 'bench_t0'"""
         )
-        conn.execute(
-            """INSERT INTO ai_usage (tenant_id, task, model, deployment_id, provider, request_id, cost_usd, status)
-               SELECT id, 'writer', 'offline/writer', 'offline-writer', 'offline', 'bench-spent', 1, 'success'
-               FROM tenants WHERE slug = 'bench_t0'"""
+        conn.execute(  # the day's running total, as budget settlement keeps it (what the sensor reads)
+            """INSERT INTO ai_spend (tenant_id, period, period_start, spent_usd)
+               SELECT id, 'daily', (now() AT TIME ZONE 'UTC')::date, 1 FROM tenants WHERE slug = 'bench_t0'"""
         )
         conn.execute("ANALYZE")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -96,3 +97,14 @@ def client(base: str, secret: str | None = None, **headers) -> httpx.Client:
     if secret:
         h["Authorization"] = f"Bearer {secret}"
     return httpx.Client(base_url=base, headers=h, timeout=30, trust_env=False)
+
+
+@contextmanager
+def tenants_api(url, *slugs: str, **app_options):
+    """A clean slate, one world per tenant slug and the API app served: yields (server, *worlds)."""
+    from allixios.api.app import create_app
+
+    truncate(url)
+    worlds = [make_world(url, slug) for slug in slugs]
+    with ServerThread(create_app(dispatch=False, **app_options)) as server:
+        yield (server, *worlds)

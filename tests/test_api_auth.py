@@ -13,20 +13,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from allixios.db.engine import connect
-from tests.api_support import ServerThread, client, make_world, truncate
+from tests.api_support import client, tenants_api
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @pytest.fixture(scope="module")
 def api(database_url):
-    truncate(database_url)
-    a = make_world(database_url, "alpha")
-    b = make_world(database_url, "beta")
-    from allixios.api.app import create_app
-
-    with ServerThread(create_app(dispatch=False)) as server:
-        yield server, a, b
+    with tenants_api(database_url, "alpha", "beta") as world:
+        yield world
 
 
 def _exchange(c, secret: str) -> dict:

@@ -9,17 +9,13 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from allixios.db.engine import connect
-from tests.api_support import ServerThread, client, make_world, truncate
+from tests.api_support import client, tenants_api
 
 
 @pytest.fixture(scope="module")
 def api(database_url):
-    truncate(database_url)
-    a = make_world(database_url, "alpha")
-    from allixios.api.app import create_app
-
-    with ServerThread(create_app(dispatch=False, max_body=64_000)) as server:
-        yield server, a
+    with tenants_api(database_url, "alpha", max_body=64_000) as world:
+        yield world
 
 
 def _counts(tenant_id: str) -> tuple[int, int]:

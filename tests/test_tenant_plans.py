@@ -11,20 +11,15 @@ from allixios.content.article_drafts import insert_article, pending_drafts
 from allixios.content.drafting import Draft
 from allixios.content.topics import TopicInput, add_topics
 from allixios.db.engine import connect
-from tests.api_support import ServerThread, client, make_world, truncate
+from tests.api_support import client, tenants_api, truncate
 
 DAY = "2026-11-05"
 
 
 @pytest.fixture(scope="module")
 def api(database_url):
-    truncate(database_url)
-    a = make_world(database_url, "alpha")
-    b = make_world(database_url, "beta")
-    from allixios.api.app import create_app
-
-    with ServerThread(create_app(dispatch=False)) as server:
-        yield server, a, b
+    with tenants_api(database_url, "alpha", "beta") as world:
+        yield world
     truncate(database_url)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from allixios.automation.refresh_rules import refresh_allowed
 from allixios.db.engine import fetch_dicts
 
 FACT = "marts.fct_article_daily_performance"
@@ -246,12 +247,6 @@ def predicted_decay(conn: psycopg.Connection, as_of: date, policy: DecayPolicy =
             WHERE f.as_of = %(as_of)s AND f.metric = 'views' AND f.horizon_days <= %(within)s
               AND b.views >= %(min_views)s AND f.forecast < %(ratio)s * b.views
             ORDER BY f.article_id, f.target_day
-        ), exhausted AS (
-            SELECT b.tenant_id FROM ai_budgets b
-            LEFT JOIN ai_spend s ON s.tenant_id = b.tenant_id AND s.period = b.period
-                 AND s.period_start = CASE b.period WHEN 'daily' THEN (now() AT TIME ZONE 'UTC')::date
-                                                    ELSE date_trunc('month', now() AT TIME ZONE 'UTC')::date END
-            WHERE coalesce(s.spent_usd, 0) >= b.limit_usd
         )
         SELECT d.tenant_id, t.slug AS tenant, d.niche_id, n.partition_key AS niche_key, d.article_id,
                d.target_day, round(d.forecast::numeric, 1)::float AS forecast_views,
@@ -261,10 +256,7 @@ def predicted_decay(conn: psycopg.Connection, as_of: date, policy: DecayPolicy =
         JOIN articles a ON a.id = d.article_id AND a.status = 'published' AND a.deleted_at IS NULL
         JOIN tenants t ON t.id = d.tenant_id AND t.deleted_at IS NULL
         JOIN niches n ON n.id = d.niche_id
-        WHERE d.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
-          AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = d.article_id AND l.expires_at > now())
-          AND NOT EXISTS (SELECT 1 FROM refresh_requests r WHERE r.article_id = d.article_id
-                          AND r.requested_at > now() - make_interval(days => %(cooldown)s))
+        WHERE {refresh_allowed('d')}
         ORDER BY d.tenant_id, d.niche_id, d.target_day
         LIMIT %(limit)s
         """,

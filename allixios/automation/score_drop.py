@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from allixios.automation.refresh_rules import refresh_allowed
 from allixios.db.engine import fetch_dicts
 
 MART = "marts.mart_content_health"
@@ -117,16 +118,6 @@ def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = Dr
                 SELECT s.*, {composite} AS composite, {baseline} AS baseline_composite
                 FROM scored s
                 WHERE {_is_due_sql(composite, baseline, "s")}
-            ), exhausted AS (
-                SELECT b.tenant_id
-                FROM ai_budgets b
-                JOIN LATERAL (
-                    SELECT coalesce(sum(u.cost_usd), 0) AS spent FROM ai_usage u
-                    WHERE u.tenant_id = b.tenant_id
-                      AND u.created_at >= CASE b.period WHEN 'daily' THEN date_trunc('day', now(), 'UTC')
-                                                        ELSE date_trunc('month', now(), 'UTC') END
-                ) s ON true
-                WHERE s.spent >= b.limit_usd
             )
             SELECT c.tenant_id, t.slug AS tenant, c.niche_id, n.partition_key AS niche_key, c.article_id, c.day,
                    round(c.composite::numeric, 1)::float AS composite,
@@ -141,10 +132,7 @@ def due_for_refresh(conn: psycopg.Connection, day: date, policy: DropPolicy = Dr
             FROM composite c
             JOIN tenants t ON t.id = c.tenant_id AND t.deleted_at IS NULL
             JOIN niches n ON n.id = c.niche_id
-            WHERE c.tenant_id NOT IN (SELECT tenant_id FROM exhausted)
-              AND NOT EXISTS (SELECT 1 FROM edit_locks l WHERE l.article_id = c.article_id AND l.expires_at > now())
-              AND NOT EXISTS (SELECT 1 FROM refresh_requests r WHERE r.article_id = c.article_id
-                              AND r.requested_at > now() - make_interval(days => %(cooldown)s))
+            WHERE {refresh_allowed('c')}
             ORDER BY c.tenant_id, c.niche_id, c.composite
             LIMIT %(limit)s
             """,

@@ -24,6 +24,7 @@ def suggestions(niche: str = typer.Option(None, help="Only this niche (slug)."),
     from allixios.content.internal_links import link_report
     from allixios.db.engine import connect
     from allixios.errors import NotFoundError
+    from allixios.publishing.config import site_host
     from allixios.tenants import get_tenant, list_niches
 
     with connect() as conn:
@@ -32,7 +33,7 @@ def suggestions(niche: str = typer.Option(None, help="Only this niche (slug)."),
         if niche and not niches:
             raise NotFoundError(f"niche {niche!r} not found for tenant {t.slug!r}", fix="see `allixios niches list`")
         rows = [s | {"niche": n.slug} for n in niches
-                for s in link_report(conn, t.id, n.id, per_article=per_article)["link_suggestions"]]
+                for s in link_report(conn, t.id, n.id, per_article=per_article, site_host=site_host(conn, t))["link_suggestions"]]
     if as_json:
         print_json(rows)
     else:

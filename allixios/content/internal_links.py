@@ -1,7 +1,8 @@
 """Internal links the way SEO teams build them: orphaned articles and link suggestions per niche.
 
-- **Orphaned**: a published article no other published article of the tenant links to (Markdown
-  links to ``/slug``; a link to itself does not count).
+- **Orphaned**: a published article no other published article of the tenant links to (its links
+  as the one CommonMark parse reads them, `allixios.content.site_links`: inline, reference-style,
+  autolinks, raw ``<a href>``, absolute links to the tenant's site; a link to itself does not count).
 - **Suggestions**: for each published article of the niche, up to ``per_article`` other published
   articles of the niche it does not link to yet, ranked by the cosine of their whole-document
   vectors (the tenant's embedding model, chunk 0) times a value bonus: x1.5 when the target earned
@@ -12,7 +13,7 @@
   existing links and headings; a pair with no such words gets no suggestion. Each suggestion
   carries its reason.
 
-Suggestions are reported (``seo_reports.link_suggestions``); applying them is not built yet.
+Suggestions are reported (``seo_reports.link_suggestions``) and applied by `allixios.content.link_apply`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 
 import psycopg
 
+from allixios.content.site_links import internal_targets
 from allixios.db.engine import fetch_dicts
 
-LINK_TARGET_RE = r"\]\(/([a-z0-9][a-z0-9-]*)"
 MIN_SIMILARITY = 0.3
 STOP = {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "how", "what", "why", "your", "is",
         "are", "at", "by", "from", "guide", "best", "vs", "do", "does", "can", "without"}
@@ -65,7 +66,9 @@ def anchor_for(source_markdown: str, keyphrase: str | None, title: str) -> str |
 
 
 def link_report(conn: psycopg.Connection, tenant_id, niche_id, *, model: str | None = None,
-                per_article: int = 3) -> dict[str, list[dict[str, Any]]]:
+                per_article: int = 3, site_host: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Orphans and suggestions of one niche; ``site_host`` (`publishing.config.site_host`) makes
+    absolute links to the tenant's own site count as internal."""
     live = fetch_dicts(
         conn,
         """SELECT a.id::text AS id, a.slug, a.title, a.niche_id, coalesce(a.content, '') AS content,
@@ -73,7 +76,7 @@ def link_report(conn: psycopg.Connection, tenant_id, niche_id, *, model: str | N
            WHERE a.tenant_id = %s AND a.status = 'published' AND a.deleted_at IS NULL ORDER BY a.slug""",
         (tenant_id,),
     )
-    links: dict[str, set[str]] = {a["slug"]: set(re.findall(LINK_TARGET_RE, a["content"])) - {a["slug"]} for a in live}
+    links: dict[str, set[str]] = {a["slug"]: set(internal_targets(a["content"], site_host)) - {a["slug"]} for a in live}
     linked_to = set().union(*links.values()) if links else set()
     in_niche = [a for a in live if a["niche_id"] == niche_id]
     orphans = [{"slug": a["slug"], "title": a["title"]} for a in in_niche if a["slug"] not in linked_to]

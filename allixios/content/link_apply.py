@@ -31,7 +31,9 @@ from typing import Any
 import psycopg
 
 from allixios.content.internal_links import anchor_for, link_report
+from allixios.content.site_links import internal_targets
 from allixios.errors import AllixiosError, ValidationError
+from allixios.publishing.config import site_host
 from allixios.tenants import Tenant, list_niches
 
 AUTO_ACTOR = "link_suggester"
@@ -68,8 +70,9 @@ def insert_link(markdown: str, anchor: str, slug: str) -> str | None:
     return None
 
 
-def links_to(markdown: str, slug: str) -> bool:
-    return re.search(r"\]\(/" + re.escape(slug) + r"(?:[#?][^)]*)?\)", markdown or "") is not None
+def links_to(markdown: str, slug: str, site_host: str = "") -> bool:
+    """Whether ``markdown`` already links to article ``slug`` (read by the one parse: any link form)."""
+    return slug in internal_targets(markdown, site_host)
 
 
 def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target_ref: str, *,
@@ -93,7 +96,7 @@ def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target
     before = current_fields(conn, source.id)
     content = before["content"] or ""
     out = {"source": source.slug, "target": target.slug, "mode": mode}
-    if links_to(content, target.slug):
+    if links_to(content, target.slug, site_host(conn, tenant)):
         return out | {"anchor": None, "changed": False, "version": source.version_number, "published": False}
     if anchor is None:  # the suggestion as the latest SEO report made it, else the same rule afresh
         reported = conn.execute(
@@ -174,6 +177,7 @@ def auto_apply_links(conn: psycopg.Connection, tenant: Tenant, *, actor: str = A
     """Apply the best suggestions of every niche of ``tenant`` within its per-article cap (0: off)."""
     applied: list[dict] = []
     skipped: list[dict] = []
+    host = site_host(conn, tenant)
     for niche in list_niches(conn, tenant):
         cap = auto_link_cap(tenant, niche.slug)
         if cap <= 0:
@@ -181,7 +185,7 @@ def auto_apply_links(conn: psycopg.Connection, tenant: Tenant, *, actor: str = A
         used = dict(conn.execute(
             """SELECT a.slug, count(*) FROM internal_link_applications l JOIN articles a ON a.id = l.source_article_id
                WHERE l.tenant_id = %s AND l.mode = 'auto' GROUP BY a.slug""", (tenant.id,)).fetchall())
-        report = link_report(conn, tenant.id, niche.id, per_article=cap)
+        report = link_report(conn, tenant.id, niche.id, per_article=cap, site_host=host)
         for s in sorted(report["link_suggestions"], key=lambda s: (s["source"], -s["score"], s["target"])):
             if used.get(s["source"], 0) >= cap:
                 continue

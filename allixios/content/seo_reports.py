@@ -146,8 +146,10 @@ def build_seo_report(conn: psycopg.Connection, part: PartitionRef, *, cannibaliz
     )
     broken = _broken_links(conn, part, params)
     from allixios.content.internal_links import link_report
+    from allixios.publishing.config import site_host
 
-    linking = link_report(conn, part.tenant.id, part.niche.id, model=embedding_model)
+    linking = link_report(conn, part.tenant.id, part.niche.id, model=embedding_model,
+                          site_host=site_host(conn, part.tenant))
     report = {
         "niche": part.niche.partition_key, "day": part.day.isoformat(),
         "article_count": totals["articles"], "published_count": totals["published"],

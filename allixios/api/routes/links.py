@@ -24,6 +24,7 @@ router = APIRouter(tags=["articles"])
 def suggestions(request: Request, niche: str | None = Query(None, max_length=63),
                 per_article: int = Query(3, ge=1, le=20), principal: Principal = Depends(need("articles:read"))):
     from allixios.content.internal_links import link_report
+    from allixios.publishing.config import site_host
     from allixios.tenants import list_niches
 
     with connect() as conn:
@@ -31,7 +32,8 @@ def suggestions(request: Request, niche: str | None = Query(None, max_length=63)
         if niche and not niches:
             raise ApiProblem("RESOURCE_NOT_FOUND", f"no niche {niche!r}", fix="use a niche of this tenant")
         items = [s | {"niche": n.slug} for n in niches
-                 for s in link_report(conn, principal.tenant.id, n.id, per_article=per_article)["link_suggestions"]]
+                 for s in link_report(conn, principal.tenant.id, n.id, per_article=per_article,
+                                         site_host=site_host(conn, principal.tenant))["link_suggestions"]]
     return cached_json(request, {"items": items})
 
 
