@@ -65,7 +65,7 @@ def test_link_check_crawls_the_built_site(sample_tenant, db):
     page.write_text(text)
     with connect(db) as conn:
         totals = check_site_links(conn)
-        broken = conn.execute("SELECT workflow_state -> 'broken_links' FROM articles WHERE id = %s", (a,)).fetchone()[0]
+        broken = conn.execute("SELECT workflow_state -> 'site_broken_links' FROM articles WHERE id = %s", (a,)).fetchone()[0]
     assert totals["broken_links"] == 1 and totals["tenants_crawled"] == 1
     assert broken == ["/personal-finance/nowhere/"]
 

@@ -107,7 +107,9 @@ def crawl_release(release: Path, base_url: str = "") -> CrawlResult:
 
 
 def check_site_links(conn: psycopg.Connection) -> dict[str, int]:
-    """Crawl every tenant's live release; record broken targets in articles.workflow_state.broken_links."""
+    """Crawl every tenant's live release; record broken targets in articles.workflow_state.site_broken_links
+    (the built pages' links and images; the source audit's findings are ``broken_links``: two checks,
+    two keys, so neither overwrites the other)."""
     totals = {"tenants_crawled": 0, "pages_crawled": 0, "links_checked": 0, "images_checked": 0,
               "broken_links": 0, "pages_with_broken_links": 0}
     for (slug,) in conn.execute("SELECT slug FROM tenants WHERE deleted_at IS NULL ORDER BY slug").fetchall():
@@ -123,11 +125,11 @@ def check_site_links(conn: psycopg.Connection) -> dict[str, int]:
         totals["broken_links"] += crawl.broken_count
         totals["pages_with_broken_links"] += len(crawl.broken)
         conn.execute(
-            """UPDATE articles a SET workflow_state = jsonb_set(a.workflow_state, '{broken_links}', '[]'::jsonb)
+            """UPDATE articles a SET workflow_state = jsonb_set(a.workflow_state, '{site_broken_links}', '[]'::jsonb)
                WHERE a.tenant_id = %s AND a.status = 'published' AND a.deleted_at IS NULL""", (tenant.id,))
         for page_path, targets in crawl.broken.items():
             conn.execute(
-                """UPDATE articles a SET workflow_state = jsonb_set(a.workflow_state, '{broken_links}', %s)
+                """UPDATE articles a SET workflow_state = jsonb_set(a.workflow_state, '{site_broken_links}', %s)
                    FROM site_urls u WHERE u.tenant_id = %s AND u.path = %s AND a.id = u.article_id""",
                 (Jsonb(sorted(set(targets))), tenant.id, page_path))
     return totals

@@ -32,8 +32,11 @@ LANGUAGE sql IMMUTABLE AS $$
         CASE stage WHEN 'draft' THEN 'score' WHEN 'score' THEN 'publish'
                    WHEN 'hold' THEN CASE WHEN state ? 'held_for_editor' THEN 'editor_review' ELSE 'revise' END
                    WHEN 'failed' THEN 'editor_review' END,
-        CASE WHEN stage = 'publish' AND jsonb_typeof(state -> 'broken_links') = 'array'
-                  AND jsonb_array_length(state -> 'broken_links') > 0 THEN 'fix_links' END
+        -- broken links in the source (maintenance link audit) or on the built page (site crawl)
+        CASE WHEN stage = 'publish' AND (
+                  (jsonb_typeof(state -> 'broken_links') = 'array' AND jsonb_array_length(state -> 'broken_links') > 0)
+               OR (jsonb_typeof(state -> 'site_broken_links') = 'array'
+                   AND jsonb_array_length(state -> 'site_broken_links') > 0)) THEN 'fix_links' END
     ], NULL))
 $$;
 
