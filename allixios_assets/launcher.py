@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -254,6 +255,8 @@ class Launcher:
                 instance.launch_run(run_id, request)
             if run.status == dg.DagsterRunStatus.STARTED and time.monotonic() >= next_health_check:
                 next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
+                if _ended_past_max_runtime(instance, run_id):
+                    continue
                 health = check_worker(instance, run)
                 if health.status == WorkerStatus.FAILED:  # nobody else will notice without a daemon
                     instance.report_run_failed(run, health.msg)
@@ -296,6 +299,22 @@ def launch(job_name: str, *, partition_key: str | None = None, tags: Mapping[str
            asset_selection: Sequence[dg.AssetKey | str] | None = None) -> str:
     return shared().launch(job_name, partition_key=partition_key, tags=tags, run_config=run_config,
                            asset_selection=asset_selection)
+
+
+def _ended_past_max_runtime(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """End a run past its ``dagster/max_runtime`` when no daemon's run monitoring will (``make run``,
+    a CLI launch with the daemon stopped). It is run monitoring's own check (pinned Dagster; private
+    module), so the run ends with the same messages and run tracking records WORKFLOW_TIMEOUT."""
+    if daemon_dequeues(instance):
+        return False  # the daemon's run monitoring covers it
+    from dagster._daemon.monitoring.run_monitoring import check_run_timeout
+
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return False
+    check_run_timeout(instance, record, logging.getLogger(__name__), float(instance.run_monitoring_max_runtime_seconds))
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.status != dg.DagsterRunStatus.STARTED
 
 
 def wait(run_id: str, timeout: float | None = None) -> dg.DagsterRunStatus:

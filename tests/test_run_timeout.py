@@ -2,7 +2,8 @@
 is launched through the code location with the instance's run launcher, which gives it its job's
 maximum run time (dagster.yaml, ``run_launcher.config.max_runtime_seconds``) as Dagster's
 ``dagster/max_runtime`` tag; a real dagster-daemon's run monitoring ends it; workflow_executions
-records WORKFLOW_TIMEOUT; the pool slot the hung step held is freed."""
+records WORKFLOW_TIMEOUT; the pool slot the hung step held is freed. Without a daemon, the
+launcher waiting for the run ends it the same way."""
 
 from __future__ import annotations
 
@@ -42,12 +43,13 @@ def _wait_for(predicate, timeout: float, what: str, daemon=None):
     raise AssertionError(f"timed out waiting for {what}\n{out}")
 
 
-def test_hung_run_ends_with_workflow_timeout_and_frees_its_slot(db, tmp_path):
+def _timeout_instance(tmp_path) -> tuple[Path, Path]:
+    """The product's instance (DAGSTER_HOME) with the hanging job's own limit and short polls so the
+    tests are quick, and a workspace with the hanging job's code location."""
     from allixios_assets.instance import prepare_dagster_home
 
     home = prepare_dagster_home(tmp_path / "dh")
     config = yaml.safe_load(settings.repo_path("dagster.yaml").read_text())
-    # the product's instance, with the hanging job's own limit and short polls so the test is quick
     config["run_launcher"]["config"]["max_runtime_seconds"]["jobs"]["hanging_job"] = MAX_RUNTIME_S
     config["run_monitoring"].update(poll_interval_seconds=1, free_slots_after_run_end_seconds=1)
     config["run_coordinator"]["config"] = {"dequeue_interval_seconds": 1}
@@ -56,6 +58,21 @@ def test_hung_run_ends_with_workflow_timeout_and_frees_its_slot(db, tmp_path):
     workspace.write_text(
         "load_from:\n  - python_module:\n      module_name: tests.timeout_defs\n      attribute: defs\n"
         f"      location_name: {LOCATION}\n      working_directory: {ROOT}\n")
+    return home, workspace
+
+
+def _assert_workflow_timeout(db, run_id: str) -> None:
+    with connect(db) as conn:
+        status, error = conn.execute("SELECT status::text, error_details FROM workflow_executions "
+                                     "WHERE execution_id = %s", (run_id,)).fetchone()
+    assert status == "failed"
+    assert error["code"] == "WORKFLOW_TIMEOUT" and error["max_runtime_seconds"] == MAX_RUNTIME_S
+    assert error["root_cause"]["type"] == "WORKFLOW_TIMEOUT"
+    assert f"maximum run time of {MAX_RUNTIME_S} s" in error["root_cause"]["message"]
+
+
+def test_hung_run_ends_with_workflow_timeout_and_frees_its_slot(db, tmp_path):
+    home, workspace = _timeout_instance(tmp_path)
 
     env = {**os.environ, "DAGSTER_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with dg.DagsterInstance.get() as instance:
@@ -91,10 +108,20 @@ def test_hung_run_ends_with_workflow_timeout_and_frees_its_slot(db, tmp_path):
                 daemon.communicate()
         mirror_runs(instance, {run_id})  # what workflow_executions_sensor does on its next tick
     shutil.rmtree(home / "storage", ignore_errors=True)
-    with connect(db) as conn:
-        status, error = conn.execute("SELECT status::text, error_details FROM workflow_executions "
-                                     "WHERE execution_id = %s", (run_id,)).fetchone()
-    assert status == "failed"
-    assert error["code"] == "WORKFLOW_TIMEOUT" and error["max_runtime_seconds"] == MAX_RUNTIME_S
-    assert error["root_cause"]["type"] == "WORKFLOW_TIMEOUT"
-    assert f"maximum run time of {MAX_RUNTIME_S} s" in error["root_cause"]["message"]
+    _assert_workflow_timeout(db, run_id)
+
+
+def test_without_a_daemon_the_waiting_cli_ends_a_hung_run_at_its_max_runtime(db, tmp_path):
+    """`make run` and CLI launches with the daemon stopped: the launcher's wait applies the limit."""
+    home, workspace = _timeout_instance(tmp_path)
+    with dg.DagsterInstance.get() as instance:
+        instance.wipe_daemon_heartbeats()  # no daemon: the waiting launcher launches and watches the run
+        with Launcher(instance=instance, workspace_file=str(workspace), location_name=LOCATION) as launcher:
+            run_id = launcher.launch("hanging_job")
+            status = launcher.wait(run_id, timeout=150)
+        assert status == dg.DagsterRunStatus.FAILURE, status
+        record = instance.get_run_record_by_id(run_id)
+        assert MAX_RUNTIME_S <= record.end_time - record.start_time < 150  # the limit, not the step's 300 s
+        mirror_runs(instance, {run_id})
+    shutil.rmtree(home / "storage", ignore_errors=True)
+    _assert_workflow_timeout(db, run_id)
