@@ -165,7 +165,7 @@ def run(ctx) -> None:
     auth = {"Authorization": f"Bearer {secret}"}
     try:
 
-        from allixios.testing.servers import wait_until_answers
+        from allixios.testing.servers import stop_process, wait_until_answers
 
         # the server is up when a credentialed request works (each worker warm)
         wait_until_answers(f"{base}/v1/me", server, headers=auth)
@@ -202,11 +202,7 @@ def run(ctx) -> None:
         sustained = asyncio.run(_sustain(base, min(c, 100), p["sustain_s"], mixed))
         rss_end = _tree_rss_mb(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
 
     for name, r in results.items():
         for k in ("success", "p50_ms", "p95_ms", "p99_ms", "rps"):

@@ -160,7 +160,7 @@ def run(ctx) -> None:
     url = f"http://127.0.0.1:{port}/v1/collect"
     try:
 
-        from allixios.testing.servers import wait_until_answers
+        from allixios.testing.servers import stop_process, wait_until_answers
 
         wait_until_answers(f"http://127.0.0.1:{port}/v1/system/live", server, interval_s=0.3)
         asyncio.run(_phase(url, key, paths, 100, 8, None))  # warm: caches, salt, the log file
@@ -190,11 +190,7 @@ def run(ctx) -> None:
         log(f"freshness: view in raw after {fresh['in_raw_s']:.1f} s, in the mart after {fresh['in_mart_s']:.1f} s "
             f"({fresh['mart_views']} = {fresh['raw_views']} views); bound with the sensor {fresh['bound_s']:.0f} s")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout_s=30)
     log(f"in raw: {in_raw:,} of {accepted:,} accepted ({landed_s:.1f} s after the last answer)")
 
     columns = LOAD_COLUMNS["page"]

@@ -20,6 +20,7 @@ import yaml
 
 from allixios import settings
 from allixios.db.engine import connect
+from allixios.testing.servers import stop_process
 from allixios_assets.launcher import Launcher, daemon_dequeues
 from allixios_assets.recovery import mirror_runs
 
@@ -100,12 +101,7 @@ def test_hung_run_ends_with_workflow_timeout_and_frees_its_slot(db, tmp_path):
                 took = record.end_time - record.start_time
                 assert MAX_RUNTIME_S <= took < 120  # ended by the limit, long before the step's 300 s
         finally:
-            daemon.terminate()
-            try:
-                daemon.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.communicate()
+            stop_process(daemon, timeout_s=30)
         mirror_runs(instance, {run_id})  # what workflow_executions_sensor does on its next tick
     shutil.rmtree(home / "storage", ignore_errors=True)
     _assert_workflow_timeout(db, run_id)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from allixios.testing.servers import stop_process
+
 WP_SOURCE = Path("/usr/share/wordpress")
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-" + "pw"  # a throwaway admin of a throwaway site on 127.0.0.1
@@ -98,13 +100,7 @@ class WordPress:
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 def _wait(check, what: str, timeout: float = 60.0) -> None:

@@ -24,3 +24,16 @@ def wait_until_answers(url: str, process: subprocess.Popen, *, timeout_s: float 
             state = f"exited with {process.returncode}" if process.poll() is not None else f"no answer in {timeout_s:.0f} s"
             raise RuntimeError(f"the server did not start ({state}): {tail}")
         time.sleep(interval_s)
+
+
+def stop_process(process: subprocess.Popen, *, timeout_s: float = 20.0) -> None:
+    """Terminate a server or daemon a test or benchmark started; kill it if it has not exited in
+    ``timeout_s`` (its output pipes are drained, so a chatty process cannot block on a full pipe)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
