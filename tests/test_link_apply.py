@@ -50,7 +50,12 @@ def test_insert_link_uses_the_sources_words_outside_headings_links_and_code():
     out = insert_link(body, "compost bins", "compost-bins")
     assert out == ("## Compost bins\n\nSee [compost bins](/x), `compost bins` and then [Compost  Bins](/compost-bins) "
                    "here; compost bins.")
-    assert insert_link("## compost bins\n\n| compost bins |", "compost bins", "c") is None
+    # blocks as the one parse reads them: a heading, a table, a code block, an HTML block, a link definition
+    masked = ("## compost bins\n\n| compost bins |\n|---|\n| compost bins |\n\n```\ncompost bins\n```\n\n"
+              "<div>compost bins</div>\n\n[compost bins]: /x\n")
+    assert insert_link(masked, "compost bins", "c") is None
+    assert insert_link("- make compost bins\n\n> compost bins", "compost bins", "c") == \
+        "- make [compost bins](/c)\n\n> compost bins"  # list items and quotes are prose
 
 
 def test_accept_from_the_cli_is_a_new_audited_version_once_and_only_for_the_tenant(db, capsys):

@@ -37,17 +37,26 @@ from allixios.publishing.config import site_host
 from allixios.tenants import Tenant, list_niches
 
 AUTO_ACTOR = "link_suggester"
-# spans where a new link must not go: fenced and inline code, links and images, autolinks and HTML
-_MASKED = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`|!?\[[^\]]*\]\([^)]*\)|<[^>\n]+>", re.S)
+# inside a paragraph, where a new link must not go: inline code, inline and reference links and
+# images, autolinks and inline HTML (markdown-it gives block lines, not character offsets, so the
+# inline spans are found on the source text of the paragraph lines the parse says are prose)
+_INLINE_MASKED = re.compile(r"`[^`\n]*`|!?\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])|<[^>\n]+>")
 
 
 def _masked_spans(markdown: str) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _MASKED.finditer(markdown)]
-    offset = 0
-    for line in markdown.splitlines(keepends=True):
-        if line.lstrip().startswith("#") or line.lstrip().startswith("|"):  # headings and table rows
-            spans.append((offset, offset + len(line)))
-        offset += len(line)
+    """Character spans of ``markdown`` a new link must not touch. The blocks come from the one parse
+    (`markup.parse`): only lines of paragraphs (in lists and quotes too) are free; headings, tables,
+    code blocks, HTML blocks and link definitions are masked whole."""
+    from allixios.content.markup import parse
+
+    free_lines: set[int] = set()
+    for token in parse(markdown):
+        if token.type == "paragraph_open" and token.map:
+            free_lines.update(range(*token.map))
+    spans = [m.span() for m in _INLINE_MASKED.finditer(markdown)]
+    for number, line in enumerate(re.finditer(r"[^\n]*\n?", markdown)):
+        if number not in free_lines and line.end() > line.start():
+            spans.append(line.span())
     return spans
 
 
