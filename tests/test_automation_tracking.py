@@ -140,8 +140,9 @@ def test_topic_intake_once_per_file_and_bad_files_moved_aside(db, sample_tenant)
         ("e.csv", "niche,title\npersonal_finance,A Fine New Title\n", None),
     ],
 )
-def test_topic_intake_rejections(db, sample_tenant, name, text, expected):
-    path = _drop(name, text)
+def test_topic_intake_rejections(db, sample_tenant, name, text, expected, tmp_path):
+    path = tmp_path / name  # not the landing folder: nothing here archives it, and a daemon would load it
+    path.write_text(text)
     with connect(db) as conn:
         outcome = ingest_topic_file(conn, path)
     if expected is None:
