@@ -173,21 +173,41 @@ def _postmaster_state(pgdata: Path) -> tuple[str, int | None, Path | None]:
         return "ready", pid, socket_dir
     if status == "stopping":
         return "stopping", pid, socket_dir
-    return ("recovering" if _log_says_recovering(pgdata) else "starting"), pid, socket_dir
+    return ("recovering" if _start_is_recovery(pgdata) else "starting"), pid, socket_dir
 
 
-def _log_says_recovering(pgdata: Path) -> bool:
-    """Whether the server's current start (the log after its last 'starting PostgreSQL') is a crash recovery."""
+# pg_control's DBState (src/include/catalog/pg_control.h), the int32 after system_identifier (uint64),
+# pg_control_version and catalog_version_no (uint32 each); a cleanly stopped cluster says SHUTDOWNED.
+_PG_CONTROL_STATE_OFFSET = 16
+_DB_SHUTDOWNED, _DB_SHUTDOWNED_IN_RECOVERY = 1, 2
+
+
+def _start_is_recovery(pgdata: Path) -> bool:
+    """Whether the server's current start is a crash recovery.
+
+    The log says so once the startup process has written its first lines; before that (or if it is
+    held), pg_control still holds the state the crash left -- anything but a clean shutdown -- unless
+    the log already says this start found a cleanly shut down cluster."""
     log = pgdata / "log"
+    current = ""
     try:
         with log.open("rb") as f:
             f.seek(max(0, log.stat().st_size - 20_000))
-            tail = f.read().decode(errors="replace")
+            current = f.read().decode(errors="replace").rsplit("starting PostgreSQL", 1)[-1]
+    except OSError:
+        pass
+    if any(m in current for m in ("not properly shut down", "automatic recovery in progress", "redo starts",
+                                  "was interrupted")):
+        return True
+    if "was shut down at" in current or "was shut down in recovery at" in current:
+        return False
+    try:
+        with (pgdata / "global" / "pg_control").open("rb") as f:
+            f.seek(_PG_CONTROL_STATE_OFFSET)
+            state = int.from_bytes(f.read(4), sys.byteorder, signed=True)
     except OSError:
         return False
-    current = tail.rsplit("starting PostgreSQL", 1)[-1]
-    return any(m in current for m in ("not properly shut down", "automatic recovery in progress", "redo starts",
-                                      "was interrupted"))
+    return state not in (_DB_SHUTDOWNED, _DB_SHUTDOWNED_IN_RECOVERY)
 
 
 def _wait_until_ready(pgdata: Path, timeout_s: float = RECOVERY_WAIT_S) -> tuple[int, Path] | None:
