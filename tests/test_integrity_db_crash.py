@@ -162,3 +162,20 @@ def test_kill_9_of_the_embedded_database_recovers_without_bad_advice():
             os.kill(pid, signal.SIGCONT)
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize(("log", "state", "recovering"), [
+    ("starting PostgreSQL 18\n", 6, True),  # the startup process has not logged yet: pg_control says "in production"
+    ("starting PostgreSQL 18\n", 1, False),  # a clean shutdown before this start
+    ("starting PostgreSQL 18\ndatabase system was shut down at 2026-12-01\n", 6, False),  # clean start, near its end
+    ("starting PostgreSQL 18\ndatabase system was not properly shut down; automatic recovery in progress\n", 4, True),
+])
+def test_a_start_is_a_recovery_when_the_log_or_pg_control_says_so(tmp_path, log, state, recovering):
+    """The CI run that held the startup process before its first log line saw "starting": pg_control's
+    state (what the crash left) tells it before the log does."""
+    from allixios.db.server import _start_is_recovery
+
+    (tmp_path / "global").mkdir()
+    (tmp_path / "global" / "pg_control").write_bytes(bytes(16) + state.to_bytes(4, sys.byteorder) + bytes(100))
+    (tmp_path / "log").write_text("database system was shut down at 2026-11-30\n" + log)
+    assert _start_is_recovery(tmp_path) is recovering
