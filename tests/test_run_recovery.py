@@ -5,8 +5,6 @@ next content run gets the slot and finishes."""
 
 from __future__ import annotations
 
-import time
-
 import dagster as dg
 import psutil
 import pytest
@@ -17,6 +15,7 @@ from allixios.db.engine import connect
 from allixios.tenants import active_partition_keys
 from allixios.testing.catalogues import local_deployment, write_catalogue
 from allixios.testing.llm_server import LocalLLMServer
+from allixios.testing.servers import wait_for
 from allixios_assets.launcher import Launcher
 from allixios_assets.partitions import content_partition_key, sync_niche_partitions
 from allixios_assets.recovery import recover
@@ -24,16 +23,6 @@ from allixios_assets.run_launcher import AllixiosRunLauncher, WorkerStatus, chec
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-05"
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path, monkeypatch):
@@ -71,8 +60,8 @@ def test_killed_run_is_failed_and_its_llm_slot_freed(db, sample_tenant, tmp_path
                 return run_id in instance.event_log_storage.get_concurrency_info("llm").active_run_ids
 
             # generous: on a loaded 2-core machine the code server and run worker take a while to start
-            _wait_for(holds_slot, 420, lambda: f"the run to hold an llm slot (run {run_id[:8]} is "
-                                               f"{instance.get_run_by_id(run_id).status.value})")
+            wait_for(holds_slot, 420, "the run to hold an llm slot", interval_s=0.3,
+                     detail=lambda: f"run {run_id[:8]} is {instance.get_run_by_id(run_id).status.value}")
             pid, _ = worker_of(instance, run_id)
             worker = psutil.Process(pid)
             code_server = worker.parent()

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +19,7 @@ import yaml
 
 from allixios import settings
 from allixios.db.engine import connect
-from allixios.testing.servers import stop_process
+from allixios.testing.servers import stop_process, wait_for
 from allixios_assets.launcher import Launcher, daemon_dequeues
 from allixios_assets.recovery import mirror_runs
 
@@ -31,17 +30,13 @@ LOCATION = "allixios_timeout_test"
 
 
 def _wait_for(predicate, timeout: float, what: str, daemon=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    out = ""
-    if daemon is not None:
+    def daemon_output() -> str:  # what the daemon said, for the failure message
+        if daemon is None:
+            return ""
         daemon.terminate()
-        out = daemon.communicate(timeout=30)[0][-3000:]
-    raise AssertionError(f"timed out waiting for {what}\n{out}")
+        return daemon.communicate(timeout=30)[0][-3000:]
+
+    return wait_for(predicate, timeout, what, interval_s=0.5, detail=daemon_output)
 
 
 def _timeout_instance(tmp_path) -> tuple[Path, Path]:

@@ -20,13 +20,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from allixios.testing.servers import stop_process
+from allixios.testing.servers import stop_process, wait_for
 
 WP_SOURCE = Path("/usr/share/wordpress")
 ADMIN_USER = "admin"
@@ -104,16 +103,7 @@ class WordPress:
 
 
 def _wait(check, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up in {timeout:.0f}s ({last})")
+    wait_for(check, timeout, f"{what} to come up", not_yet=(Exception,))  # errors while it starts
 
 
 def _start_mariadb(base: Path, procs: list[subprocess.Popen]) -> str:

@@ -17,7 +17,6 @@ credential scoped to the tenant's prefix.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +26,7 @@ import psycopg
 
 from allixios import settings
 from allixios.errors import NotFoundError, ValidationError
+from allixios.files import write_atomic
 
 TABLES = {
     "page_events": ("event_id", "event_ts", "event_date", "tenant_id", "article_id", "url", "session_id",
@@ -77,10 +77,8 @@ def archive_day(conn: psycopg.Connection, day: date, root: Path | None = None) -
                     continue
                 present.add(slug)
                 folder = partition_dir(table, slug, day, root)
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = folder / f".{PART}.tmp"
-                part.write_parquet(tmp, compression="zstd", statistics=True)
-                os.replace(tmp, folder / PART)  # atomic: readers see the old file or the new one
+                write_atomic(folder / PART, lambda tmp, part=part: part.write_parquet(tmp, compression="zstd",
+                                                                                       statistics=True))
                 written.append(ArchivedPartition(table, slug, day.isoformat(), part.height, str(folder / PART)))
         # partitions of tenants with no rows that day any more: gone, as in the raw table
         for stale in (root / table).glob(f"tenant=*/day={day.isoformat()}"):

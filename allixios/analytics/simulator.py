@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL
 from allixios.analytics import currency
 from allixios.analytics.ingest import events_root, feed_folder
 from allixios.errors import NotFoundError, ValidationError
+from allixios.files import write_atomic
 from allixios.tenants import get_tenant
 
 STANDIN = "offline traffic simulator"
@@ -356,25 +357,18 @@ def _write_day(pages: pl.DataFrame, revenue: pl.DataFrame, rng: _Rng, day: date,
     app = pl.concat([app, resent])
     files = [
         _write_jsonl(folder / f"page_{tenant}_web.jsonl", web, PAGE_COLUMNS),
-        _write_atomic(folder / f"page_{tenant}_app.csv", lambda p: app.select(PAGE_COLUMNS).write_csv(p)),
-        _write_atomic(folder / f"page_{tenant}_amp.parquet", lambda p: amp.select(
+        write_atomic(folder / f"page_{tenant}_app.csv", lambda p: app.select(PAGE_COLUMNS).write_csv(p)),
+        write_atomic(folder / f"page_{tenant}_amp.parquet", lambda p: amp.select(
             pl.col("timestamp").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False)
             if amp.height and amp["timestamp"].str.ends_with("Z").all() else pl.col("timestamp"),
             *[c for c in PAGE_COLUMNS if c != "timestamp"],
         ).select(PAGE_COLUMNS).write_parquet(p)),
         _write_jsonl(folder / f"revenue_{tenant}_ads.jsonl", revenue.filter(pl.col("source") == "ads"), REVENUE_COLUMNS),
-        _write_atomic(folder / f"revenue_{tenant}_partners.csv",
+        write_atomic(folder / f"revenue_{tenant}_partners.csv",
                       lambda p: revenue.filter(pl.col("source") != "ads").select(REVENUE_COLUMNS).write_csv(p)),
     ]
     return {"page_events": n + resent.height, "revenue_events": revenue.height, "duplicates": resent.height,
             "files": len(files)}
-
-
-def _write_atomic(path: Path, write) -> Path:
-    tmp = path.with_name(path.name + ".tmp")  # the loader skips *.tmp, so a half-written file is never read
-    write(tmp)
-    tmp.replace(path)
-    return path
 
 
 def _write_jsonl(path: Path, frame: pl.DataFrame, columns: tuple[str, ...]) -> Path:
@@ -390,4 +384,4 @@ def _write_jsonl(path: Path, frame: pl.DataFrame, columns: tuple[str, ...]) -> P
         text = lines.select(pl.col("line").str.join("\n")).item() if lines.height else ""
         p.write_text(text + "\n" if text else "")
 
-    return _write_atomic(path, write)
+    return write_atomic(path, write)

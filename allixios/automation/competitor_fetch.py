@@ -24,7 +24,6 @@ previous file. Nothing but the configured hosts is contacted.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 import urllib.error
@@ -41,6 +40,7 @@ from urllib.robotparser import RobotFileParser
 import psycopg
 
 from allixios.errors import ValidationError
+from allixios.files import write_atomic
 from allixios.tenants import Tenant, list_niches
 
 USER_AGENT = "AllixiosCompetitorBot/1.0 (+content gap analysis; honours robots.txt)"
@@ -265,10 +265,8 @@ def _write_sitemap(path: Path, entries: list[dict[str, str]]) -> None:
             ET.SubElement(node, "title").text = e["title"]
         if e.get("priority"):
             ET.SubElement(node, "priority").text = e["priority"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)  # find_gaps never reads a half-written file
+    # find_gaps never reads a half-written file
+    write_atomic(path, lambda tmp: ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True))
 
 
 def fetch_competitors(conn: psycopg.Connection, tenant: Tenant, *, root: Path | None = None,

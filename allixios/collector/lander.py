@@ -42,6 +42,7 @@ from allixios.analytics.ingest import REJECTED_COLUMNS, copy_frame, feed_folder
 from allixios.analytics.reading import ERROR, LINE, RAW, read_event_file
 from allixios.analytics.validation import LOAD_COLUMNS, Lookups, validate
 from allixios.collector.wal import read_from, wal_root
+from allixios.files import write_atomic
 
 FEED_PREFIX = "page_collector-"
 FEED_GLOB = f"{FEED_PREFIX}*.jsonl"
@@ -154,14 +155,9 @@ def _engage(folder: _Folder, view: str, e: float, s: float, touched: set[int]) -
     return True
 
 
-def _write_atomic(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")  # the ingest ignores *.tmp
-    with tmp.open("wb") as fh:
-        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _write_segment(path: Path, rows: list[dict]) -> None:
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+    write_atomic(path, lambda tmp: tmp.write_bytes(body), durable=True)  # its events were acknowledged
 
 
 def _land_segment(conn, day: date, slug: str, tenant_id: str, folder: _Folder, seg: int, lookups: Lookups,
@@ -321,7 +317,7 @@ def _land_folder(conn, wal_folder: Path, day: date, slug: str, now: datetime) ->
                      (day, f"{day.isoformat()}/{slug}/page_collector.jsonl"))
     segments = []
     for seg in sorted(touched):
-        _write_atomic(feed / segment_name(seg), folder.segment_rows(seg))
+        _write_segment(feed / segment_name(seg), folder.segment_rows(seg))
         segments.append(_land_segment(conn, day, slug, tenant_id, folder, seg, lookups, now))
     click_summary = _load_clicks(conn, day, slug, tenant_id, clicks, lookups, now)
     conn.execute(

@@ -86,11 +86,12 @@ def links_to(markdown: str, slug: str, site_host: str = "") -> bool:
 
 def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target_ref: str, *,
                actor: str, anchor: str | None = None, mode: str = "accepted",
-               reason: str | None = None) -> dict[str, Any]:
+               reason: str | None = None, host: str | None = None) -> dict[str, Any]:
     """Link ``source`` to ``target`` (both of ``tenant``, by id or slug) as a new version; see the module doc.
 
     Returns {source, target, anchor, changed, version, published}. ``changed`` is False when the source
-    already links to the target.
+    already links to the target. ``host``: the tenant's site host when the caller has it already (a
+    batch of suggestions); looked up otherwise.
     """
     from allixios.editorial.articles import _scores_for, current_fields, resolve_article, write_version
     from allixios.editorial.publish import publish_article
@@ -105,7 +106,7 @@ def apply_link(conn: psycopg.Connection, tenant: Tenant, source_ref: str, target
     before = current_fields(conn, source.id)
     content = before["content"] or ""
     out = {"source": source.slug, "target": target.slug, "mode": mode}
-    if links_to(content, target.slug, site_host(conn, tenant)):
+    if links_to(content, target.slug, site_host(conn, tenant) if host is None else host):
         return out | {"anchor": None, "changed": False, "version": source.version_number, "published": False}
     if anchor is None:  # the suggestion as the latest SEO report made it, else the same rule afresh
         reported = conn.execute(
@@ -201,7 +202,7 @@ def auto_apply_links(conn: psycopg.Connection, tenant: Tenant, *, actor: str = A
             try:
                 with conn.transaction():
                     res = apply_link(conn, tenant, s["source"], s["target"], actor=actor, anchor=s["anchor"],
-                                     mode="auto", reason=s["reason"])
+                                     mode="auto", reason=s["reason"], host=host)
             except AllixiosError as exc:  # a lock, a concurrent edit, the bars: the editor's state wins
                 skipped.append({"source": s["source"], "target": s["target"], "reason": exc.one_line()[:300]})
                 continue

@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 from allixios.content import markup
 from allixios.db.engine import fetch_dicts
 from allixios.errors import ValidationError
+from allixios.files import write_atomic
 from allixios.publishing.config import SiteConfig, media_store
 
 WIDTHS = (480, 800, 1200)
@@ -105,9 +106,7 @@ def optimise(data: bytes, stem: str, store: Path, what: str) -> dict[str, Any]:
 def _write_once(path: Path, data: bytes) -> None:
     if path.exists():
         return  # content-hashed: the same name is the same bytes
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def generate_stand_in(seed: str, title: str, width: int = 1200, height: int = 675) -> bytes:

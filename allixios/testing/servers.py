@@ -1,9 +1,33 @@
-"""Waiting for a server process that tests and benchmarks start (`allixios serve` on a free port)."""
+"""Waiting for a server process that tests and benchmarks start (`allixios serve` on a free port),
+and for any condition they poll."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, *, interval_s: float = 0.2,
+             not_yet: tuple[type[BaseException], ...] = (), detail: Callable[[], str] | None = None) -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    Exceptions in ``not_yet`` count as "not yet" (a server still starting). On timeout raise an
+    AssertionError naming ``what``, the last such exception and ``detail()`` (e.g. a daemon's output)."""
+    deadline = time.monotonic() + timeout_s
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except not_yet as exc:
+            last, value = exc, None
+        if value:
+            return value
+        time.sleep(interval_s)
+    extra = f" ({last})" if last is not None else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{extra}"
+                         + (f"\n{detail()}" if detail else ""))
 
 
 def wait_until_answers(url: str, process: subprocess.Popen, *, timeout_s: float = 120.0, headers: dict | None = None,
