@@ -12,7 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from allixios.automation.competitor_fetch import CompetitorFetcher, HostLimiter, fetch_competitors
+from allixios.automation.competitor_fetch import (
+    PRIVATE_HOSTS_ENV,
+    CompetitorFetcher,
+    HostLimiter,
+    fetch_competitors,
+    non_public_address,
+)
 from allixios.cli import main
 from allixios.db.engine import connect, fetch_dicts
 from allixios.tenants import add_niche, ensure_tenant, get_tenant, update_tenant_settings
@@ -76,6 +82,12 @@ class Competitor(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def lab_hosts(monkeypatch):
+    """The test servers listen on 127.0.0.1, which only an operator may allow."""
+    monkeypatch.setenv(PRIVATE_HOSTS_ENV, "127.0.0.1")
+
+
 @pytest.fixture(scope="module")
 def competitor():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Competitor)
@@ -132,6 +144,55 @@ def test_robots_rate_limit_and_cache_then_gaps_become_topics(db, competitor, tmp
     for host in ("a", "a", "b", "a"):
         limiter.wait(host)
     assert limiter.waits == [("a", 1.0), ("a", 1.0)]
+
+
+class SlowCompetitor(Competitor):
+    """A host whose robots.txt asks for a Crawl-delay of one second (robotparser reads whole seconds)."""
+    log: list[dict] = []
+    docs = {**Competitor.docs, "/robots.txt": (b"User-agent: *\nCrawl-delay: 1\n", "text/plain")}
+
+
+def test_crawl_delay_of_robots_txt_lengthens_the_interval(db, tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowCompetitor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with connect(db) as conn:
+            tenant = ensure_tenant(conn, "slowco")
+            add_niche(conn, tenant, "garden", "Home Gardening", ["beds"])
+            tenant = update_tenant_settings(conn, "slowco", {
+                "competitor_sitemaps": {"garden": [f"{base}/sitemap.xml", f"{base}/sitemap-posts.xml"]},
+                "competitor_fetch_interval_s": INTERVAL})
+            fetcher = CompetitorFetcher(conn, tenant)
+            result = fetch_competitors(conn, tenant, root=tmp_path, fetcher=fetcher)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.fetched == 3 and not result.failures  # robots.txt and both sitemaps
+    host = base.removeprefix("http://")
+    assert fetcher.limiter.per_host[host] == 1.0  # the host's delay, not the tenant's 0.05 s
+    starts = [e["at"] for e in SlowCompetitor.log]
+    assert len(starts) == 3 and all(b - a >= 0.95 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_non_public_hosts_are_refused_before_any_request(db, competitor, tmp_path, monkeypatch):
+    """The URLs are the tenant's input: loopback, private and link-local hosts are never contacted."""
+    monkeypatch.delenv(PRIVATE_HOSTS_ENV)
+    with connect(db) as conn:
+        tenant = ensure_tenant(conn, "nosy")
+        add_niche(conn, tenant, "garden", "Home Gardening", ["beds"])
+        tenant = update_tenant_settings(conn, "nosy", {"competitor_sitemaps": {"garden": [f"{competitor}/sitemap.xml"]}})
+        Competitor.log.clear()
+        result = fetch_competitors(conn, tenant, root=tmp_path)
+    assert Competitor.log == [] and result.fetched == 0  # not even robots.txt
+    assert result.failures and all(
+        "resolves to the non-public address 127.0.0.1 — competitors must be public hosts" in f["reason"]
+        and PRIVATE_HOSTS_ENV in f["reason"] for f in result.failures)
+    for private in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "::1", "localhost"):
+        assert non_public_address(private) is not None, private
+    assert non_public_address("93.184.215.14") is None  # a public address (no lookup needed)
+    monkeypatch.setenv(PRIVATE_HOSTS_ENV, "localhost, 10.1.2.3")
+    assert non_public_address("LOCALHOST") is None and non_public_address("10.1.2.3") is None
 
 
 @pytest.fixture

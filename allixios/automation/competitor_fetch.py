@@ -12,7 +12,13 @@ followed) or an HTML page (its ``<title>`` becomes the candidate). Fetching is p
 - **cached**: ``competitor_fetch_cache`` keeps each answer with its ``ETag`` / ``Last-Modified``; the
   next fetch is a conditional GET and a ``304 Not Modified`` reuses the stored body;
 - **bounded**: a timeout per request, a size cap, no redirects followed (a redirect is reported with
-  its target so the tenant can configure that URL), http and https only.
+  its target so the tenant can configure that URL), http and https only;
+- **public hosts only**: a host that resolves to a loopback, private, link-local or otherwise
+  non-global address (the machine itself, the cloud's metadata service, the office network) is
+  refused before any request, since the URLs are the tenant's input. An operator, never a tenant,
+  may allow such hosts by name in ``ALLIXIOS_COMPETITOR_PRIVATE_HOSTS`` (comma-separated; the tests
+  and a lab setup use it). The check resolves the name once per host; a name that changes its
+  answer between the check and the connection (DNS rebinding) is not defended against here.
 
 Every failure is one line (``url: what happened — what to do``) in the result. What was fetched is
 written as one sitemap file per configured URL under
@@ -24,7 +30,10 @@ previous file. Nothing but the configured hosts is contacted.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import os
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +109,26 @@ def check_urls(urls: list[str]) -> list[str]:
     return urls
 
 
+PRIVATE_HOSTS_ENV = "ALLIXIOS_COMPETITOR_PRIVATE_HOSTS"
+
+
+def non_public_address(hostname: str) -> str | None:
+    """The first non-global address ``hostname`` resolves to, or None (all public, or it does not
+    resolve: the request then fails with its own line). Hosts the operator allows are never refused."""
+    allowed = {h.strip().lower() for h in os.environ.get(PRIVATE_HOSTS_ENV, "").split(",") if h.strip()}
+    if hostname.lower() in allowed:
+        return None
+    try:
+        infos = socket.getaddrinfo(hostname, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            return str(address)
+    return None
+
+
 class CompetitorFetcher:
     """One tenant's polite HTTP client: robots.txt per host, a per-host limiter, the conditional-GET cache."""
 
@@ -110,6 +139,7 @@ class CompetitorFetcher:
         self.limiter = limiter or HostLimiter(interval)
         self.robots: dict[str, RobotFileParser | None] = {}  # None: the whole host is off limits
         self.robots_error: dict[str, str] = {}
+        self.refused_hosts: dict[str, str | None] = {}  # hostname -> its non-public address (None: public)
         self.result = FetchResult()
         self._opener = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
 
@@ -136,7 +166,13 @@ class CompetitorFetcher:
 
     def _request(self, url: str) -> tuple[int, bytes | None, str | None]:
         """(status, body, error line). 304 answers with the cached body; errors are (status or 0, None, line)."""
-        host = urlparse(url).netloc
+        host, hostname = urlparse(url).netloc, urlparse(url).hostname or ""
+        if hostname not in self.refused_hosts:
+            self.refused_hosts[hostname] = non_public_address(hostname)
+        if self.refused_hosts[hostname] is not None:
+            return self._fail(url, None, f"{hostname} resolves to the non-public address {self.refused_hosts[hostname]} "
+                                         "— competitors must be public hosts; remove it from competitor_sitemaps "
+                                         f"(an operator may allow it in {PRIVATE_HOSTS_ENV})")
         cached = self._cached(url)
         headers = {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml, text/html;q=0.9, */*;q=0.5"}
         if cached and cached[3] is not None:
