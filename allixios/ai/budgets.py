@@ -158,40 +158,76 @@ def budget_status(conn: psycopg.Connection, tenant_id: UUID) -> list[BudgetStatu
 def reserve(conn: psycopg.Connection, tenant_id: UUID, request_id: str, amount_usd: float,
             owner: str | None = None, run_id: str | None = None) -> Reservation:
     """Hold ``amount_usd`` for a call, or refuse because a daily/monthly limit would be passed.
-
     Commit right after: the tenant's period rows stay locked until the transaction ends.
     """
-    limits = dict(conn.execute("SELECT period, limit_usd FROM ai_budgets WHERE tenant_id = %s", (tenant_id,)).fetchall())
-    if not limits:
-        return Reservation(None, True, amount_usd)
-    _current_rows(conn, tenant_id, lock=True)  # serialises this tenant's reservations
-    _release_stale(conn, tenant_id)
-    current = _current_rows(conn, tenant_id, lock=False)  # after stale releases; the rows stay locked by us
-    for period in PERIODS:
-        if period not in limits:
-            continue
-        limit = float(limits[period])
-        spent, reserved = current.get(period, (0.0, 0.0))
-        if spent + reserved + amount_usd > limit + 1e-12:
-            left = max(0.0, limit - spent - reserved)
-            return Reservation(None, False, amount_usd,
-                               f"{period} budget: estimate ${amount_usd:.6f} > ${left:.6f} left of ${limit:.4f}")
-    conn.execute(
-        f"""UPDATE ai_spend s SET reserved_usd = s.reserved_usd + %(amount)s
-            FROM ({_NOW_STARTS_SQL}) AS p(period, start)
-            WHERE s.tenant_id = %(t)s AND s.period = p.period AND s.period_start = p.start""",
-        {"t": tenant_id, "amount": amount_usd},
-    )
-    if owner is None:
-        from allixios.ai.owners import current_owner
+    held = TenantReservations(conn, tenant_id, owner=owner)
+    refused = held.ask(request_id, amount_usd, run_id=run_id)
+    return refused if refused is not None else held.commit()[0]
 
-        owner = current_owner()
-    rid = conn.execute(
-        """INSERT INTO ai_budget_reservations (tenant_id, request_id, reserved_usd, owner, run_id)
-           VALUES (%s, %s, %s, %s, %s) RETURNING id""",
-        (tenant_id, request_id, amount_usd, owner, run_id),
-    ).fetchone()[0]
-    return Reservation(rid, True, amount_usd)
+
+class TenantReservations:
+    """Reservations of one tenant decided in one transaction (a step's admissions, issue 19).
+
+    Opening locks the tenant's current period rows once (SELECT ... FOR UPDATE, daily then monthly,
+    which serialises it with every other process's reservations) and releases stale holds; `ask`
+    then decides each call in order against limit - spent - reserved - what this batch already
+    holds, exactly as one `reserve` after another would; `commit` adds the sum to the reserved
+    totals in one UPDATE and writes the granted reservations in one INSERT. A call that does not
+    fit gets the refusal `reserve` gives; smaller ones after it may still fit.
+    """
+
+    def __init__(self, conn: psycopg.Connection, tenant_id: UUID | None, owner: str | None = None):
+        self.conn, self.tenant_id = conn, tenant_id
+        if owner is None:
+            from allixios.ai.owners import current_owner
+            owner = current_owner()
+        self.owner = owner
+        self.asks: list[tuple[str, float, str | None]] = []
+        self.held = 0.0
+        self.limits = {} if tenant_id is None else {p: float(v) for p, v in conn.execute(
+            "SELECT period, limit_usd FROM ai_budgets WHERE tenant_id = %s", (tenant_id,)).fetchall()}
+        self.current: dict[str, tuple[float, float]] = {}
+        if self.limits:
+            _current_rows(conn, tenant_id, lock=True)  # serialises this tenant's reservations
+            _release_stale(conn, tenant_id)
+            self.current = _current_rows(conn, tenant_id, lock=False)  # after stale releases; still locked by us
+
+    def ask(self, request_id: str, amount_usd: float, run_id: str | None = None) -> Reservation | None:
+        """None: held (written by `commit`); else the refusal."""
+        for period in PERIODS:
+            if period not in self.limits:
+                continue
+            limit = self.limits[period]
+            spent, reserved = self.current.get(period, (0.0, 0.0))
+            if spent + reserved + self.held + amount_usd > limit + 1e-12:
+                left = max(0.0, limit - spent - reserved - self.held)
+                return Reservation(None, False, amount_usd,
+                                   f"{period} budget: estimate ${amount_usd:.6f} > ${left:.6f} left of ${limit:.4f}")
+        self.asks.append((request_id, amount_usd, run_id))
+        if self.limits:
+            self.held += amount_usd
+        return None
+
+    def commit(self) -> list[Reservation]:
+        """The granted reservations, in the order they were asked for."""
+        if not self.limits or not self.asks:
+            return [Reservation(None, True, amount) for _, amount, _ in self.asks]
+        self.conn.execute(
+            f"""UPDATE ai_spend s SET reserved_usd = s.reserved_usd + %(amount)s
+                FROM ({_NOW_STARTS_SQL}) AS p(period, start)
+                WHERE s.tenant_id = %(t)s AND s.period = p.period AND s.period_start = p.start""",
+            {"t": self.tenant_id, "amount": self.held},
+        )
+        # ids come from one sequence in insertion order, which ORDER BY ord fixes
+        ids = sorted(r[0] for r in self.conn.execute(
+            """INSERT INTO ai_budget_reservations (tenant_id, request_id, reserved_usd, owner, run_id)
+               SELECT %s, v.request_id, v.amount, %s, v.run_id
+               FROM unnest(%s::text[], %s::numeric[], %s::text[]) WITH ORDINALITY AS v(request_id, amount, run_id, ord)
+               ORDER BY v.ord RETURNING id""",
+            (self.tenant_id, self.owner, [a[0] for a in self.asks], [a[1] for a in self.asks],
+             [a[2] for a in self.asks]),
+        ).fetchall())
+        return [Reservation(rid, True, amount) for rid, (_, amount, _) in zip(ids, self.asks, strict=True)]
 
 
 def settle(conn: psycopg.Connection, reservation: Reservation | None, actual_usd: float) -> None:

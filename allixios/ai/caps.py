@@ -20,18 +20,33 @@ import psycopg
 _SCOPES = (("content request", "content_request_id"), ("topic", "topic_id"))
 
 
+def lock_keys(*, content_request_id: UUID | None, request_cap_usd: float | None, topic_id: UUID | None,
+              topic_cap_usd: float | None) -> list[str]:
+    """The advisory-lock keys of the scopes whose caps a call is checked against."""
+    return [f"cap:{column}:{key}" for (_, column), key, cap in zip(
+        _SCOPES, (content_request_id, topic_id), (request_cap_usd, topic_cap_usd), strict=True)
+        if key is not None and cap is not None]
+
+
+def lock(conn: psycopg.Connection, key: str) -> None:
+    """Serialise a scope's admissions until the transaction ends (taking it again later is a no-op)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 17))", (key,))
+
+
 def check(conn: psycopg.Connection, *, content_request_id: UUID | None, request_cap_usd: float | None,
-          topic_id: UUID | None, topic_cap_usd: float | None, amount_usd: float, own_pending_id: int | None) -> str | None:
-    """None when the call fits every cap, else the reason it is not made."""
+          topic_id: UUID | None, topic_cap_usd: float | None, amount_usd: float, own_pending_id: int | None,
+          other_ids: list[int] | None = None) -> str | None:
+    """None when the call fits every cap, else the reason it is not made. ``other_ids``: pending rows
+    of the same admission batch still to be decided after this call, not counted (see LLMClient._admit_many)."""
     for (label, column), key, cap in zip(_SCOPES, (content_request_id, topic_id), (request_cap_usd, topic_cap_usd),
                                          strict=True):
         if key is None or cap is None:
             continue
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 17))", (f"cap:{column}:{key}",))
+        lock(conn, f"cap:{column}:{key}")
         spent = float(conn.execute(
             f"""SELECT coalesce(sum(CASE WHEN status = 'pending' THEN reserved_usd ELSE cost_usd END), 0)
-                FROM ai_usage WHERE {column} = %s AND id <> coalesce(%s, -1)""",
-            (key, own_pending_id)).fetchone()[0])
+                FROM ai_usage WHERE {column} = %s AND id <> coalesce(%s, -1) AND id <> ALL(%s::bigint[])""",
+            (key, own_pending_id, list(other_ids or ()))).fetchone()[0])
         if spent + amount_usd > cap + 1e-12:
             return (f"{label} cost cap: worst case ${amount_usd:.6f} + ${spent:.6f} already spent or held "
                     f"> cap ${cap:.6f} for {label} {key}")

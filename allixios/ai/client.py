@@ -4,7 +4,8 @@ For one request: answer from the ledger if the request_id already succeeded (no 
 new row); else select the deployments (quality per cost, recorded in model_selections), and walk
 them in order. Per attempt: take the deployment's shared circuit permit, reserve the worst-case
 cost against the tenant's budget and claim the request with a 'pending' ai_usage row (all in one
-transaction, BEFORE the paid HTTP call), call the litellm Router (its own retries, fallbacks and
+transaction, BEFORE the paid HTTP call; the calls of a step that reach admission together share
+that transaction, see _GroupCommit), call litellm (its own retries, fallbacks and
 cooldowns are off), then complete that row, settle the reservation and update the circuit in one
 transaction. A process killed mid-call leaves its pending row: the next caller sees its owner is
 gone and counts it as possibly paid (see ledger.recover_interrupted). Two callers with the same
@@ -187,7 +188,7 @@ class LLMClient:
         self._executor_lock = threading.Lock()
         self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
         self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
-        self._batch: _LedgerBatch | None = None
+        self._groups: dict[str, _GroupCommit] = {}  # "prepare" | "admit" | "record" -> its group commit
         self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
         self._own_in_flight: dict[str, int] = {}  # deployment id -> this client's calls between admission and record
 
@@ -232,7 +233,7 @@ class LLMClient:
         self._check(req)
         call = _Call(req, secret_values=secrets.known_secret_values([d.api_key_env for d in self.catalogue.all_deployments()]))
         try:
-            prepared = await self._in_db(self._prepare, req)
+            prepared = await self._group("prepare", self._prepare_many).submit(req)
         except NoModelAvailableError as exc:
             return await self._unavailable(call, exc)
         deadline = time.monotonic() + CLAIM_WAIT_S
@@ -307,17 +308,32 @@ class LLMClient:
             await self._sleep(delay)
             todo = [c for c, _ in limited.values()]
 
-    async def complete_many(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
+    async def complete_many(self, reqs: list[CompletionRequest], concurrency: int | None = None,
+                            on_results: Callable[[list[tuple[int, CompletionResult]]], Any] | None = None
+                            ) -> list[CompletionResult]:
+        """The results in order. ``on_results``: called in a worker thread with (index, result) pairs
+        as the results arrive (those that arrived while the previous call ran come together), so the
+        caller's writes overlap the calls still waiting for their answers; all its calls have
+        returned before this does, and the first exception it raises is raised here at the end."""
         gate = asyncio.Semaphore(max(1, concurrency or self.concurrency))
+        sink = _ResultSink(asyncio.get_running_loop(), on_results) if on_results is not None else None
 
-        async def one(r: CompletionRequest) -> CompletionResult:
+        async def one(i: int, r: CompletionRequest) -> CompletionResult:
             async with gate:
-                return await self.complete(r)
+                result = await self.complete(r)
+            if sink is not None:
+                sink.put(i, result)
+            return result
 
-        return list(await asyncio.gather(*(one(r) for r in reqs)))
+        results = list(await asyncio.gather(*(one(i, r) for i, r in enumerate(reqs))))
+        if sink is not None:
+            await sink.drain()
+        return results
 
-    def complete_many_sync(self, reqs: list[CompletionRequest], concurrency: int | None = None) -> list[CompletionResult]:
-        return _run_sync(self.complete_many(reqs, concurrency))
+    def complete_many_sync(self, reqs: list[CompletionRequest], concurrency: int | None = None,
+                           on_results: Callable[[list[tuple[int, CompletionResult]]], Any] | None = None
+                           ) -> list[CompletionResult]:
+        return _run_sync(self.complete_many(reqs, concurrency, on_results))
 
     def complete_sync(self, req: CompletionRequest) -> CompletionResult:
         return _run_sync(self.complete(req))
@@ -353,11 +369,31 @@ class LLMClient:
             prior["tokens_in"], prior["tokens_out"], float(prior["cost_usd"]), prior["latency_ms"], replayed=True,
         )
 
-    def _prepare(self, conn, req: CompletionRequest) -> CompletionResult | ModelSelection:
-        """One transaction: the recorded answer if the request already succeeded, else the recorded selection."""
-        replay = self._replay(conn, req)
-        if replay is not None:
-            return replay
+    def _prepare_many(self, conn, reqs: list[CompletionRequest]
+                      ) -> list[CompletionResult | ModelSelection | NoModelAvailableError]:
+        """One transaction for the requests that reach preparation together (see _GroupCommit): per
+        request the recorded answer if it already succeeded (one query finds which did), else its
+        recorded selection; the overrides are read once per tenant in the transaction."""
+        done = ledger.succeeded_among(conn, sorted({r.request_id for r in reqs}))
+        overrides: dict[Any, Any] = {}
+        out: list[CompletionResult | ModelSelection | NoModelAvailableError] = []
+        for req in reqs:
+            if req.tenant_id not in overrides:
+                overrides[req.tenant_id] = load_overrides(conn, req.tenant_id)
+            try:
+                out.append(self._prepare(conn, req, replay=req.request_id in done,
+                                         overrides=overrides[req.tenant_id]))
+            except NoModelAvailableError as exc:  # nothing written for this one; the others go on
+                out.append(exc)
+        return out
+
+    def _prepare(self, conn, req: CompletionRequest, replay: bool = True, overrides=None
+                 ) -> CompletionResult | ModelSelection:
+        """The recorded answer if the request already succeeded, else the recorded selection.
+        ``replay`` False: the caller knows it has no successful attempt."""
+        answer = self._replay(conn, req) if replay else None
+        if answer is not None:
+            return answer
         key = (req.task, req.tenant_id, req.niche_id)
         cached = self._history.get(key)
         if cached is None or cached[0] < time.monotonic():
@@ -369,17 +405,18 @@ class LLMClient:
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
             max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
-            content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req),
+            content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req, overrides),
         )
 
-    def _inputs(self, conn, req: CompletionRequest):
+    def _inputs(self, conn, req: CompletionRequest, overrides=None):
         """Selection's other inputs (circuits, budget left, calls in flight), read at most once per
         INPUTS_TTL_S per task and tenant: they only order the candidates, and admission re-checks
         circuits, budgets and rate windows under locks. Calls in flight = the other processes' count
         from the snapshot plus this client's own count now, so least-busy balancing stays current.
         A circuit failure or a budget refusal seen by this client drops the snapshot. Overrides
-        (switches, failover orders) are read on every call: an operator's drain takes effect on the
-        next call, in every process, and nothing re-checks them later."""
+        (switches, failover orders) are read in every preparation transaction (once per tenant for
+        the calls prepared together): an operator's drain takes effect on the next call, in every
+        process, and nothing re-checks them later."""
         key = (req.task, req.tenant_id)
         with self._executor_lock:
             cached = self._inputs_cache.get(key)
@@ -392,7 +429,8 @@ class LLMClient:
                 self._inputs_cache[key] = cached
         _, inputs, others = cached
         busy = {d: others.get(d, 0) + self._own_in_flight.get(d, 0) for d in set(others) | set(self._own_in_flight)}
-        return dataclasses.replace(inputs, busy=busy, overrides=load_overrides(conn, req.tenant_id))
+        return dataclasses.replace(inputs, busy=busy,
+                                   overrides=overrides if overrides is not None else load_overrides(conn, req.tenant_id))
 
     def _forget_inputs(self) -> None:
         with self._executor_lock:
@@ -423,50 +461,108 @@ class LLMClient:
         ev = cached[1]
         return learned_routing.draw(ev, [d.id for d in usable]), learned_routing.describe(ev)
 
-    def _admit(self, conn, d: Deployment, req: CompletionRequest, estimate) -> _Admission:
-        """One transaction, before the paid call: the request's claim (a pending ai_usage row), a slot
-        in the deployment's rate-limit windows, its circuit permit, the cost caps, then the budget.
+    def _admit_many(self, conn, items: list[tuple[Deployment, CompletionRequest, Any]]) -> list[_Admission | _Busy]:
+        """One transaction, before the paid calls: each request's claim (a pending ai_usage row), a
+        slot in its deployment's rate-limit windows, its circuit permit, the cost caps, then the budget.
+        Each item is decided as it would be alone, in the order given; the statements are shared
+        (issue 19: one query for what is in flight, one INSERT of every claim, one read of a circuit
+        per deployment, one budget lock and one reservation write per tenant, one UPDATE linking them).
 
-        The claim comes first and nothing else is locked while it may wait on the one-pending-row
-        index for another caller's completion (which takes the tenant's ai_spend rows): no deadlock.
-        Rate windows are locked before ai_spend here and when the call is recorded (same order).
+        Lock order, the same as one admission alone and as recording (`_write_all`): the claims first
+        (nothing else is locked while a claim may wait on the one-pending-row index for another
+        caller's completion, which takes the tenant's ai_spend rows: no deadlock), then rate windows
+        (by deployment), circuits, cap locks (sorted), ai_spend (by tenant). An item whose call is
+        not made has its claim deleted and its window slot given back in the same transaction.
         """
-        reserve_usd = estimate.reserve_usd
-        busy = ledger.in_flight_owner(conn, req.request_id)
-        if busy:
-            raise _Busy(busy)
+        policy = self.catalogue.policy
         owner = owners.current_owner()
-        claim = ledger.claim(conn, self._attempt_record(req, d, "pending"), reserve_usd, None, owner)
-        if not claim.granted:
-            raise _Busy(claim.busy_owner or "unknown")  # lost the race: roll back
-        # checked after the claim: an insert racing the other caller's completion waits on the unique
+        out: list[_Admission | _Busy | None] = [None] * len(items)
+        busy = ledger.in_flight_owners(conn, sorted({req.request_id for _, req, _ in items}))
+        todo: list[int] = []
+        seen: dict[str, int] = {}
+        for i, (_, req, _) in enumerate(items):
+            if req.request_id in busy:
+                out[i] = _Busy(busy[req.request_id])
+            elif req.request_id in seen:  # the same request twice in one batch: the second waits and replays
+                out[i] = _Busy(owner)
+            else:
+                seen[req.request_id] = i
+                todo.append(i)
+        claims = ledger.claim_many(conn, [(self._attempt_record(items[i][1], items[i][0], "pending"),
+                                           items[i][2].reserve_usd) for i in todo], owner)
+        pending: dict[int, int] = {}
+        for i, claim in zip(todo, claims, strict=True):
+            if claim.granted:
+                pending[i] = claim.pending_id
+            else:
+                out[i] = _Busy(claim.busy_owner or "unknown")  # lost the race
+        # checked after the claims: an insert racing the other caller's completion waits on the unique
         # index until that completion commits, so its success is visible here -> replay it
-        if self._replay(conn, req) is not None:
-            raise _Busy("finished")
-        rate = ratelimits.acquire(conn, d, estimate.tokens_in + estimate.expected_tokens_out, self.catalogue.policy)
-        if not rate.allowed:
-            ledger.drop_claim(conn, claim.pending_id)  # no call: as a 429 would, without asking
-            return _Admission(circuit.Permit(True), rate=rate)
-        permit = circuit.acquire(conn, d.id, self.catalogue.policy.circuit_cooldown_s)
-        if not permit.allowed:
-            ratelimits.give_back(conn, d, rate)
-            ledger.drop_claim(conn, claim.pending_id)  # no call: the caller records why
-            return _Admission(permit)
-        cap = caps.check(conn, content_request_id=req.content_request_id, request_cap_usd=req.request_cap_usd,
-                         topic_id=req.topic_id, topic_cap_usd=req.topic_cap_usd, amount_usd=reserve_usd,
-                         own_pending_id=claim.pending_id)
-        if cap is not None:
-            ratelimits.give_back(conn, d, rate)
-            ledger.drop_claim(conn, claim.pending_id)
-            return _Admission(permit, budgets.Reservation(None, False, reserve_usd, cap), cap_reason=cap)
-        reservation = budgets.reserve(conn, req.tenant_id, req.request_id, reserve_usd, owner=owner, run_id=req.run_id)
-        if not reservation.granted:
-            # committed, not rolled back: what reserve() recovered from dead processes stays recovered
-            ratelimits.give_back(conn, d, rate)
-            ledger.drop_claim(conn, claim.pending_id)
-            return _Admission(permit, reservation)
-        ledger.attach_reservation(conn, claim.pending_id, reservation)
-        return _Admission(permit, reservation, claim.pending_id, rate)
+        done = ledger.succeeded_among(conn, [items[i][1].request_id for i in pending])
+        for i in [i for i in pending if items[i][1].request_id in done]:
+            if self._replay(conn, items[i][1]) is not None:
+                ledger.drop_claim(conn, pending.pop(i))
+                out[i] = _Busy("finished")
+        rates: dict[int, ratelimits.RatePermit] = {}
+        for i in sorted(pending, key=lambda i: items[i][0].id):
+            d, _, est = items[i]
+            rate = ratelimits.acquire(conn, d, est.tokens_in + est.expected_tokens_out, policy)
+            if rate.allowed:
+                rates[i] = rate
+            else:
+                ledger.drop_claim(conn, pending.pop(i))  # no call: as a 429 would, without asking
+                out[i] = _Admission(circuit.Permit(True), rate=rate)
+        permits: dict[int, circuit.Permit] = {}
+        shared: dict[str, circuit.Permit] = {}  # a closed (or still open) circuit, read once per deployment
+        for i in sorted(pending, key=lambda i: items[i][0].id):
+            d = items[i][0]
+            permit = shared.get(d.id)
+            if permit is None:
+                permit = circuit.acquire(conn, d.id, policy.circuit_cooldown_s)
+            if not permit.probe:
+                shared[d.id] = permit  # a won probe is this call's alone: the next one asks again
+            if permit.allowed:
+                permits[i] = permit
+            else:
+                ratelimits.give_back(conn, d, rates[i])
+                ledger.drop_claim(conn, pending.pop(i))  # no call: the caller records why
+                out[i] = _Admission(permit)
+        order = sorted(pending)
+        for key in sorted({k for i in order for k in caps.lock_keys(
+                content_request_id=items[i][1].content_request_id, request_cap_usd=items[i][1].request_cap_usd,
+                topic_id=items[i][1].topic_id, topic_cap_usd=items[i][1].topic_cap_usd)}):
+            caps.lock(conn, key)
+        tenants = {t: budgets.TenantReservations(conn, t, owner=owner)
+                   for t in sorted({items[i][1].tenant_id for i in order}, key=str)}
+        held: dict[object, list[int]] = {t: [] for t in tenants}
+        for n, i in enumerate(order):
+            d, req, est = items[i]
+            reserve_usd = est.reserve_usd
+            # a later item's claim is not counted against this one's cap (alone it would not exist yet)
+            cap = caps.check(conn, content_request_id=req.content_request_id, request_cap_usd=req.request_cap_usd,
+                             topic_id=req.topic_id, topic_cap_usd=req.topic_cap_usd, amount_usd=reserve_usd,
+                             own_pending_id=pending[i], other_ids=[pending[j] for j in order[n + 1:]])
+            if cap is not None:
+                ratelimits.give_back(conn, d, rates[i])
+                ledger.drop_claim(conn, pending[i])
+                out[i] = _Admission(permits[i], budgets.Reservation(None, False, reserve_usd, cap), cap_reason=cap)
+                continue
+            refused = tenants[req.tenant_id].ask(req.request_id, reserve_usd, run_id=req.run_id)
+            if refused is not None:
+                # committed, not rolled back: what the budget recovered from dead processes stays recovered
+                ratelimits.give_back(conn, d, rates[i])
+                ledger.drop_claim(conn, pending[i])
+                out[i] = _Admission(permits[i], refused)
+                continue
+            held[req.tenant_id].append(i)
+        links: list[tuple[int, budgets.Reservation]] = []
+        for t, reservations in tenants.items():
+            for i, reservation in zip(held[t], reservations.commit(), strict=True):
+                links.append((pending[i], reservation))
+                out[i] = _Admission(permits[i], reservation, pending[i], rates[i])
+        ledger.attach_reservations(conn, links)
+        assert all(o is not None for o in out)
+        return out  # type: ignore[return-value]
 
     @staticmethod
     def _attempt_record(req: CompletionRequest, d: Deployment, status: str, **kw) -> ledger.Attempt:
@@ -495,7 +591,7 @@ class LLMClient:
         estimate = candidate.estimate
         for n in range(policy.max_attempts_per_deployment):
             try:
-                admission = await self._in_db(self._admit, d, req, estimate)
+                admission = await self._group("admit", self._admit_many).submit((d, req, estimate))
             except _Busy:
                 return _BUSY
             permit, reservation, pending_id = admission.permit, admission.reservation, admission.pending_id
@@ -599,7 +695,7 @@ class LLMClient:
                       rate: ratelimits.RatePermit | None = None, batch: bool = False) -> str | None:
         """One ledger row (the pending one completed, or a new one), its budget settlement and the
         circuit update, in one transaction. ``batch``: in the transaction of whatever other completions
-        are waiting to be written (group commit, see _LedgerBatch); used for successes only, whose
+        are waiting to be written (group commit, see _GroupCommit); used for successes only, whose
         pending row is already committed, so a crash before the batch commits loses no paid call."""
         req = call.req
         attempt = self._attempt_record(
@@ -615,18 +711,23 @@ class LLMClient:
         if circuit_failure:
             self._forget_inputs()
         if batch:
-            state = await self._ledger_batch().submit(write)
+            state = await self._group("record", self._write_many).submit(write)
         else:
             state = await self._in_db(lambda conn: _write_all(conn, [write], self.catalogue.policy)[0])
         call.attempts += 1
         call.total_cost += cost
         return state
 
-    def _ledger_batch(self) -> _LedgerBatch:
+    def _write_many(self, conn, writes: list[_Write]) -> list[str | None]:
+        return _write_all(conn, writes, self.catalogue.policy)
+
+    def _group(self, name: str, run: Callable[[Any, list], list]) -> _GroupCommit:
+        """This event loop's group commit ``name`` (sync callers run each batch of calls in a new loop)."""
         loop = asyncio.get_running_loop()
-        if self._batch is None or self._batch.loop is not loop:  # sync callers run each batch in a new loop
-            self._batch = _LedgerBatch(self, loop)
-        return self._batch
+        group = self._groups.get(name)
+        if group is None or group.loop is not loop:
+            group = self._groups[name] = _GroupCommit(self, loop, run)
+        return group
 
     def _result(self, call: _Call, d: Deployment, status: str, text: str | None = None, parsed: Any = None,
                 tokens_in: int = 0, tokens_out: int = 0, cost: float = 0.0, latency_ms: int = 0,
@@ -679,53 +780,89 @@ def _write_all(conn, writes: list[_Write], policy) -> list[str | None]:
     return states
 
 
-class _LedgerBatch:
-    """Group commit of completed attempts on one event loop (issue 19).
+class _GroupCommit:
+    """Group commit on one event loop (issue 19): the items submitted while a transaction of this
+    group is in flight go together in the next one, ``run(conn, items)`` -> one outcome per item
+    (an exception instance is raised to its caller), so at concurrency 32 an item costs a share of
+    one commit instead of a commit of its own. Each caller waits until the transaction holding its
+    item has committed. A transaction that fails (e.g. a deadlock with another process) is retried
+    one item per transaction, so one bad item cannot take the others with it. Used for a request's
+    preparation (replay check + recorded selection), its admission (claim, rate windows, circuit,
+    caps, budget: `_admit_many`) and the completion of successful attempts (`_write_all`).
 
-    Calls finishing while a write is in flight queue up and go together in the next transaction,
-    so at concurrency 32 a success costs a share of one commit instead of a commit of its own. Each
-    caller still waits until its own row is committed before its result is returned: nothing is
-    reported done that is not in the ledger. The paid call itself was claimed by a committed
-    'pending' row before the HTTP request (`_admit`), so a process killed while a batch is queued
-    leaves pending rows that `ledger.recover_interrupted` counts as possibly paid — never a paid
-    call without a row. A batch that fails (e.g. a deadlock with another process) is retried one
-    write per transaction, so one bad row cannot take the others with it.
+    Why a crash still loses no paid call: an admission's pending row is committed before its caller
+    gets the admission, so before the HTTP request; a process killed while completions are queued
+    leaves pending rows that `ledger.recover_interrupted` counts as possibly paid.
     """
 
-    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop):
-        self.client, self.loop = client, loop
-        self.queue: list[tuple[_Write, asyncio.Future]] = []
+    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop, run: Callable[[Any, list], list]):
+        self.client, self.loop, self.run = client, loop, run
+        self.queue: list[tuple[Any, asyncio.Future]] = []
         self.flushing = False
 
-    async def submit(self, write: _Write) -> str | None:
+    async def submit(self, item: Any) -> Any:
         future = self.loop.create_future()
-        self.queue.append((write, future))
+        self.queue.append((item, future))
         if not self.flushing:
             self.flushing = True
             self.loop.create_task(self._flush())
-        return await future
+        outcome = await future
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     async def _flush(self) -> None:
-        policy = self.client.catalogue.policy
         try:
             while self.queue:
                 batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
-                writes = [w for w, _ in batch]
+                items = [item for item, _ in batch]
                 try:
-                    states = await self.client._in_db(lambda conn, ws=writes: _write_all(conn, ws, policy))
+                    outcomes = await self.client._in_db(self.run, items)
                 except Exception:
-                    for w, future in batch:  # one at a time: the others still land
+                    for item, future in batch:  # one at a time: the others still go through
                         try:
-                            state = await self.client._in_db(lambda conn, w=w: _write_all(conn, [w], policy)[0])
+                            outcome = await self.client._in_db(lambda conn, it=item: self.run(conn, [it])[0])
                         except Exception as exc:
                             _settle_future(future, error=exc)
                         else:
-                            _settle_future(future, state)
+                            _settle_future(future, outcome)
                     continue
-                for (_, future), state in zip(batch, states, strict=True):
-                    _settle_future(future, state)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    _settle_future(future, outcome)
         finally:
             self.flushing = False
+
+
+class _ResultSink:
+    """Hands arrived results to a callback in a worker thread, one call at a time (see complete_many)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fn: Callable[[list[tuple[int, CompletionResult]]], Any]):
+        self.loop, self.fn = loop, fn
+        self.queue: list[tuple[int, CompletionResult]] = []
+        self.task: asyncio.Task | None = None
+        self.error: BaseException | None = None
+
+    def put(self, i: int, result: CompletionResult) -> None:
+        self.queue.append((i, result))
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self.queue and self.error is None:
+            batch, self.queue = self.queue, []
+            try:
+                await asyncio.to_thread(self.fn, batch)
+            except Exception as exc:  # raised by drain(); the results are not lost: the ledger has them
+                self.error = exc
+
+    async def drain(self) -> None:
+        while self.task is not None and not self.task.done():
+            await self.task
+        if self.queue and self.error is None:
+            self.task = self.loop.create_task(self._run())
+            await self.task
+        if self.error is not None:
+            raise self.error
 
 
 def _settle_future(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:

@@ -105,7 +105,7 @@ class Embedder:
                 if d.runs_locally and ledger.recorded_success(conn, request_id) is not None:
                     return None  # a local model is free: a re-run adds no row
                 if ledger.in_flight_owner(conn, request_id) is None:
-                    # the claim first, holding no other lock while it may wait (as in LLMClient._admit)
+                    # the claim first, holding no other lock while it may wait (as in LLMClient._admit_many)
                     claim = ledger.claim(conn, self._attempt(tenant_id, request_id, run_id, "pending"), amount,
                                          None, owner)
                     if claim.granted:

@@ -132,6 +132,73 @@ def claim(conn: psycopg.Connection, a: Attempt, reserved_usd: float, reservation
     raise RuntimeError(f"could not claim request {a.request_id!r}")
 
 
+def in_flight_owners(conn: psycopg.Connection, request_ids: list[str]) -> dict[str, str]:
+    """`in_flight_owner` of many requests in one query: request_id -> live owner (only those in flight).
+    A pending row whose owner is gone is counted as interrupted first, as one at a time."""
+    from allixios.ai import owners
+
+    if not request_ids:
+        return {}
+    rows = conn.execute("SELECT request_id, owner FROM ai_usage WHERE request_id = ANY(%s) AND status = 'pending'",
+                        (list(request_ids),)).fetchall()
+    busy: dict[str, str] = {}
+    for request_id, owner in rows:
+        if owners.is_alive(owner):
+            busy[request_id] = owner or "unknown"
+        else:
+            recover_interrupted(conn, request_id=request_id)
+    return busy
+
+
+def claim_many(conn: psycopg.Connection, asks: list[tuple[Attempt, float]], owner: str) -> list[Claim]:
+    """`claim` of many requests (distinct request ids) in one INSERT, in request_id order (two
+    processes claiming overlapping batches take the one-pending-row index entries in the same order).
+    A request whose row was not inserted (in flight elsewhere, or its attempt number taken meanwhile)
+    goes through `claim` alone, which tells the two apart."""
+    if not asks:
+        return []
+    cols = list(zip(*[(a.tenant_id, a.article_id, a.topic_id, a.run_id, a.task, a.model, a.deployment_id,
+                       a.provider, a.request_id, reserved, a.content_request_id) for a, reserved in asks], strict=True))
+    rows = conn.execute(
+        """INSERT INTO ai_usage (tenant_id, article_id, topic_id, run_id, task, model, deployment_id, provider,
+                                 attempt, request_id, status, reserved_usd, owner, content_request_id)
+           SELECT v.tenant_id, v.article_id, v.topic_id, v.run_id, v.task, v.model, v.deployment_id, v.provider,
+                  coalesce((SELECT max(u.attempt) FROM ai_usage u WHERE u.request_id = v.request_id), 0) + 1,
+                  v.request_id, 'pending', v.reserved_usd, %s, v.content_request_id
+           FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
+                       %s::text[], %s::text[], %s::numeric[], %s::uuid[])
+                AS v(tenant_id, article_id, topic_id, run_id, task, model, deployment_id, provider, request_id,
+                     reserved_usd, content_request_id)
+           ORDER BY v.request_id
+           ON CONFLICT DO NOTHING
+           RETURNING id, request_id""",
+        (owner, *[list(c) for c in cols]),
+    ).fetchall()
+    got = {request_id: pid for pid, request_id in rows}
+    return [Claim(got[a.request_id]) if a.request_id in got else claim(conn, a, reserved, None, owner)
+            for a, reserved in asks]
+
+
+def succeeded_among(conn: psycopg.Connection, request_ids: list[str]) -> set[str]:
+    """Which of these requests have a successful attempt (one query; `recorded_success` reads the answer)."""
+    if not request_ids:
+        return set()
+    rows = conn.execute("SELECT DISTINCT request_id FROM ai_usage WHERE request_id = ANY(%s) AND status = 'success'",
+                        (list(request_ids),)).fetchall()
+    return {r[0] for r in rows}
+
+
+def attach_reservations(conn: psycopg.Connection, links: list[tuple[int, object]]) -> None:
+    """`attach_reservation` of many pending attempts in one UPDATE: (pending_id, Reservation)."""
+    if not links:
+        return
+    conn.execute(
+        """UPDATE ai_usage u SET reserved_usd = v.amount, reservation_id = v.rid
+           FROM unnest(%s::bigint[], %s::numeric[], %s::bigint[]) AS v(id, amount, rid) WHERE u.id = v.id""",
+        ([p for p, _ in links], [r.amount_usd for _, r in links], [r.id for _, r in links]),
+    )
+
+
 def drop_claim(conn: psycopg.Connection, pending_id: int) -> None:
     """Withdraw a claim whose call is not made (circuit open, budget refused)."""
     conn.execute("DELETE FROM ai_usage WHERE id = %s AND status = 'pending'", (pending_id,))

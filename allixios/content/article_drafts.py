@@ -2,7 +2,8 @@
 
 Three phases so no database transaction stays open while models write:
 ``pending_drafts`` (read), ``request_drafts`` (concurrent, bounded LLM calls; malformed output is
-retried by the LLM layer) and ``store_drafts`` (write). A topic that already has an article is
+retried by the LLM layer) and ``store_drafts`` (write); the asset overlaps the last two
+(``request_and_store_drafts``: each answer stored as it arrives, in short transactions). A topic that already has an article is
 never drafted again; the request id ``draft:<topic id>`` lets the ledger answer a repeated request
 without a new paid call, so a re-run never double-counts cost.
 """
@@ -115,8 +116,9 @@ def already_drafted(conn: psycopg.Connection, part: PartitionRef) -> int:
 
 
 def request_drafts(llm, part: PartitionRef, jobs: list[DraftJob], *, run_id: str | None = None,
-                   concurrency: int = 8) -> list:
-    """The LLM results for the jobs, in order (never raises for provider failures)."""
+                   concurrency: int = 8, on_results=None) -> list:
+    """The LLM results for the jobs, in order (never raises for provider failures). ``on_results``:
+    see LLMClient.complete_many (each (job index, result) as it arrives, in a worker thread)."""
     from allixios.ai.client import CompletionRequest
 
     reqs = [
@@ -129,7 +131,36 @@ def request_drafts(llm, part: PartitionRef, jobs: list[DraftJob], *, run_id: str
         )
         for job in jobs
     ]
-    return llm.complete_many_sync(reqs, concurrency=concurrency) if reqs else []
+    return llm.complete_many_sync(reqs, concurrency=concurrency, on_results=on_results) if reqs else []
+
+
+def request_and_store_drafts(llm, part: PartitionRef, jobs: list[DraftJob], connection, *,
+                             run_id: str | None = None, concurrency: int = 8,
+                             actor: str = "pipeline") -> DraftingResult:
+    """`request_drafts` and `store_drafts` overlapped (issue 19): each answer is stored as it arrives,
+    while the other calls still wait for theirs; the drafts that arrive during one write go into the
+    next, one transaction each (``connection()``: a context manager giving a connection in a
+    transaction, committed when the block ends). A crash part-way leaves the stored drafts stored and
+    the rest on the ledger, where a re-run replays them without a new paid call. The result lists
+    are in job order, as `store_drafts` gives them."""
+    out = DraftingResult()
+    index = {str(job.topic_id): n for n, job in enumerate(jobs)}
+
+    def store(batch) -> None:
+        with connection() as conn:
+            part_out = store_drafts(conn, part, [jobs[i] for i, _ in batch], [res for _, res in batch],
+                                    run_id=run_id, actor=actor)
+        out.failed += part_out.failed
+        out.skipped_budget += part_out.skipped_budget
+        out.drafted += part_out.drafted
+        out.already_drafted += part_out.already_drafted
+        out.cost_usd += part_out.cost_usd
+
+    request_drafts(llm, part, jobs, run_id=run_id, concurrency=concurrency, on_results=store)
+    for rows in (out.drafted, out.failed, out.skipped_budget):
+        rows.sort(key=lambda r: index[r["topic_id"]])
+    out.models.update(d["model"] for d in out.drafted)
+    return out
 
 
 def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID | None, draft: Draft, *,

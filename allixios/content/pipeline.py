@@ -16,6 +16,7 @@ from allixios.content.article_drafts import (
     already_drafted,
     draft_articles,
     pending_drafts,
+    request_and_store_drafts,
     request_drafts,
     store_drafts,
 )
@@ -29,6 +30,7 @@ from allixios.db.engine import fetch_dicts
 
 __all__ = [
     "PartitionRef", "resolve_partition", "select_topics", "already_drafted", "draft_articles", "pending_drafts", "request_drafts",
+    "request_and_store_drafts",
     "store_drafts", "score_partition", "gate_report", "embed_partition", "publish_partition", "build_seo_report",
     "report_markdown", "partition_summary", "earlier_articles", "earlier_topics",
 ]

@@ -127,10 +127,13 @@ def article_drafts(context: dg.AssetExecutionContext, config: DraftsConfig, ware
             jobs = pipeline.pending_drafts(conn, part)
             existing = pipeline.already_drafted(conn, part)
         context.log.info(f"drafting {len(jobs)} topic(s) for {niche_key} on {day} ({existing} already drafted)")
-        results = pipeline.request_drafts(llm.client(), part, jobs, run_id=run_id, concurrency=config.concurrency)
-        with warehouse.connection() as conn:
-            out = pipeline.store_drafts(conn, part, jobs, results, run_id=run_id)
-            earlier = [] if out.drafted else pipeline.earlier_articles(conn, part)
+        # each draft is stored as its answer arrives, while the other calls still wait (issue 19)
+        out = pipeline.request_and_store_drafts(llm.client(), part, jobs, warehouse.connection, run_id=run_id,
+                                                concurrency=config.concurrency)
+        earlier = []
+        if not out.drafted:
+            with warehouse.connection() as conn:
+                earlier = pipeline.earlier_articles(conn, part)
     # one log line per kind, not per draft: every Dagster log line is a row written to the event-log
     # storage, and a line per draft cost more than the drafting itself (issue 19); each draft and
     # failure is listed in the materialization's metadata below
