@@ -28,7 +28,6 @@ from allixios.errors import ConfigError
 
 ENV_PREFIX = "ALLIXIOS_DBT_"
 MANIFEST_ENV = "ALLIXIOS_DBT_MANIFEST"  # a manifest built elsewhere (e.g. in a deploy image step)
-DEFAULT_PROFILE_DATABASE = "allixios"  # profiles.yml's dbname when ALLIXIOS_DBT_DBNAME is not set
 MANIFEST_FIX = "run `make install` (or `allixios prepare`) to build dbt_project/target/manifest.json"
 
 
@@ -111,7 +110,8 @@ def parse_state_path(database: str) -> Path:
 
     One per database: the parse state holds every node's database (the profile's dbname), so a
     state parsed for one database must not serve a build on another. dbt itself re-parses what
-    changed (files, dbt version, vars, profile keys, dbt_project.yml) and skips the rest.
+    changed (files, dbt version, vars, the connection's host/port/user/database, dbt_project.yml)
+    and skips the rest; a state dbt cannot use only costs the full parse it replaces.
     """
     return project_dir() / "target" / "parse_state" / f"{database}.msgpack"
 
@@ -206,8 +206,6 @@ def prepare_manifest(force: bool = False) -> Path:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
             raise ConfigError(f"dbt parse failed: {' | '.join(tail)}", fix="fix the dbt project under dbt_project/")
         os.replace(scratch / "manifest.json", target)
-        # the same parse serves the daily builds on the profile's default database (the embedded one)
-        _keep_parse_state(scratch / "partial_parse.msgpack", os.environ.get(f"{ENV_PREFIX}DBNAME", DEFAULT_PROFILE_DATABASE))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
@@ -215,7 +213,8 @@ def prepare_manifest(force: bool = False) -> Path:
 
 def prepare_parse_state(url: URL | None = None) -> Path:
     """``dbt parse`` for builds on the application database (or ``url``): its parse state, as the
-    first build there would leave it (a deployment's set-up step; the benchmark's, untimed)."""
+    first build there would leave it (`allixios prepare`; the benchmark's untimed set-up). Parsed
+    with the connection's profile: dbt discards a state parsed for another host or database."""
     scratch = Path(tempfile.mkdtemp(prefix="parse-", dir=manifest_path().parent))
     try:
         env = {**dbt_environment(url), "DBT_TARGET_PATH": str(scratch), "DBT_LOG_PATH": str(scratch)}
