@@ -191,6 +191,11 @@ def run(ctx) -> None:
     from allixios.db import server
 
     server.ensure_database(server.dagster_url(), require_pgvector=False)
+    from resources.dbt import prepare_parse_state
+
+    # dbt's parse state for this database, as `allixios prepare` and yesterday's build leave it for
+    # the product's database (untimed set-up): the day's build re-parses only what changed
+    prepare_parse_state(ctx.url)
     incremental = product_build(new_day)
     rows_incremental, sums_incremental = _mart_rows(ctx.url), mart_checksums(ctx.url)
     log(f"incremental build of {new_day} through analytics_dbt_models: {incremental:.1f} s")

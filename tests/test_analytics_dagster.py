@@ -54,14 +54,19 @@ def test_lineage_runs_from_raw_events_and_content_tables_to_the_marts(defs):
     assert graph.get(K("raw_page_events")).partitions_def == graph.get(K(["marts", "mart_content_health"])).partitions_def
 
 
-def test_dbt_tests_are_asset_checks_on_their_models(defs):
+def test_dbt_tests_are_one_blocking_asset_check_per_model(defs):
     graph = defs.resolve_asset_graph()
     checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
-    assert (K(["marts", "mart_content_health"]), "unique_key_mart_content_health_article_id__day") in checks
-    assert (K(["marts", "fct_niche_revenue_daily"]), "assert_revenue_conserved_raw_to_marts") in checks
-    assert (K(["marts", "fct_article_daily_performance"]), "assert_page_views_conserved_raw_to_marts") in checks
     assert (K("raw_page_events"), "files_landed_and_mostly_valid") in checks
-    assert sum(1 for key, _ in checks if key.path[0] == "marts") >= 35
+    dbt_checks = list(defs.resolve_assets_def(K(["marts", "mart_content_health"])).check_specs)
+    assert {spec.name for spec in dbt_checks} == {"dbt_tests"}  # one per model, not one per dbt test
+    assert len(dbt_checks) == len({spec.asset_key for spec in dbt_checks}) >= 25
+    specs = {spec.asset_key: spec for spec in dbt_checks}
+    health = specs[K(["marts", "mart_content_health"])]
+    assert health.blocking and "unique_key_mart_content_health_article_id__day" in health.description
+    # singular tests on several models count for the model their meta names
+    assert "assert_revenue_conserved_raw_to_marts" in specs[K(["marts", "fct_niche_revenue_daily"])].description
+    assert "assert_page_views_conserved_raw_to_marts" in specs[K(["marts", "fct_article_daily_performance"])].description
 
 
 def test_analytics_job_selects_ingest_dbt_and_metrics_only(defs):
@@ -116,4 +121,7 @@ def test_analytics_job_materializes_a_day_on_the_real_instance(defs, db):
     assert Decimal(str(metrics.metadata["revenue_usd"].value)) == round(usd, 4)
     assert len(metrics.metadata["revenue_trend_14d"].records) == 14
     checks = result.get_asset_check_evaluations()
-    assert len(checks) >= 45 and all(c.passed for c in checks)
+    assert len(checks) >= 25 and all(c.passed for c in checks)
+    health = [c for c in checks if c.asset_key == K(["marts", "mart_content_health"]) and c.check_name == "dbt_tests"]
+    assert len(health) == 1 and health[0].metadata["failed"].value == 0
+    assert health[0].metadata["tests"].value["unique_key_mart_content_health_article_id__day"]["status"] == "pass"

@@ -36,9 +36,10 @@ def prepare() -> None:
     from allixios_assets.instance import prepare_dagster_home
 
     home = prepare_dagster_home()
-    from resources.dbt import prepare_manifest
+    from resources.dbt import prepare_manifest, prepare_parse_state
 
     manifest = prepare_manifest()
+    prepare_parse_state()  # the day builds on this database start from it (no full re-parse)
     typer.echo(f"schema migrated; folders {', '.join(str(f) for f in folders)}; Dagster home {home}; dbt manifest {manifest}")
 
 

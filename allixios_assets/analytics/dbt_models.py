@@ -1,7 +1,6 @@
 """The dbt project as daily-partitioned assets: one partition = one build window (vars start_date /
 end_date), dbt tests as asset checks, dbt sources mapped to the assets that produce those tables."""
 
-import json
 import os
 import shutil
 from datetime import timedelta
@@ -13,7 +12,7 @@ from dagster_dbt.asset_utils import default_description_fn
 from allixios.analytics.locks import exclusive
 from allixios.errors import ConfigError
 from allixios_assets.partitions import daily_partitions
-from resources.dbt import AllixiosDbtResource, dbt_project, require_manifest
+from resources.dbt import AllixiosDbtResource, dbt_project, keep_parse_state, require_manifest
 from resources.warehouse import WarehouseResource
 
 DBT_BUILD_LOCK = "allixios.dbt_build"
@@ -66,12 +65,69 @@ class AllixiosDbtTranslator(DagsterDbtTranslator):
         ).get("owner")
         return [owner or DEFAULT_OWNER]
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """One check per model, ``dbt_tests``, for all its dbt tests (not one check per test).
+
+        Each Dagster asset check is an event before the run (planned) and two during it, each a
+        few storage round trips; 146 tests made 438 of the day build's ~540 events. The check
+        passes when every test of the model passed; each test's result is in its metadata. It
+        is blocking when any of the model's tests has severity error (all do), like dagster-dbt's
+        per-test checks; dbt itself skips the models downstream of a failed test.
+        """
+        default = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if default is None:
+            return None
+        tests = model_tests(manifest, self, project).get(default.asset_key, [])
+        deps = set()
+        blocking = False
+        for test_id in tests:
+            spec = super().get_asset_check_spec(asset_spec, manifest, test_id, project)
+            if spec is not None:
+                deps |= {dep.asset_key for dep in spec.additional_deps}
+                blocking = blocking or spec.blocking
+        return dg.AssetCheckSpec(
+            name=TESTS_CHECK,
+            asset=default.asset_key,
+            description=f"the model's {len(tests)} dbt tests: " + ", ".join(manifest["nodes"][t]["name"] for t in tests),
+            additional_deps=sorted(deps - {default.asset_key}, key=lambda k: k.to_user_string()),
+            blocking=blocking,
+            # dagster-dbt selects a check's dbt test by this id when a run selects only some
+            # checks of a model; with one check per model it names the first, so `dbt_tests` is
+            # run with its model (analytics_job selects both)
+            metadata={"dagster_dbt/unique_id": tests[0]} if tests else None,
+        )
+
     def get_tags(self, dbt_resource_props):
         tags = dict(super().get_tags(dbt_resource_props))
         fqn = dbt_resource_props.get("fqn") or []
         if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
             tags["layer"] = fqn[1]  # allixios.<layer>.<model>: staging, intermediate or marts
         return tags
+
+
+# the one asset check of each dbt model: all its dbt tests (AllixiosDbtTranslator.get_asset_check_spec)
+TESTS_CHECK = "dbt_tests"
+
+_MODEL_TESTS: dict[int, tuple[dict, dict]] = {}
+
+
+def model_tests(manifest, translator, project=None) -> dict:
+    """{asset key: [the dbt test ids dagster-dbt attaches to it]}, once per manifest object."""
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    cached = _MODEL_TESTS.get(id(manifest))
+    if cached is not None and cached[0] is manifest:
+        return cached[1]
+    tests: dict = {}
+    for unique_id in sorted(manifest["nodes"]):
+        if unique_id.startswith("test."):
+            key = get_asset_check_key_for_test(manifest, translator, unique_id, project)
+            if key is not None:
+                tests.setdefault(key.asset_key, []).append(unique_id)
+    if len(_MODEL_TESTS) > 8:  # the loaded manifest and a few invocations' copies (resources/dbt.py)
+        _MODEL_TESTS.clear()
+    _MODEL_TESTS[id(manifest)] = (manifest, tests)
+    return tests
 
 
 def load_manifest():
@@ -82,11 +138,14 @@ def load_manifest():
         raise ConfigError(exc.one_line(), fix=exc.fix) from None
 
 
+TRANSLATOR = AllixiosDbtTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
 @dbt_assets(
     manifest=load_manifest(),
     project=dbt_project(),
     partitions_def=daily_partitions,
-    dagster_dbt_translator=AllixiosDbtTranslator(DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    dagster_dbt_translator=TRANSLATOR,
     # one day per run, like the ingestion assets (dagster-dbt defaults time partitions to single runs)
     backfill_policy=dg.BackfillPolicy.multi_run(1),
     pool="dbt",
@@ -105,8 +164,14 @@ def analytics_dbt_models(context: dg.AssetExecutionContext, dbt: AllixiosDbtReso
         if waited_s > 1:
             context.log.info(f"waited {waited_s:.0f} s for another dbt build to finish")
         context.log.info(f"dbt build for {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
-        yield from with_relation_metadata(invocation.stream(), invocation.manifest, warehouse.url())
+        # the window as environment, not --vars: dbt then reuses its parse state (resources/dbt.py)
+        invocation = dbt.cli(["build"], context=context, window=dbt_vars, raise_on_error=False)
+        events = with_tests_per_model(invocation, context)
+        yield from with_relation_metadata(events, invocation.manifest, warehouse.url())
+        keep_parse_state(invocation)
+        error = invocation.get_error()
+        if error is not None:
+            raise error
     # each build gets its own target folder; after a success its events are in Dagster, so the
     # folder goes (a failed build keeps it for debugging)
     keep = os.environ.get(RUN_RESULTS_COPY_ENV)
@@ -148,6 +213,53 @@ def relation_metadata(conn, props: dict) -> dict:
     if props.get("config", {}).get("materialized") != "view":  # counting a view would run its query
         metadata["dagster/row_count"] = dg.MetadataValue.int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(relation)).fetchone()[0])
     return metadata
+
+
+def with_tests_per_model(invocation, context):
+    """dagster-dbt's events of the build, with the dbt tests reported as one ``dbt_tests`` check
+    result per model (when its last test has run): passed when all passed, severity error when a
+    failed test's is, each test's status and failing rows in the metadata. Tests without a
+    Dagster asset (a singular test on several models without a `meta.dagster.ref`) keep
+    dagster-dbt's default (an observation)."""
+    manifest = invocation.manifest
+    translator = invocation.dagster_dbt_translator
+    expected = {key: set(tests) for key, tests in model_tests(manifest, translator, invocation.project).items()}
+    owner = {test: key for key, tests in expected.items() for test in tests}
+    results: dict = {}
+
+    def check_result(key):
+        tests = results.pop(key)
+        failed = {name: r for name, r in tests.items() if r["status"] != "pass"}
+        severity = (dg.AssetCheckSeverity.WARN if failed and all(r["status"] == "warn" for r in failed.values())
+                    else dg.AssetCheckSeverity.ERROR)
+        return dg.AssetCheckResult(
+            asset_key=key, check_name=TESTS_CHECK, passed=not failed, severity=severity,
+            description=(f"{len(failed)} of {len(tests)} dbt tests failed: {', '.join(sorted(failed))}" if failed
+                         else f"{len(tests)} dbt tests passed"),
+            metadata={"tests": dg.MetadataValue.json(tests), "failed": len(failed),
+                      **({"not_run": dg.MetadataValue.json(sorted(manifest["nodes"][t]["name"] for t in expected[key]))}
+                         if expected[key] else {})},
+        )
+
+    for event in invocation.stream_raw_events():
+        unique_id = event.raw_event["data"].get("node_info", {}).get("unique_id") or ""
+        if unique_id in owner and event.is_result_event:
+            key = owner[unique_id]
+            data = event.raw_event["data"]
+            status = (data["node_info"].get("node_status") or data.get("status") or "").lower()
+            if status == "skipped":
+                continue
+            results.setdefault(key, {})[manifest["nodes"][unique_id]["name"]] = {
+                "status": status, "failures": data.get("num_failures")}
+            expected[key].discard(unique_id)
+            if not expected[key]:
+                yield check_result(key)
+            continue
+        yield from event.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator,
+                                                 context=context, target_path=invocation.target_path,
+                                                 project=invocation.project)
+    for key in list(results):  # models some of whose tests did not run (a failed build, a subset)
+        yield check_result(key)
 
 
 def with_relation_metadata(events, manifest: dict, url):

@@ -1,6 +1,12 @@
-{#- The build window: vars start_date / end_date (inclusive), checked so only a date reaches SQL. -#}
+{#- The build window (inclusive), checked so only a date reaches SQL: the environment's
+    ALLIXIOS_DBT_START_DATE / ALLIXIOS_DBT_END_DATE when set (Dagster's daily build sets them for its
+    dbt process), else vars start_date / end_date (`dbt build --vars`, `allixios marts build`).
+    The environment is read only when executing, never while parsing: a window passed as --vars
+    changes dbt's vars checksum and makes every invocation re-parse the whole project, and an
+    env_var() read at parse time would make partial parsing re-parse every file that renders the
+    window; read at execution, the daily build reuses the prepared partial_parse.msgpack. -#}
 {% macro _window_date(name) -%}
-    {%- set value = var(name) | string -%}
+    {%- set value = (env_var('ALLIXIOS_DBT_' ~ name | upper, '') if execute else '') or (var(name) | string) -%}
     {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', value) -%}
         {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date YYYY-MM-DD, got " ~ value) }}
     {%- endif -%}
