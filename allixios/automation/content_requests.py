@@ -10,8 +10,9 @@ what it is expected to cost (catalogue price x expected tokens) and when it will
 * **pool** - when the `llm` pool is busy, today's start is delayed by the queue ahead of it.
 
 `build_plan` is pure (unit-tested with known prices and history); `create_request` gathers its
-inputs from the database, records the request, its backlog topics (priority above the daily
-backlog) and the day allocations in one transaction. Runs are launched later by the API's
+inputs from the database (history aggregates optionally from a `PlanInputsCache`; the quota always
+fresh under the niche's plan lock), records the request, its backlog topics (priority above the
+daily backlog) and the day allocations in one transaction. Runs are launched later by the API's
 dispatcher (one run per partition, coalesced), never here.
 """
 
@@ -356,21 +357,18 @@ def create_request(conn: psycopg.Connection, tenant: Tenant, niche: Niche, topic
     `inputs_cache`: reuse history inputs for a second (the API's; see `PlanInputsCache`)."""
     checked = [validate_topic(TopicInput(t.title, tuple(t.keywords), t.keyphrase, priority)) for t in topics]
     topics = [TopicRequest(c.title, c.target_keyphrase, c.keywords) for c in checked]
-    # history inputs and model selection (token counting on each topic's real prompt) before the lock:
-    # they do not depend on the quota, and the lock serialises every plan of the niche
+    # Before the niche's plan lock (which serialises every plan of the niche until commit): the history
+    # inputs, model selection (token counting on each topic's real prompt), the topics and the audit row.
+    # None of them depends on the quota; if the plan is refused below, the caller's rollback undoes them.
     history = inputs_cache.get(conn, tenant, niche, catalogue) if inputs_cache is not None else \
         read_history_inputs(conn, tenant, niche, catalogue)
-    now = datetime.now(UTC)
-    selections = select_models(topics, _inputs(now, niche, {}, history), catalogue, max_cost_usd)
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('allixios.plan'), hashtext(%s))", (str(niche.id),))
-    now = datetime.now(UTC)
-    inputs = _inputs(now, niche, read_quota_used(conn, niche, now.date()), history)
-    plan = build_plan(uuid.uuid4(), topics, inputs, catalogue, priority=priority, max_cost_usd=max_cost_usd,
-                      max_duration_s=max_duration_s, deadline=deadline, selections=selections)
-    add_topics(conn, niche, checked, source="api", source_ref=f"content_request:{plan.id}")
+    selections = select_models(topics, _inputs(datetime.now(UTC), niche, {}, history), catalogue, max_cost_usd)
+    plan_id = uuid.uuid4()
+    source_ref = f"content_request:{plan_id}"
+    add_topics(conn, niche, checked, source="api", source_ref=source_ref)
     # the request's topics (new ones and ones already pending in the backlog) at its priority; one that is
-    # already selected or drafted refuses the request, and the caller's rollback undoes the writes above
-    # (only pending rows are updated: a topic a running job holds is reported, not waited for)
+    # already selected or drafted refuses the request (only pending rows are updated: a topic a running
+    # job holds is reported, not waited for)
     rows = conn.execute(
         """WITH matched AS (SELECT id, title, status::text AS status FROM topics
                             WHERE tenant_id = %(t)s AND niche_id = %(n)s AND lower(btrim(title)) = ANY(%(titles)s)),
@@ -379,26 +377,35 @@ def create_request(conn: psycopg.Connection, tenant: Tenant, niche: Niche, topic
                            FROM matched WHERE topics.id = matched.id AND matched.status = 'pending')
            SELECT id, title, status FROM matched""",
         {"t": tenant.id, "n": niche.id, "titles": [t.title.lower() for t in topics], "p": priority,
-         "ref": f"content_request:{plan.id}"}).fetchall()
+         "ref": source_ref}).fetchall()
     taken = [title for _, title, status in rows if status != "pending"]
     if taken:
         raise ValidationError(f"topic(s) already drafted or selected in this niche: {', '.join(taken[:5])}",
                               fix="send new titles (an existing article is refreshed through its own endpoints)")
     ids = [r[0] for r in rows]
+    record_audit(conn, tenant_id=tenant.id, actor=actor, action="content_request.create", entity_type="content_request",
+                 entity_id=plan_id, details={"topics": len(topics), "niche": niche.slug, "estimated_cost_usd": round(
+                     sum(sel.chosen.estimate.expected_usd for sel in selections), 6)})
+    # under the lock: the quota read fresh (a statement after the lock sees every plan committed before
+    # it), the plan's days, and its allocations with the request in one statement
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('allixios.plan'), hashtext(%s))", (str(niche.id),))
+    now = datetime.now(UTC)
+    inputs = _inputs(now, niche, read_quota_used(conn, niche, now.date()), history)
+    plan = build_plan(plan_id, topics, inputs, catalogue, priority=priority, max_cost_usd=max_cost_usd,
+                      max_duration_s=max_duration_s, deadline=deadline, selections=selections)
     per_day: dict[str, int] = {}
     for a in plan.assignments:
         per_day[a["date"]] = per_day.get(a["date"], 0) + 1
-    conn.execute("""INSERT INTO content_allocations AS c (niche_id, day, topics)
-                    SELECT %s, d::date, n FROM unnest(%s::text[], %s::int[]) AS u(d, n)
-                    ON CONFLICT (niche_id, day) DO UPDATE SET topics = c.topics + excluded.topics""",
-                 (niche.id, list(per_day), list(per_day.values())))
     conn.execute(
-        """INSERT INTO content_requests (id, tenant_id, niche_id, priority, constraints, topic_ids, plan, callback_url,
-                                         callback_secret_enc, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (plan.id, tenant.id, niche.id, priority, Jsonb(plan.constraints), ids, Jsonb(plan.as_json()), callback_url,
-         callback_secret_enc, actor),
+        """WITH allocated AS (
+               INSERT INTO content_allocations AS c (niche_id, day, topics)
+               SELECT %(n)s, d::date, k FROM unnest(%(days)s::text[], %(counts)s::int[]) AS u(d, k)
+               ON CONFLICT (niche_id, day) DO UPDATE SET topics = c.topics + excluded.topics)
+           INSERT INTO content_requests (id, tenant_id, niche_id, priority, constraints, topic_ids, plan, callback_url,
+                                         callback_secret_enc, created_by)
+           VALUES (%(id)s, %(t)s, %(n)s, %(p)s, %(c)s, %(ids)s, %(plan)s, %(url)s, %(secret)s, %(actor)s)""",
+        {"n": niche.id, "days": list(per_day), "counts": list(per_day.values()), "id": plan.id, "t": tenant.id,
+         "p": priority, "c": Jsonb(plan.constraints), "ids": ids, "plan": Jsonb(plan.as_json()), "url": callback_url,
+         "secret": callback_secret_enc, "actor": actor},
     )
-    record_audit(conn, tenant_id=tenant.id, actor=actor, action="content_request.create", entity_type="content_request",
-                 entity_id=plan.id, details={"topics": len(topics), "niche": niche.slug,
-                                              "estimated_cost_usd": round(plan.estimated_cost_usd, 6)})
     return plan
