@@ -10,8 +10,9 @@ what it is expected to cost (catalogue price x expected tokens) and when it will
 * **pool** - when the `llm` pool is busy, today's start is delayed by the queue ahead of it.
 
 `build_plan` is pure (unit-tested with known prices and history); `create_request` gathers its
-inputs from the database, records the request, its backlog topics (priority above the daily
-backlog) and the day allocations in one transaction. Runs are launched later by the API's
+inputs from the database (history aggregates optionally from a `PlanInputsCache`; the quota always
+fresh under the niche's plan lock), records the request, its backlog topics (priority above the
+daily backlog) and the day allocations in one transaction. Runs are launched later by the API's
 dispatcher (one run per partition, coalesced), never here.
 """
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import statistics
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -102,13 +105,25 @@ def _messages(topic: TopicRequest, niche_label: str) -> list[dict]:
 
 def build_plan(plan_id: UUID, topics: list[TopicRequest], inputs: PlanInputs, catalogue: Catalogue, *,
                priority: int = 90, max_cost_usd: float | None = None, max_duration_s: float | None = None,
-               deadline: datetime | None = None) -> ExecutionPlan:
+               deadline: datetime | None = None, selections: list | None = None) -> ExecutionPlan:
+    """The plan. `selections`: `select_models(topics, inputs, catalogue, max_cost_usd)` computed
+    earlier (outside the niche's plan lock: it depends on history, not on the quota)."""
+    if selections is None:
+        selections = select_models(topics, inputs, catalogue, max_cost_usd)
+    costs = [s.chosen.estimate.expected_usd for s in selections]
+    today = inputs.now.date()
+    return _plan_days(topics, inputs, selections, costs, today, priority, max_cost_usd, max_duration_s, deadline,
+                      plan_id)
+
+
+def select_models(topics: list[TopicRequest], inputs: PlanInputs, catalogue: Catalogue,
+                  max_cost_usd: float | None = None) -> list:
+    """The writer model of each topic (ranked on its real prompt's token count), checked against max_cost_usd."""
     if not topics:
         raise ValidationError("the request has no topics", fix="send 1-50 topics")
     if len(topics) > MAX_TOPICS:
         raise ValidationError(f"the request has {len(topics)} topics", fix=f"send at most {MAX_TOPICS} per request")
     per_topic_cap = max_cost_usd / len(topics) if max_cost_usd is not None else None
-    today = inputs.now.date()
     selections = []
     for t in topics:
         messages = _messages(t, inputs.niche_label)
@@ -124,7 +139,11 @@ def build_plan(plan_id: UUID, topics: list[TopicRequest], inputs: PlanInputs, ca
             raise ValidationError(f"the cheapest model's estimate ${cheapest:.6f} per article is over max_cost_usd "
                                   f"${max_cost_usd:.6f} / {len(topics)} topics",
                                   fix="raise max_cost_usd or send fewer topics") from None
-    costs = [s.chosen.estimate.expected_usd for s in selections]
+    return selections
+
+
+def _plan_days(topics, inputs, selections, costs, today, priority, max_cost_usd, max_duration_s, deadline, plan_id):
+    """Days (quota, then budget), start and duration (run history, the pool's queue), constraint checks."""
     total = sum(costs)
     reasons: list[str] = []
     # ---- days: the niche's quota, then the budget
@@ -219,20 +238,25 @@ def _pool_limits() -> tuple[int, int]:
         return 2, 4
 
 
-def gather_inputs(conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalogue: Catalogue,
-                  now: datetime | None = None) -> PlanInputs:
+@dataclass(frozen=True)
+class HistoryInputs:
+    """The plan inputs that are aggregates over history (quality per model, token and run statistics,
+    open circuits, the pool's queue, the day's AI spend): the part `PlanInputsCache` may reuse."""
+
+    history: dict[str, tuple[int, float]]
+    unavailable: dict[str, str]
+    expected_output_tokens: int
+    run_seconds: list[float]
+    per_topic_seconds: float | None
+    queue_ahead: int
+    budget_left_today: float | None
+    budget_daily_limit: float | None
+
+
+def read_history_inputs(conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalogue: Catalogue) -> HistoryInputs:
     from allixios.ai import budgets, circuit
     from allixios.ai.selection import quality_history
 
-    now = now or datetime.now(UTC)
-    today = now.date()
-    used: dict[date, int] = {}
-    for day, n in conn.execute("SELECT day, topics FROM content_allocations WHERE niche_id = %s AND day >= %s",
-                               (niche.id, today)):
-        used[day] = n
-    for day, n in conn.execute("""SELECT partition_date, count(*) FROM topics WHERE niche_id = %s AND partition_date >= %s
-                                  AND status IN ('selected', 'drafted') GROUP BY 1""", (niche.id, today)):
-        used[day] = max(used.get(day, 0), n)  # allocations already count the request topics that were selected
     deployments = catalogue.deployments("writer")
     history = quality_history(conn, deployments, tenant.id, niche.id)
     blocked = circuit.blocked(conn, catalogue.policy.circuit_cooldown_s)
@@ -253,9 +277,71 @@ def gather_inputs(conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalo
         if b.period == "daily":
             limit = b.limit_usd
             left = max(0.0, b.limit_usd - b.spent_usd - b.reserved_usd)
+    return HistoryInputs(history, unavailable, expected_out, runs, per_topic, int(queue), left, limit)
+
+
+class PlanInputsCache:
+    """History inputs reused for `ttl_s` per (tenant, niche, catalogue) in this process.
+
+    They are aggregates over history that move slowly: one second of staleness changes a plan's
+    model ranking or start estimate by at most that second's new rows, and none of them is where a
+    limit is enforced. The quota is not cached: `create_request` reads the niche's promised days
+    under the niche's plan lock on every request, and the AI budget is enforced where money is spent
+    (`allixios.ai.budgets.reserve`, per call). The key holds the tenant, so a tenant never plans with
+    another tenant's history."""
+
+    def __init__(self, ttl_s: float = 1.0, clock=time.monotonic):
+        self.ttl_s, self.clock = ttl_s, clock
+        self._entries: dict[tuple, tuple[float, Catalogue, HistoryInputs]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalogue: Catalogue) -> HistoryInputs:
+        if niche.tenant_id != tenant.id:
+            raise ValidationError(f"niche {niche.slug!r} is not a niche of tenant {tenant.slug!r}")
+        key = (tenant.id, niche.id)
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[1] is catalogue and now - entry[0] < self.ttl_s:
+            return entry[2]
+        inputs = read_history_inputs(conn, tenant, niche, catalogue)
+        with self._lock:
+            if len(self._entries) > 10_000:  # many tenants x niches: start over rather than grow
+                self._entries.clear()
+            self._entries[key] = (now, catalogue, inputs)
+        return inputs
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def read_quota_used(conn: psycopg.Connection, niche: Niche, today: date) -> dict[date, int]:
+    """Day -> topics promised (allocations) or already selected/drafted in the niche, from today on.
+    Read fresh under the niche's plan lock: this is what keeps two plans from sharing a slot."""
+    rows = conn.execute(
+        """SELECT day, max(n)::int FROM (
+               SELECT day, topics AS n FROM content_allocations WHERE niche_id = %(n)s AND day >= %(d)s
+               UNION ALL
+               SELECT partition_date, count(*) FROM topics WHERE niche_id = %(n)s AND partition_date >= %(d)s
+                 AND status IN ('selected', 'drafted') GROUP BY 1) u GROUP BY day""",
+        {"n": niche.id, "d": today})
+    # allocations already count the request topics that were selected: the larger of the two, not the sum
+    return dict(rows.fetchall())
+
+
+def _inputs(now: datetime, niche: Niche, used: dict[date, int], h: HistoryInputs) -> PlanInputs:
     pool, _ = _pool_limits()
-    return PlanInputs(now, niche, niche.name, used, history, unavailable, expected_out, runs, per_topic, int(queue),
-                      pool, left, limit)
+    return PlanInputs(now, niche, niche.name, used, h.history, h.unavailable, h.expected_output_tokens, h.run_seconds,
+                      h.per_topic_seconds, h.queue_ahead, pool, h.budget_left_today, h.budget_daily_limit)
+
+
+def gather_inputs(conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalogue: Catalogue,
+                  now: datetime | None = None) -> PlanInputs:
+    """Every plan input read now (no cache)."""
+    now = now or datetime.now(UTC)
+    return _inputs(now, niche, read_quota_used(conn, niche, now.date()),
+                   read_history_inputs(conn, tenant, niche, catalogue))
 
 
 # ---- recording -------------------------------------------------------------------------------------
@@ -264,37 +350,62 @@ def gather_inputs(conn: psycopg.Connection, tenant: Tenant, niche: Niche, catalo
 def create_request(conn: psycopg.Connection, tenant: Tenant, niche: Niche, topics: list[TopicRequest], *,
                    catalogue: Catalogue, priority: int, actor: str, max_cost_usd: float | None = None,
                    max_duration_s: float | None = None, deadline: datetime | None = None,
-                   callback_url: str | None = None, callback_secret_enc: bytes | None = None) -> ExecutionPlan:
-    """Plan and record in the caller's transaction (serialised per niche so two plans cannot share a slot)."""
+                   callback_url: str | None = None, callback_secret_enc: bytes | None = None,
+                   inputs_cache: PlanInputsCache | None = None) -> ExecutionPlan:
+    """Plan and record in the caller's transaction (serialised per niche so two plans cannot share a slot).
+
+    `inputs_cache`: reuse history inputs for a second (the API's; see `PlanInputsCache`)."""
     checked = [validate_topic(TopicInput(t.title, tuple(t.keywords), t.keyphrase, priority)) for t in topics]
     topics = [TopicRequest(c.title, c.target_keyphrase, c.keywords) for c in checked]
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('allixios.plan'), hashtext(%s))", (str(niche.id),))
-    inputs = gather_inputs(conn, tenant, niche, catalogue)
-    plan = build_plan(uuid.uuid4(), topics, inputs, catalogue, priority=priority, max_cost_usd=max_cost_usd,
-                      max_duration_s=max_duration_s, deadline=deadline)
-    existing = {r[0].lower(): r[1] for r in conn.execute(
-        "SELECT title, status FROM topics WHERE tenant_id = %s AND niche_id = %s AND lower(btrim(title)) = ANY(%s)",
-        (tenant.id, niche.id, [t.title.lower() for t in topics]))}
-    taken = [t for t, s in existing.items() if s != "pending"]
+    # Before the niche's plan lock (which serialises every plan of the niche until commit): the history
+    # inputs, model selection (token counting on each topic's real prompt), the topics and the audit row.
+    # None of them depends on the quota; if the plan is refused below, the caller's rollback undoes them.
+    history = inputs_cache.get(conn, tenant, niche, catalogue) if inputs_cache is not None else \
+        read_history_inputs(conn, tenant, niche, catalogue)
+    selections = select_models(topics, _inputs(datetime.now(UTC), niche, {}, history), catalogue, max_cost_usd)
+    plan_id = uuid.uuid4()
+    source_ref = f"content_request:{plan_id}"
+    add_topics(conn, niche, checked, source="api", source_ref=source_ref)
+    # the request's topics (new ones and ones already pending in the backlog) at its priority; one that is
+    # already selected or drafted refuses the request (only pending rows are updated: a topic a running
+    # job holds is reported, not waited for)
+    rows = conn.execute(
+        """WITH matched AS (SELECT id, title, status::text AS status FROM topics
+                            WHERE tenant_id = %(t)s AND niche_id = %(n)s AND lower(btrim(title)) = ANY(%(titles)s)),
+                joined AS (UPDATE topics SET priority = greatest(topics.priority, %(p)s),
+                                  source_ref = coalesce(topics.source_ref, %(ref)s), updated_at = now()
+                           FROM matched WHERE topics.id = matched.id AND matched.status = 'pending')
+           SELECT id, title, status FROM matched""",
+        {"t": tenant.id, "n": niche.id, "titles": [t.title.lower() for t in topics], "p": priority,
+         "ref": source_ref}).fetchall()
+    taken = [title for _, title, status in rows if status != "pending"]
     if taken:
         raise ValidationError(f"topic(s) already drafted or selected in this niche: {', '.join(taken[:5])}",
                               fix="send new titles (an existing article is refreshed through its own endpoints)")
-    add_topics(conn, niche, checked, source="api", source_ref=f"content_request:{plan.id}")
-    # topics already pending in the backlog join the request at its priority
-    ids = [r[0] for r in conn.execute(
-        """UPDATE topics SET priority = greatest(priority, %s), source_ref = coalesce(source_ref, %s), updated_at = now()
-           WHERE tenant_id = %s AND niche_id = %s AND lower(btrim(title)) = ANY(%s) RETURNING id""",
-        (priority, f"content_request:{plan.id}", tenant.id, niche.id, [t.title.lower() for t in topics]))]
-    for a in plan.assignments:
-        conn.execute("""INSERT INTO content_allocations AS c (niche_id, day, topics) VALUES (%s, %s, 1)
-                        ON CONFLICT (niche_id, day) DO UPDATE SET topics = c.topics + 1""", (niche.id, a["date"]))
-    conn.execute(
-        """INSERT INTO content_requests (id, tenant_id, niche_id, priority, constraints, topic_ids, plan, callback_url,
-                                         callback_secret_enc, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (plan.id, tenant.id, niche.id, priority, Jsonb(plan.constraints), ids, Jsonb(plan.as_json()), callback_url,
-         callback_secret_enc, actor),
-    )
+    ids = [r[0] for r in rows]
     record_audit(conn, tenant_id=tenant.id, actor=actor, action="content_request.create", entity_type="content_request",
-                 entity_id=plan.id, details={"topics": len(topics), "niche": niche.slug,
-                                              "estimated_cost_usd": round(plan.estimated_cost_usd, 6)})
+                 entity_id=plan_id, details={"topics": len(topics), "niche": niche.slug, "estimated_cost_usd": round(
+                     sum(sel.chosen.estimate.expected_usd for sel in selections), 6)})
+    # under the lock: the quota read fresh (a statement after the lock sees every plan committed before
+    # it), the plan's days, and its allocations with the request in one statement
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('allixios.plan'), hashtext(%s))", (str(niche.id),))
+    now = datetime.now(UTC)
+    inputs = _inputs(now, niche, read_quota_used(conn, niche, now.date()), history)
+    plan = build_plan(plan_id, topics, inputs, catalogue, priority=priority, max_cost_usd=max_cost_usd,
+                      max_duration_s=max_duration_s, deadline=deadline, selections=selections)
+    per_day: dict[str, int] = {}
+    for a in plan.assignments:
+        per_day[a["date"]] = per_day.get(a["date"], 0) + 1
+    conn.execute(
+        """WITH allocated AS (
+               INSERT INTO content_allocations AS c (niche_id, day, topics)
+               SELECT %(n)s, d::date, k FROM unnest(%(days)s::text[], %(counts)s::int[]) AS u(d, k)
+               ON CONFLICT (niche_id, day) DO UPDATE SET topics = c.topics + excluded.topics)
+           INSERT INTO content_requests (id, tenant_id, niche_id, priority, constraints, topic_ids, plan, callback_url,
+                                         callback_secret_enc, created_by)
+           VALUES (%(id)s, %(t)s, %(n)s, %(p)s, %(c)s, %(ids)s, %(plan)s, %(url)s, %(secret)s, %(actor)s)""",
+        {"n": niche.id, "days": list(per_day), "counts": list(per_day.values()), "id": plan.id, "t": tenant.id,
+         "p": priority, "c": Jsonb(plan.constraints), "ids": ids, "plan": Jsonb(plan.as_json()), "url": callback_url,
+         "secret": callback_secret_enc, "actor": actor},
+    )
     return plan

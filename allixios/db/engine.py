@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 
 from allixios.db import server
 
@@ -26,14 +28,41 @@ def _register_vector(dbapi_connection, _record) -> None:
         dbapi_connection.rollback()  # extension not created yet (before the first migration)
 
 
+# A connection back in the pool for less than this is handed out without a ping: under load (an API
+# request checks one out per request) the ping was a round trip per request for a connection that
+# was working a moment ago. One idle longer (or never used) is pinged, as pool_pre_ping did.
+PING_AFTER_IDLE_S = 1.0
+
+
+def _stamp_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Pessimistic disconnect handling (SQLAlchemy's documented checkout hook): a connection that is
+    closed, broken (a statement saw the server go away) or fails the ping is replaced by a new one."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the pooled connection is closed")
+    last = record.info.get("checked_in_at")
+    if last is not None and time.monotonic() - last < PING_AFTER_IDLE_S:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except psycopg.Error as exc:
+        raise DisconnectionError(str(exc)) from exc
+
+
 def get_engine(url: URL | None = None) -> Engine:
     url = url or server.app_url()
     key = url.render_as_string(hide_password=False)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = create_engine(url, pool_size=5, max_overflow=10)
             event.listen(engine, "connect", _register_vector)
+            event.listen(engine, "checkin", _stamp_checkin)
+            event.listen(engine, "checkout", _ping_if_idle)
             _engines[key] = engine
         return engine
 

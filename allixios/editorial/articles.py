@@ -24,8 +24,8 @@ from allixios.content.markup import plain_line, sanitize_markdown
 from allixios.content.versions import CONTENT_FIELDS, append_version
 from allixios.db.engine import fetch_dicts
 from allixios.editorial.analysis import score_fields
-from allixios.editorial.audit import annotate_version_audit, audit_entries, record_audit
-from allixios.editorial.locks import active_lock, ensure_not_locked_by_other
+from allixios.editorial.audit import annotate_version_audit, record_audit
+from allixios.editorial.locks import ensure_not_locked_by_other
 from allixios.errors import ConflictError, NotFoundError, ValidationError
 from allixios.publishing.config import site_host
 from allixios.tenants import Tenant
@@ -183,28 +183,58 @@ def _niche_id(conn: psycopg.Connection, tenant: Tenant, slug: str) -> UUID:
     return row[0]
 
 
-def show_article(conn: psycopg.Connection, tenant: Tenant, ref: str) -> dict[str, Any]:
-    """Metadata, scores, failing assessments, current and published version, lock and recent changes."""
-    article = resolve_article(conn, tenant, ref)
-    row = fetch_dicts(
+# Audit columns of `recent_changes`, in the order the one-statement read returns them as arrays.
+_AUDIT_COLUMNS = ("id", "actor", "action", "before_version", "after_version", "details", "created_at")
+
+
+def show_article(conn: psycopg.Connection, tenant: Tenant, ref: str, *, with_body: bool = False) -> dict[str, Any]:
+    """Metadata, scores, failing assessments, current and published version, lock and recent changes.
+
+    One statement (the article, its niche, version count, active lock and last 10 audit rows): the API
+    reads this on every GET of an article, where five round trips cost more than the query.
+    `with_body` adds `content`, `content_hash`, `stand_in` and `judge` (the API's article body)."""
+    ref = (ref or "").strip()
+    if not ref or len(ref) > 300:
+        raise _not_found(ref[:40], tenant)
+    try:
+        article_id: UUID | None = UUID(ref)
+    except ValueError:
+        article_id = None
+    column = "id" if article_id else "slug"
+    body = (", a.content, a.content_hash, a.metadata -> 'stand_in' AS stand_in, a.metadata -> 'judge' AS judge"
+            if with_body else "")
+    # the audit rows come back as one array per column (typed: timestamptz, jsonb, int) and are zipped below
+    audit_arrays = ", ".join(f"array_agg({c} ORDER BY created_at DESC, id DESC) AS audit_{c}" for c in _AUDIT_COLUMNS)
+    rows = fetch_dicts(
         conn,
-        """SELECT a.id, a.slug, a.title, n.slug AS niche, a.status::text AS status, a.meta_title, a.meta_description,
+        f"""SELECT a.id, a.slug, a.title, n.slug AS niche, a.status::text AS status, a.meta_title, a.meta_description,
                   a.excerpt, a.tags, a.primary_keyphrase, a.content_quality_score AS quality, a.seo_score AS seo,
                   a.version_number AS current_version, a.published_version_number AS published_version,
                   a.published_at, a.ai_generated, a.ai_model_used, length(coalesce(a.content, '')) AS body_chars,
                   a.assessments, a.optimization_suggestions, a.created_at, a.updated_at, a.updated_by, a.deleted_at,
                   (SELECT count(*) FROM article_versions v WHERE v.article_id = a.id) AS version_count,
-                  a.workflow_state
-           FROM articles a LEFT JOIN niches n ON n.id = a.niche_id WHERE a.id = %s""",
-        (article.id,),
-    )[0]
+                  a.workflow_state, l.locked_by AS lock_locked_by, l.expires_at AS lock_expires_at, r.*{body}
+           FROM articles a LEFT JOIN niches n ON n.id = a.niche_id
+           LEFT JOIN edit_locks l ON l.article_id = a.id AND l.expires_at > now()
+           LEFT JOIN LATERAL (
+               SELECT {audit_arrays} FROM (
+                   SELECT {", ".join(_AUDIT_COLUMNS)} FROM audit_log
+                   WHERE tenant_id = a.tenant_id AND entity_type = 'article' AND entity_id = a.id::text
+                   ORDER BY created_at DESC, id DESC LIMIT 10) last) r ON true
+           WHERE a.tenant_id = %s AND a.{column} = %s LIMIT 1""",
+        (tenant.id, article_id or ref),
+    )
+    if not rows:
+        raise _not_found(ref, tenant)
+    row = rows[0]
     assessments = row.pop("assessments") or []
     row["failing_assessments"] = [a for a in assessments if isinstance(a, dict) and a.get("passed") is False]
     row["assessment_count"] = len(assessments)
-    lock = active_lock(conn, article.id)
-    row["lock"] = None if lock is None else {"locked_by": lock.locked_by, "expires_at": lock.expires_at}
+    locked_by, expires_at = row.pop("lock_locked_by"), row.pop("lock_expires_at")
+    row["lock"] = None if locked_by is None else {"locked_by": locked_by, "expires_at": expires_at}
     row["workflow_state"] = workflow_state(row.pop("workflow_state") or {}, row["lock"])
-    row["recent_changes"] = audit_entries(conn, tenant.id, article.id, limit=10)
+    columns = [row.pop(f"audit_{c}") or [] for c in _AUDIT_COLUMNS]
+    row["recent_changes"] = [dict(zip(_AUDIT_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
     return row
 
 

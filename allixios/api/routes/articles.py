@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from allixios.api import idempotency
-from allixios.api.auth import Principal, need
+from allixios.api.auth import Principal, authenticated, need
 from allixios.api.problems import ApiProblem, problem_doc
 from allixios.api.routes._models import Strict
 from allixios.api.web import (
@@ -82,23 +82,20 @@ def search(request: Request, q: str = Query(min_length=1, max_length=500),
 
 
 def _article_body(conn, principal: Principal, article_id: str) -> tuple[dict, str]:
-    data = ed.show_article(conn, principal.tenant, article_id)
     from allixios.content import judge
 
-    extra = conn.execute("SELECT content, content_hash, metadata -> 'stand_in', metadata -> 'judge' FROM articles "
-                         "WHERE id = %s", (data["id"],)).fetchone()
-    data["content"] = extra[0]
+    data = ed.show_article(conn, principal.tenant, article_id, with_body=True)  # one statement
+    content_hash = data.pop("content_hash")
     # {"writer": "offline", "model": ..., "version": n} while the text is a stand-in's placeholder, else null
-    data["stand_in"] = extra[2]
-    # the optional LLM judge's verdict (scores + reasons), or why there is none
-    data["judge"] = dict(extra[3] or judge.not_configured(), line=judge.summary_line(extra[3]))
-    return data, _etag(data["current_version"], extra[1])
+    # (data["stand_in"]); the optional LLM judge's verdict (scores + reasons), or why there is none
+    data["judge"] = dict(data["judge"] or judge.not_configured(), line=judge.summary_line(data["judge"]))
+    return data, _etag(data["current_version"], content_hash)
 
 
 @router.get("/articles/{article_id}", summary="One article with body, scores, lock and recent changes",
             responses=problem_doc(401, 403, 404, 429))
-def get_article(request: Request, article_id: str, principal: Principal = Depends(need("articles:read"))):
-    with connect() as conn:
+def get_article(request: Request, article_id: str):
+    with authenticated(request, "articles:read") as (conn, principal):  # one connection, one read statement
         data, etag = _article_body(conn, principal, _id(article_id))
     headers = {"ETag": etag, "Cache-Control": PRIVATE, "Vary": "Authorization, X-API-Key"}
     inm = request.headers.get("if-none-match")

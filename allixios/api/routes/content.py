@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field, field_validator
 
 from allixios.api import idempotency
-from allixios.api.auth import Principal, need
+from allixios.api.auth import Principal, authenticated, need
 from allixios.api.problems import ApiProblem, problem_doc
 from allixios.api.routes._models import Strict
 from allixios.api.web import cached_json, json_response
-from allixios.automation.content_requests import MAX_TOPICS, TopicRequest, create_request
+from allixios.automation.content_requests import MAX_TOPICS, PlanInputsCache, TopicRequest, create_request
 from allixios.db.engine import connect
 
 router = APIRouter(tags=["orchestrator"])
@@ -59,6 +59,8 @@ class ContentRequestIn(Strict):
 
 
 _catalogue_cache: dict = {}
+# history inputs of plans, read at most once a second per niche in this worker (see PlanInputsCache)
+plan_inputs = PlanInputsCache(ttl_s=1.0)
 
 
 def _catalogue():
@@ -79,15 +81,16 @@ def _catalogue():
 
 @router.post("/content-requests", status_code=202, summary="Plan articles for topics; answers the ExecutionPlan",
              responses=problem_doc(401, 403, 409, 413, 422, 429, 503))
-def create_content_request(request: Request, body: ContentRequestIn,
-                           principal: Principal = Depends(need("content:request"))):
+def create_content_request(request: Request, body: ContentRequestIn):
     from allixios.api.callbacks import check_callback_url
     from allixios.identity import pii
     from allixios.tenants import list_niches
 
-    key = idempotency.key_of(request)
-    digest = idempotency.request_hash(request, body.model_dump(mode="json"))
-    with connect() as conn:
+    # authentication and the plan on one connection; the plan's transaction commits (synchronously)
+    # when the block ends, so the 202 is only sent for a request that survived the commit
+    with authenticated(request, "content:request") as (conn, principal):
+        key = idempotency.key_of(request)
+        digest = idempotency.request_hash(request, body.model_dump(mode="json"))
         replay = idempotency.begin(conn, principal, request, key, digest)
         if replay is not None:
             return replay
@@ -104,7 +107,8 @@ def create_content_request(request: Request, body: ContentRequestIn,
             [TopicRequest(t.title, t.keyphrase, tuple(t.keywords)) for t in body.topics],
             catalogue=_catalogue(), priority=body.priority, actor=principal.actor,
             max_cost_usd=body.constraints.max_cost_usd, max_duration_s=body.constraints.max_duration_s,
-            deadline=body.constraints.deadline, callback_url=callback_url, callback_secret_enc=None)
+            deadline=body.constraints.deadline, callback_url=callback_url, callback_secret_enc=None,
+            inputs_cache=plan_inputs)
         if body.callback is not None:
             plan_id_for_secret = str(plan.id).encode()
             secret_enc = pii.encrypt(body.callback.secret, plan_id_for_secret)
