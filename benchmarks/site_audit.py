@@ -66,14 +66,16 @@ def _free_port() -> int:
 
 
 def _seed(conn):
+    from allixios.catalog import add_author
     from allixios.content.versions import record_first_version
     from allixios.sample import seed_sample
 
     tenant = seed_sample(conn)
     niche = conn.execute("SELECT id FROM niches WHERE tenant_id = %s AND slug = 'personal_finance'",
                          (tenant.id,)).fetchone()[0]
-    conn.execute("INSERT INTO authors (tenant_id, name) VALUES (%s, 'Dana Writer')", (tenant.id,))
-    author = conn.execute("SELECT id FROM authors WHERE tenant_id = %s", (tenant.id,)).fetchone()[0]
+    # through the catalogue: authors need a slug (their page) since revision 023, and the sample tenant
+    # already has personas, so "the tenant's author" is no longer one row
+    author = add_author(conn, tenant, "Dana Writer", niche="personal_finance").id
     specs = [("emergency-fund-basics", "Emergency Fund Basics", "budget-on-a-tight-income", "human"),
              ("budget-on-a-tight-income", "Budgeting on a Tight Income", "emergency-fund-basics", "human"),
              ("index-funds-explained", "Index Funds Explained", "emergency-fund-basics", "offline/writer")]
