@@ -106,10 +106,10 @@ def refresh_run_requests(conn, rows: list[dict], run_key_of, describe, tags: dic
     batches: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         batches.setdefault((row["tenant"], row["niche_key"]), []).append(row)
-    requests = []
+    requests, recorded = [], []
     for (tenant, niche_key), batch in sorted(batches.items()):
         run_key = run_key_of(niche_key)
-        record_requests(conn, run_key, batch)
+        recorded += [(run_key, row) for row in batch]
         reasons = {str(r["article_id"]): describe(r) for r in batch}
         requests.append(
             dg.RunRequest(
@@ -128,4 +128,5 @@ def refresh_run_requests(conn, rows: list[dict], run_key_of, describe, tags: dic
                 },
             )
         )
+    record_requests(conn, recorded)  # all batches in one statement, in the tick's transaction
     return requests

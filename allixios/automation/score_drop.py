@@ -14,6 +14,7 @@ tenants whose AI budget is exhausted are left out, all in SQL.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -150,20 +151,23 @@ def describe_drop(row: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def record_requests(conn: psycopg.Connection, run_key: str, rows: list[dict[str, Any]]) -> int:
-    """Remember the request per article (cooldown); the same run key and article is stored once."""
-    if not rows:
+def record_requests(conn: psycopg.Connection, requests: list[tuple[str, dict[str, Any]]]) -> int:
+    """Remember each (run key, article row) request (cooldown); the same run key and article is stored once.
+
+    One statement for a whole tick, its rows one JSON document unpacked server-side: an
+    ``executemany`` per batch cost a round trip per row, and array parameters are escaped element by
+    element in Python (psycopg's text-array dumper); both were most of the tick beyond its SQL
+    (BENCHMARKS.md, score_drop_sensor)."""
+    if not requests:
         return 0
-    from psycopg.types.json import Jsonb
-
-    with conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO refresh_requests (tenant_id, article_id, run_key, reason)
-               VALUES (%s, %s, %s, %s) ON CONFLICT (run_key, article_id) DO NOTHING""",
-            [(r["tenant_id"], r["article_id"], run_key, Jsonb({k: _plain(v) for k, v in r.items()})) for r in rows],
-        )
-    return len(rows)
-
-
-def _plain(value: Any) -> Any:
-    return str(value) if not isinstance(value, (int, float, str, type(None))) else value
+    # the reason is the row as it was judged: non-JSON values (UUIDs, dates) as their text
+    document = json.dumps([{"tenant_id": row["tenant_id"], "article_id": row["article_id"], "run_key": run_key,
+                            "reason": row} for run_key, row in requests], default=str)
+    conn.execute(
+        """INSERT INTO refresh_requests (tenant_id, article_id, run_key, reason)
+           SELECT (e ->> 'tenant_id')::uuid, (e ->> 'article_id')::uuid, e ->> 'run_key', e -> 'reason'
+           FROM jsonb_array_elements(%s::jsonb) AS e
+           ON CONFLICT (run_key, article_id) DO NOTHING""",
+        (document,),
+    )
+    return len(requests)
