@@ -76,6 +76,25 @@ def direct_partition(day: str, niche_key: str) -> None:
         pipeline.build_seo_report(conn, part, embedding_model=embedder.model, similarity=embedder.deployment.similarity)
 
 
+def _unpooled_instance():
+    """The product's dagster.yaml with dagster-postgres' own storages (the before of issue 19)."""
+    import tempfile
+    from pathlib import Path
+
+    import dagster as dg
+    import yaml
+
+    from allixios import settings
+
+    config = yaml.safe_load(settings.repo_path("dagster.yaml").read_text())
+    for key in ("run_storage", "event_log_storage", "schedule_storage"):
+        config.pop(key)
+    config["storage"] = {"postgres": {"postgres_url": {"env": "ALLIXIOS_DAGSTER_PG_URL"}}}
+    home = Path(tempfile.mkdtemp(prefix="unpooled_dagster_"))
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return dg.DagsterInstance.from_config(str(home))
+
+
 def run(ctx) -> None:
     import dagster as dg
 
@@ -90,18 +109,16 @@ def run(ctx) -> None:
     server.ensure_database(server.dagster_url(), require_pgvector=False)
     day = datetime.now(UTC).date().isoformat()
     job = defs.resolve_job_def("content_job")
-    instance = get_instance()
-    # the same instance with pooled storage connections (dagster-postgres opens a new connection per
-    # storage call by default; the webserver switches to a pool this way)
-    pooled = get_instance()
-    pooled.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
-    dagster_s, pooled_s, direct_s, runs, steps, failures = [], [], [], 0, 0, []
+    instance = get_instance()  # the product's: pooled storage connections (allixios_assets/storage.py)
+    # the before: the same instance on dagster-postgres' own storages (a new connection per storage call)
+    unpooled = _unpooled_instance()
+    dagster_s, unpooled_s, direct_s, runs, steps, failures = [], [], [], 0, 0, []
     summaries, all_keys = {}, []
     for repeat in range(p["repeats"] + 1):  # repeat 0 warms imports, pools and the Router on every side
-        keys = {side: _seed(f"{side}_{repeat}") for side in ("dagster", "pooled", "direct")}
-        all_keys += keys["dagster"] + keys["pooled"]
+        keys = {side: _seed(f"{side}_{repeat}") for side in ("dagster", "unpooled", "direct")}
+        all_keys += keys["dagster"] + keys["unpooled"]
         sync_niche_partitions(instance, all_keys)
-        for side, inst, times in (("dagster", instance, dagster_s), ("pooled", pooled, pooled_s)):
+        for side, inst, times in (("dagster", instance, dagster_s), ("unpooled", unpooled, unpooled_s)):
             with Stopwatch() as sw:
                 for key in keys[side]:
                     result = job.execute_in_process(partition_key=content_partition_key(day, key), instance=inst,
@@ -120,29 +137,29 @@ def run(ctx) -> None:
             direct_s.append(sw.seconds)
             with connect() as conn:
                 summaries = {side: [partition_summary(conn, day, k) for k in keys[side]] for side in keys}
-            log(f"repeat {repeat}: Dagster {dagster_s[-1]:.1f} s (pooled storage {pooled_s[-1]:.1f} s), "
+            log(f"repeat {repeat}: Dagster {dagster_s[-1]:.1f} s (unpooled storage {unpooled_s[-1]:.1f} s), "
                 f"direct {direct_s[-1]:.1f} s")
     if failures:
         raise RuntimeError(f"content_job failed for {failures}")
-    dagster_total, pooled_total, direct_total = sum(dagster_s), sum(pooled_s), sum(direct_s)
+    dagster_total, unpooled_total, direct_total = sum(dagster_s), sum(unpooled_s), sum(direct_s)
     published = {side: sum(s["published"] for s in rows) for side, rows in summaries.items()}
-    same = published.get("dagster") == published.get("direct") == published.get("pooled")
+    same = published.get("dagster") == published.get("direct") == published.get("unpooled")
 
     report.metric("niches per repeat", len(keys["dagster"]))
     report.metric("repeats (after one warm-up)", p["repeats"])
     report.metric("Dagster content_job, per repeat (3 runs)", dagster_total / len(dagster_s), "s")
-    report.metric("Dagster with pooled storage connections, per repeat", pooled_total / len(pooled_s), "s")
+    report.metric("Dagster on dagster-postgres' unpooled storages, per repeat", unpooled_total / len(unpooled_s), "s")
     report.metric("direct domain calls, per repeat", direct_total / len(direct_s), "s")
     report.metric("Dagster overhead per run", (dagster_total - direct_total) / max(1, runs), "s")
     report.metric("steps per run (assets + checks)", steps / max(1, runs))
     report.metric("Dagster overhead per step", (dagster_total - direct_total) / max(1, steps), "s")
-    report.metric("published (last repeat): Dagster / pooled / direct",
-                  f"{published.get('dagster')} / {published.get('pooled')} / {published.get('direct')}")
+    report.metric("published (last repeat): Dagster / unpooled / direct",
+                  f"{published.get('dagster')} / {published.get('unpooled')} / {published.get('direct')}")
     report.ratio("Dagster / direct", dagster_total, direct_total, "same partitions' work through content_job vs plain calls")
-    report.ratio("Dagster, pooled storage / direct", pooled_total, direct_total,
-                 "the same with DagsterInstance.optimize_for_webserver (pooled storage connections)")
+    report.ratio("Dagster, unpooled storage / direct", unpooled_total, direct_total,
+                 "the same on dagster-postgres' own storages (NullPool: a new connection per storage call)")
     report.goal("Dagster time / direct time", dagster_total / direct_total, "<=", RATIO_GOAL)
     report.goal("every side published the same articles", float(same), ">=", 1.0)
-    report.table("repeats (s)", ["repeat", "Dagster", "Dagster, pooled storage", "direct"],
-                 [[n + 1, d, q, r] for n, (d, q, r) in enumerate(zip(dagster_s, pooled_s, direct_s, strict=True))])
+    report.table("repeats (s)", ["repeat", "Dagster", "Dagster, unpooled storage", "direct"],
+                 [[n + 1, d, q, r] for n, (d, q, r) in enumerate(zip(dagster_s, unpooled_s, direct_s, strict=True))])
     report.note("Dagster side: job.execute_in_process per partition on the PostgreSQL-backed instance (the step overhead; `make run` adds a run worker process per run)")

@@ -75,10 +75,13 @@ def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: W
             sel = pipeline.select_topics(conn, part, embedder, llm=llm.client(), research=config.research,
                                          run_id=context.run.run_id)
             earlier = [] if sel.selected or sel.rejected else pipeline.earlier_topics(conn, part)
-    for d in sel.selected:
-        context.log.info(f"topic selected: {d.title!r} (keyphrase {d.keyphrase!r}, priority {d.priority})")
-    for d in sel.rejected:
-        context.log.info(f"topic rejected: {d.title!r}: {d.reason}")
+    # one log line per kind, not per topic (each line is an event-log row; see article_drafts)
+    if sel.selected:
+        context.log.info(_listed(f"{len(sel.selected)} topic(s) selected", [
+            f"{d.title!r} (keyphrase {d.keyphrase!r}, priority {d.priority})" for d in sel.selected]))
+    if sel.rejected:
+        context.log.info(_listed(f"{len(sel.rejected)} topic(s) rejected",
+                                 [f"{d.title!r}: {d.reason}" for d in sel.rejected]))
     if sel.researched or sel.research_status != "not needed":
         context.log.info(f"research: {sel.research_status}; {sel.researched} topic(s) added to the backlog")
     if not sel.selected and not sel.rejected:
@@ -101,6 +104,12 @@ def topics(context: dg.AssetExecutionContext, config: TopicsConfig, warehouse: W
 
 
 LOGGED_DRAFTS = 20  # drafts and failures named in article_drafts' log lines (all of them are in its metadata)
+
+
+def _listed(head: str, items: list[str], limit: int = LOGGED_DRAFTS) -> str:
+    """One log line naming up to ``limit`` items (the asset's metadata lists all of them)."""
+    more = f"; … {len(items) - limit} more in the metadata" if len(items) > limit else ""
+    return f"{head}: " + "; ".join(items[:limit]) + more
 
 
 class DraftsConfig(dg.Config):
@@ -199,10 +208,13 @@ def scored_articles(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         # the optional LLM judge (issue 16): called only when a real judge deployment is configured
         judge.judge_partition(conn, part, client, run_id=context.run.run_id)
         verdicts = judge.stored(conn, [a["id"] for a in res.articles])
+    lines = []
     for a in res.articles:
         a["judge"] = judge.summary_line(verdicts.get(a["id"]))
         verdict = "meets every bar" if not a["failed_bars"] else "misses " + "; ".join(a["failed_bars"])
-        context.log.info(f"scored {a['slug']!r}: quality {a['quality']}, SEO {a['seo']}, {verdict} -> {a['status']}")
+        lines.append(f"{a['slug']!r}: quality {a['quality']}, SEO {a['seo']}, {verdict} -> {a['status']}")
+    if lines:  # one line for the partition, not one per article (each is an event-log row)
+        context.log.info(_listed(f"scored {len(lines)} article(s)", lines))
     rows = [dict(a, failed_bars="; ".join(a["failed_bars"]) or "-") for a in res.articles]
     return dg.MaterializeResult(metadata={
         "scored": len(res.articles),
@@ -259,10 +271,13 @@ def published_articles(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         part = pipeline.resolve_partition(conn, day, niche_key)
         res = pipeline.publish_partition(conn, part, run_id=context.run.run_id)
         earlier = [] if res.published else [a for a in pipeline.earlier_articles(conn, part) if a["status"] == "published"]
-    for p in res.published:
-        context.log.info(f"published {p['slug']!r} as version {p['version']} (quality {p['quality']}, SEO {p['seo']})")
-    for w in res.needs_revision:
-        context.log.info(f"not published {w['slug']!r}: waits in needs_revision ({'; '.join(w['reasons']) or '-'})")
+    # one line per kind, not per article (each is an event-log row)
+    if res.published:
+        context.log.info(_listed(f"published {len(res.published)} article(s)", [
+            f"{p['slug']!r} as version {p['version']} (quality {p['quality']}, SEO {p['seo']})" for p in res.published]))
+    if res.needs_revision:
+        context.log.info(_listed(f"not published {len(res.needs_revision)} article(s), waiting in needs_revision", [
+            f"{w['slug']!r} ({'; '.join(w['reasons']) or '-'})" for w in res.needs_revision]))
     if not res.published and not res.needs_revision:
         context.log.info(f"nothing new to publish; {res.already_published} article(s) already published")
     waiting = [dict(w, reasons="; ".join(w["reasons"]) or "-", failing_assessments=", ".join(w["failing_assessments"][:6]))
