@@ -361,7 +361,7 @@ def history_path(results_path: Path) -> Path:
 
 
 def merge_results(path: Path, machine: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """Append every report to the run history, and keep each benchmark's latest in results.json.
+    """Append every report to the run history, and keep each benchmark's latest finished run in results.json.
 
     The history (``history.jsonl`` beside ``results.json``) is append-only: a re-run never replaces
     an earlier run, so a borderline figure keeps all its runs and goals are decided on their median.
@@ -379,7 +379,8 @@ def merge_results(path: Path, machine: dict[str, Any], reports: list[dict[str, A
             report["machine"] = machine
             report.update(stamp)
             history.write(json.dumps(report, default=str, sort_keys=True) + "\n")
-            benchmarks[report["name"]] = report
+            if report.get("status") == "ok" or report["name"] not in benchmarks:
+                benchmarks[report["name"]] = report  # a failed or stopped run is history, not the latest figure
     history = read_history(history_path(path))  # once, not once per benchmark
     for name, latest in benchmarks.items():
         latest["decision"] = decide(runs_of(history, name, latest.get("size"), latest.get("commit")))

@@ -113,6 +113,10 @@ def test_harness_percentiles_goals_and_merge(tmp_path):
     data = json.loads(path.read_text())
     assert set(data["benchmarks"]) == {"a", "b"} and data["benchmarks"]["b"]["size"] == "full"
     assert data["benchmarks"]["a"]["commit"] and "recorded_at" in data["benchmarks"]["a"]
+    stopped = h.Report("a", "quick", status="error", error="child exited with -15 and wrote no result").as_dict()
+    data = h.merge_results(path, {"cores": 2}, [stopped])  # kept in the history, not as the latest figure
+    assert data["benchmarks"]["a"]["status"] == "ok"
+    assert json.loads(h.history_path(path).read_text().splitlines()[-1])["status"] == "error"
 
 
 def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tmp_path):
