@@ -54,58 +54,49 @@ def _kwargs(config_value: Mapping[str, Any], pool_size: int) -> dict:
 
 
 class _Pooled:
-    """Mixin: replace the base storage's NullPool engine with a small QueuePool one."""
+    """Mixin: replace the base storage's NullPool engine with a small QueuePool one (``POOL_SIZE``
+    connections kept open unless dagster.yaml sets ``pool_size``)."""
 
+    POOL_SIZE: int
     _engine: Any
     postgres_url: str
     _token_provider: Any
 
-    def _pool(self, pool_size: int, max_overflow: int) -> None:
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None, token_provider=None,
+                 pool_size: int | None = None, max_overflow: int = MAX_OVERFLOW):
+        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data,  # type: ignore[call-arg]
+                         token_provider=token_provider)
         null_engine = self._engine
         self._engine = create_pg_engine(
             self.postgres_url, self._token_provider, isolation_level="AUTOCOMMIT", poolclass=db_pool.QueuePool,
-            pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS, pool_pre_ping=True)
+            pool_size=pool_size or self.POOL_SIZE, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS,
+            pool_pre_ping=True)
         null_engine.dispose()
 
-    def _dispose_pool(self) -> None:
-        self._engine.dispose()
+    @classmethod
+    def config_type(cls):
+        return _config_type(cls.POOL_SIZE)
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
+        return cls(inst_data=inst_data, **_kwargs(config_value, cls.POOL_SIZE))
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]
+        self._engine.dispose()  # after the base's dispose: the event log stops its polling watcher first
 
 
 class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider=None,
-                 pool_size: int = RUN_POOL_SIZE, max_overflow: int = MAX_OVERFLOW):
-        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
-        self._pool(pool_size, max_overflow)
-
-    @classmethod
-    def config_type(cls):
-        return _config_type(RUN_POOL_SIZE)
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **_kwargs(config_value, RUN_POOL_SIZE))
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._dispose_pool()
+    POOL_SIZE = RUN_POOL_SIZE
 
 
 class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider=None,
-                 pool_size: int = EVENT_LOG_POOL_SIZE, max_overflow: int = MAX_OVERFLOW):
-        self._tables_seen: set[str] = set()
-        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
-        self._pool(pool_size, max_overflow)
+    POOL_SIZE = EVENT_LOG_POOL_SIZE
 
-    @classmethod
-    def config_type(cls):
-        return _config_type(EVENT_LOG_POOL_SIZE)
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **_kwargs(config_value, EVENT_LOG_POOL_SIZE))
+    def __init__(self, *args, **kwargs):
+        self._tables_seen: set[str] = set()  # the base class asks has_table while it starts
+        super().__init__(*args, **kwargs)
 
     def has_table(self, table_name: str) -> bool:
         # Dagster asks the catalog before most partition and tag queries (twice per step's partition
@@ -116,26 +107,6 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
             self._tables_seen.add(table_name)
         return True
 
-    def dispose(self) -> None:
-        super().dispose()  # stops the polling watcher thread (webserver subscriptions) first
-        self._dispose_pool()
-
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider=None,
-                 pool_size: int = SCHEDULE_POOL_SIZE, max_overflow: int = MAX_OVERFLOW):
-        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
-        self._pool(pool_size, max_overflow)
-
-    @classmethod
-    def config_type(cls):
-        return _config_type(SCHEDULE_POOL_SIZE)
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **_kwargs(config_value, SCHEDULE_POOL_SIZE))
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._dispose_pool()
+    POOL_SIZE = SCHEDULE_POOL_SIZE

@@ -86,10 +86,8 @@ def _not_found(ref: str, tenant: Tenant) -> NotFoundError:
     )
 
 
-def resolve_article(
-    conn: psycopg.Connection, tenant: Tenant, ref: str, *, for_update: bool = False
-) -> ArticleRef:
-    """An article of `tenant` by id or slug (deleted ones included: they can be shown and restored)."""
+def _article_key(ref: str, tenant: Tenant) -> tuple[str, UUID | None, str]:
+    """(ref, its UUID or None, the column it names: id or slug); a ref that cannot be either is not found."""
     ref = (ref or "").strip()
     if not ref or len(ref) > 300:
         raise _not_found(ref[:40], tenant)
@@ -97,7 +95,14 @@ def resolve_article(
         article_id: UUID | None = UUID(ref)
     except ValueError:
         article_id = None
-    column = "id" if article_id else "slug"
+    return ref, article_id, "id" if article_id else "slug"
+
+
+def resolve_article(
+    conn: psycopg.Connection, tenant: Tenant, ref: str, *, for_update: bool = False
+) -> ArticleRef:
+    """An article of `tenant` by id or slug (deleted ones included: they can be shown and restored)."""
+    ref, article_id, column = _article_key(ref, tenant)
     row = conn.execute(
         f"""SELECT id, tenant_id, slug, title, status::text, version_number, published_version_number, deleted_at
             FROM articles WHERE tenant_id = %s AND {column} = %s{" FOR UPDATE" if for_update else ""}""",
@@ -193,14 +198,7 @@ def show_article(conn: psycopg.Connection, tenant: Tenant, ref: str, *, with_bod
     One statement (the article, its niche, version count, active lock and last 10 audit rows): the API
     reads this on every GET of an article, where five round trips cost more than the query.
     `with_body` adds `content`, `content_hash`, `stand_in` and `judge` (the API's article body)."""
-    ref = (ref or "").strip()
-    if not ref or len(ref) > 300:
-        raise _not_found(ref[:40], tenant)
-    try:
-        article_id: UUID | None = UUID(ref)
-    except ValueError:
-        article_id = None
-    column = "id" if article_id else "slug"
+    ref, article_id, column = _article_key(ref, tenant)
     body = (", a.content, a.content_hash, a.metadata -> 'stand_in' AS stand_in, a.metadata -> 'judge' AS judge"
             if with_body else "")
     # the audit rows come back as one array per column (typed: timestamptz, jsonb, int) and are zipped below
