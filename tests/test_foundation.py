@@ -236,7 +236,9 @@ def test_materialize_on_postgres_instance(db, tmp_path):
         return dg.MaterializeResult(metadata={"tenants": tenants})
 
     with dg.DagsterInstance.get() as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        from dagster_postgres import PostgresRunStorage
+
+        assert isinstance(instance.run_storage, PostgresRunStorage)  # the pooled subclass (allixios_assets/storage.py)
         result = dg.materialize([warehouse_ping], instance=instance, resources={"warehouse": WarehouseResource()})
         assert result.success
         event = instance.get_latest_materialization_event(dg.AssetKey("warehouse_ping"))
