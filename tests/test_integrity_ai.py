@@ -314,3 +314,82 @@ def test_a_dead_call_is_counted_even_when_the_next_call_is_refused(server, catal
         statuses = dict(conn.execute("SELECT request_id, status FROM ai_usage").fetchall())
     assert statuses == {"tight-0": "interrupted", "tight-1": "skipped_budget"}
     assert spend(sample_tenant) == (pytest.approx(per_call), 0.0)
+
+
+def test_a_call_cancelled_in_a_live_process_holds_nothing(server, catalogue, sample_tenant, database_url):
+    """An outer timeout (or a stopped run) cancels calls in a process that goes on: a call already
+    sent counts as possibly paid at once, one not sent yet gives its claim and reservation back, and
+    a retry of the same request in the same process is made instead of waiting for a 'pending' row
+    whose owner is alive (which held the budget and blocked the request until the process ended)."""
+    import asyncio
+
+    per_call = estimate_cost(catalogue.deployment("a"), req(sample_tenant, "cut-0").messages, 40, 40).reserve_usd
+    with connect() as conn:
+        budgets.set_budget(conn, sample_tenant.id, daily_usd=per_call * 100)
+    server.latency_ms = 1500
+    client = LLMClient(catalogue, database_url)
+    client.router()
+
+    async def cut(request_id: str, after_s: float) -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.complete(req(sample_tenant, request_id)), after_s)
+        await asyncio.sleep(0.5)  # a group commit still in flight finishes (and undoes what it held)
+
+    async def scenario() -> None:
+        await cut("cut-0", 0.8)  # cancelled while the provider works on it
+        for n, after_s in enumerate((0.0, 0.002, 0.01, 0.03)):  # cancelled before or while admitted
+            await cut(f"cut-early-{n}", after_s)
+
+    asyncio.run(scenario())
+    wait_for(lambda: server.in_flight == 0)  # the provider finished (and billed) what it was sent
+    with connect() as conn:
+        rows = {r["request_id"]: r for r in fetch_dicts(conn, "SELECT request_id, status, cost_usd FROM ai_usage")}
+        reserved = conn.execute("SELECT count(*) FROM ai_budget_reservations WHERE status = 'reserved'").fetchone()[0]
+    statuses = {k: r["status"] for k, r in rows.items()}
+    assert statuses["cut-0"] == "interrupted"
+    assert "pending" not in statuses.values() and reserved == 0, statuses
+    # every call the provider got is counted as possibly paid (a call cut off while connecting may
+    # be counted without having arrived: the ledger cannot know, so it errs on the paid side)
+    reached = {r.body["messages"][0]["content"].removeprefix("write ") for r in server.requests_for("a")}
+    assert reached <= {k for k, v in statuses.items() if v == "interrupted"}, (reached, statuses)
+    assert spend(sample_tenant) == (pytest.approx(sum(float(r["cost_usd"]) for r in rows.values())), 0.0)
+
+    server.latency_ms = 0
+    started = time.monotonic()
+    retry = client.complete_sync(req(sample_tenant, "cut-0"))
+    assert retry.ok and not retry.replayed and time.monotonic() - started < 10
+
+
+def test_an_embedding_interrupted_in_a_live_process_is_counted_and_can_be_retried(server, catalogue, sample_tenant,
+                                                                                   database_url):
+    """A stop raised into the step while the provider embeds (Dagster's termination raises into the
+    running step like this alarm does): the request counts as possibly paid at once and the same
+    request id can be embedded again by this process without waiting for its own 'pending' row."""
+    import signal as signals
+
+    class Stop(BaseException):
+        pass
+
+    def stop(*_):
+        raise Stop
+
+    embedder = get_embedder(catalogue=catalogue, database_url=database_url)
+    texts = ["raised garden beds " * 20]
+    embedder.embed(texts, tenant_id=sample_tenant.id, request_id="emb-warm")  # imports and tokenizer loaded
+    server.latency_ms = 1500
+    previous = signals.signal(signals.SIGALRM, stop)
+    try:
+        signals.setitimer(signals.ITIMER_REAL, 0.5)
+        with pytest.raises(Stop):
+            embedder.embed(texts, tenant_id=sample_tenant.id, request_id="emb-cut")
+    finally:
+        signals.setitimer(signals.ITIMER_REAL, 0)
+        signals.signal(signals.SIGALRM, previous)
+    with connect() as conn:
+        row = fetch_dicts(conn, "SELECT status, cost_usd, reserved_usd FROM ai_usage WHERE request_id = 'emb-cut'")[0]
+    assert row["status"] == "interrupted" and row["cost_usd"] == row["reserved_usd"] > 0
+    server.latency_ms = 0
+    started = time.monotonic()
+    assert len(embedder.embed(texts, tenant_id=sample_tenant.id, request_id="emb-cut")) == 1
+    assert time.monotonic() - started < 10
+    assert spend(sample_tenant)[1] == 0.0

@@ -17,6 +17,7 @@ errors stop at once. Provider failures never raise: they come back as a Completi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -591,7 +592,7 @@ class LLMClient:
         estimate = candidate.estimate
         for n in range(policy.max_attempts_per_deployment):
             try:
-                admission = await self._group("admit", self._admit_many).submit((d, req, estimate))
+                admission = await self._group("admit", self._admit_many, _abandon_admission).submit((d, req, estimate))
             except _Busy:
                 return _BUSY
             permit, reservation, pending_id = admission.permit, admission.reservation, admission.pending_id
@@ -663,6 +664,14 @@ class LLMClient:
             call.last = self._result(call, d, ERROR, latency_ms=latency, error_class=failure.error_class,
                                      error_message=failure.message)
             return failure
+        except BaseException:
+            # cancelled (an outer timeout, a stopped run) while the request may have reached the
+            # provider: count it as possibly paid now rather than leave it 'pending' under this live
+            # process, where it would hold the budget and block a retry of the request
+            if pending_id is not None:
+                with contextlib.suppress(Exception):  # left pending, it is recovered when this process ends
+                    await self._in_db(lambda conn: ledger.interrupt(conn, pending_id))
+            raise
         latency = int((time.perf_counter() - started) * 1000)
         usage = getattr(response, "usage", None)
         tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -721,12 +730,13 @@ class LLMClient:
     def _write_many(self, conn, writes: list[_Write]) -> list[str | None]:
         return _write_all(conn, writes, self.catalogue.policy)
 
-    def _group(self, name: str, run: Callable[[Any, list], list]) -> _GroupCommit:
+    def _group(self, name: str, run: Callable[[Any, list], list],
+               abandon: Callable[[Any, Any, Any], None] | None = None) -> _GroupCommit:
         """This event loop's group commit ``name`` (sync callers run each batch of calls in a new loop)."""
         loop = asyncio.get_running_loop()
         group = self._groups.get(name)
         if group is None or group.loop is not loop:
-            group = self._groups[name] = _GroupCommit(self, loop, run)
+            group = self._groups[name] = _GroupCommit(self, loop, run, abandon)
         return group
 
     def _result(self, call: _Call, d: Deployment, status: str, text: str | None = None, parsed: Any = None,
@@ -795,8 +805,9 @@ class _GroupCommit:
     leaves pending rows that `ledger.recover_interrupted` counts as possibly paid.
     """
 
-    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop, run: Callable[[Any, list], list]):
-        self.client, self.loop, self.run = client, loop, run
+    def __init__(self, client: LLMClient, loop: asyncio.AbstractEventLoop, run: Callable[[Any, list], list],
+                 abandon: Callable[[Any, Any, Any], None] | None = None):
+        self.client, self.loop, self.run, self.abandon = client, loop, run, abandon
         self.queue: list[tuple[Any, asyncio.Future]] = []
         self.flushing = False
 
@@ -806,7 +817,16 @@ class _GroupCommit:
         if not self.flushing:
             self.flushing = True
             self.loop.create_task(self._flush())
-        outcome = await future
+        try:
+            outcome = await future
+        except asyncio.CancelledError:
+            # cancelled after its outcome was set but before this caller resumed: the flush saw a live
+            # caller, so what the transaction holds for it is undone here (else by the flush)
+            if (self.abandon is not None and future.done() and not future.cancelled()
+                    and not isinstance(future.result(), BaseException)):
+                with contextlib.suppress(Exception):
+                    await self.client._in_db(lambda conn: self.abandon(conn, item, future.result()))
+            raise
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
@@ -827,10 +847,23 @@ class _GroupCommit:
                         else:
                             _settle_future(future, outcome)
                     continue
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    _settle_future(future, outcome)
+                orphans = [(item, outcome) for (item, future), outcome in zip(batch, outcomes, strict=True)
+                           if not _settle_future(future, outcome)]
+                if orphans and self.abandon is not None:
+                    # their callers were cancelled while the transaction ran: undo what it holds for them
+                    await self.client._in_db(lambda conn, o=orphans: [self.abandon(conn, *x) for x in o])
         finally:
             self.flushing = False
+
+
+def _abandon_admission(conn, item: tuple[Deployment, CompletionRequest, Any], admission: Any) -> None:
+    """An admission whose caller was cancelled before it got it: no call will be made, so its claim,
+    rate-window slot and budget reservation are given back (as for a refused one)."""
+    if not isinstance(admission, _Admission) or admission.pending_id is None:
+        return
+    ratelimits.give_back(conn, item[0], admission.rate)
+    ledger.drop_claim(conn, admission.pending_id)
+    budgets.settle(conn, admission.reservation, 0.0)
 
 
 class _ResultSink:
@@ -865,13 +898,16 @@ class _ResultSink:
             raise self.error
 
 
-def _settle_future(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
-    if future.done():  # its caller was cancelled (e.g. an outer timeout); the row is written all the same
-        return
+def _settle_future(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> bool:
+    """False when the caller is gone (cancelled, e.g. by an outer timeout); what the transaction
+    wrote stays written (see _GroupCommit.abandon)."""
+    if future.done():
+        return False
     if error is not None:
         future.set_exception(error)
     else:
         future.set_result(value)
+    return True
 
 
 def _litellm():

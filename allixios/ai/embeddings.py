@@ -18,6 +18,7 @@ refused reservation raises BudgetExceededError (and is recorded as skipped_budge
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -75,6 +76,10 @@ class Embedder:
                 self._finish(held, tenant_id, request_id, run_id, tokens, cost_usd(self.deployment, tokens, 0),
                              int((time.perf_counter() - started) * 1000), "error", type(exc).__name__,
                              secrets.scrub(str(exc), secrets.known_secret_values([self.deployment.api_key_env])))
+            raise
+        except BaseException:
+            if held is not None:  # stopped mid-call (an interrupt raised into the step): possibly paid
+                self._interrupt(held[0])
             raise
         cost = cost_usd(self.deployment, tokens, 0)
         self.tokens_used += tokens
@@ -142,6 +147,14 @@ class Embedder:
                 tenant_id, request_id, run_id, status, tokens_in=tokens, cost_usd=cost, latency_ms=latency_ms,
                 error_class=error_class, error_message=error_message, response_text="" if status == "success" else None))
             budgets.settle(conn, reservation, cost)
+
+    def _interrupt(self, pending_id: int) -> None:
+        """Count the cut-off request at its reserved worst case now (see ledger.interrupt): left
+        'pending' under this live process it would block a retry of the same request for 15 minutes."""
+        from allixios.db.engine import connect
+
+        with contextlib.suppress(Exception), connect(self.database_url) as conn:  # else recovered at process end
+            ledger.interrupt(conn, pending_id)
 
     def _call(self, batch: list[str]) -> tuple[list[list[float]], int]:
         from allixios.ai.errors_map import classify

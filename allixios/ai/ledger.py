@@ -82,6 +82,8 @@ def recorded_success(conn: psycopg.Connection, request_id: str) -> dict | None:
 
 INTERRUPTED_MESSAGE = ("the process making this call ended before its answer was recorded; "
                        "counted as possibly paid at its reserved worst case")
+INTERRUPTED_IN_PROCESS_MESSAGE = ("this call was interrupted in its process (cancelled or stopped) before its answer "
+                                  "was recorded; counted as possibly paid at its reserved worst case")
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ def recover_interrupted(conn: psycopg.Connection, tenant_id=None, request_id: st
     (settled at that amount). An owner on another host counts as gone after ``ttl``.
     Returns how many attempts were recovered.
     """
-    from allixios.ai import budgets, owners
+    from allixios.ai import owners
 
     rows = conn.execute(
         f"""SELECT id, tenant_id, owner, reserved_usd, reservation_id, created_at < now() - interval '{ttl}'
@@ -266,13 +268,36 @@ def recover_interrupted(conn: psycopg.Connection, tenant_id=None, request_id: st
     for pid_, tenant, owner, reserved, reservation_id, expired in rows:
         if owners.is_alive(owner) and not expired:
             continue
-        conn.execute(
-            """UPDATE ai_usage SET status = 'interrupted', cost_usd = reserved_usd, error_class = 'Interrupted',
-                                   error_message = %s, finished_at = now() WHERE id = %s""",
-            (INTERRUPTED_MESSAGE, pid_),
-        )
-        budgets.add_spend(conn, tenant, float(reserved))
-        if reservation_id is not None:
-            budgets.close_reservation(conn, reservation_id, "settled", float(reserved))
+        _count_interrupted(conn, pid_, tenant, reserved, reservation_id, INTERRUPTED_MESSAGE)
         recovered += 1
     return recovered
+
+
+def interrupt(conn: psycopg.Connection, pending_id: int) -> bool:
+    """The caller's own pending attempt, cut off in this process (a cancelled task, an interrupt
+    raised into the step) after its request may have reached the provider: counted as possibly paid
+    at once, as `recover_interrupted` counts a dead process's, instead of staying 'pending' under
+    an owner that is still alive (which would hold its budget and block a retry of the same request
+    until the process ends). False when the row is no longer pending."""
+    row = conn.execute(
+        "SELECT tenant_id, reserved_usd, reservation_id FROM ai_usage WHERE id = %s AND status = 'pending' FOR UPDATE",
+        (pending_id,),
+    ).fetchone()
+    if row is None:
+        return False
+    _count_interrupted(conn, pending_id, row[0], row[1], row[2], INTERRUPTED_IN_PROCESS_MESSAGE)
+    return True
+
+
+def _count_interrupted(conn: psycopg.Connection, pending_id: int, tenant_id, reserved, reservation_id,
+                       message: str) -> None:
+    from allixios.ai import budgets
+
+    conn.execute(
+        """UPDATE ai_usage SET status = 'interrupted', cost_usd = reserved_usd, error_class = 'Interrupted',
+                               error_message = %s, finished_at = now() WHERE id = %s""",
+        (message, pending_id),
+    )
+    budgets.add_spend(conn, tenant_id, float(reserved))
+    if reservation_id is not None:
+        budgets.close_reservation(conn, reservation_id, "settled", float(reserved))

@@ -208,7 +208,7 @@ def select_topics(
             conn,
             """SELECT id::text AS id, title, target_keyphrase, priority FROM topics
                WHERE niche_id = %s AND status = 'pending'
-               ORDER BY priority DESC, requested_at, id LIMIT %s""",
+               ORDER BY priority DESC, requested_at, lower(btrim(title)), id LIMIT %s""",
             (niche.id, remaining * 3 + 5),
         )
         if not batch:
