@@ -47,8 +47,10 @@ dev: install
 
 # Each benchmark three times: a goal is decided on the median of three runs of one commit.
 BENCH_REPEAT ?= 3
+# The runs of one commit share each large benchmark's data set-up (a database copy; benchmarks/setups.py).
+BENCH_REUSE ?= --reuse-setup
 bench: install
-	$(BIN)/python -m benchmarks --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks --repeat $(BENCH_REPEAT) $(BENCH_REUSE) $(BENCH_ARGS)
 
 # Lighthouse on a sample of generated pages (issue 13): npm package in benchmarks/audit/node_modules
 audit: install

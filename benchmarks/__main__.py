@@ -7,6 +7,7 @@ memory is its own and a crash or leak cannot affect the next one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -33,6 +34,28 @@ class BenchContext:
     url: Any  # sqlalchemy URL of the benchmark's own database (migrated, empty)
     report: h.Report
     workdir: Path
+    setup_from: str | None = None  # a set-up snapshot this database is a copy of (benchmarks/setups.py)
+    setup_to: str | None = None  # where to keep this run's set-up for the next runs (--reuse-setup)
+    sampler: Any = None
+
+    def setup(self, build):
+        """``build()``'s value (JSON-able: its timings), with the data it created in the database —
+        from a snapshot of an earlier run of this commit today when the parent made this database a
+        copy of one, else built now (and kept when `--reuse-setup` asked for it). Everything after
+        it is measured on every run."""
+        from benchmarks import setups
+
+        if self.setup_from:
+            record = setups.info(self.url, self.setup_from) or {}
+            self.report.metric("set-up", f"reused: a copy of the set-up built at {record.get('built_at')} by an "
+                                         "earlier run of this commit (its set-up timings are that run's)")
+            return record.get("value")
+        value = build()
+        if self.setup_to:
+            with self.sampler.paused() if self.sampler else contextlib.nullcontext():
+                setups.snapshot(self.url, self.setup_to, value)
+            self.report.metric("set-up", "built in this run (kept for the next runs of this commit today)")
+        return value
 
 
 def load(name: str):
@@ -51,9 +74,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--decide", action="store_true",
                         help="print each goal's median, min and max over the history of this commit (runs nothing)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and whether they can run here")
+    parser.add_argument("--reuse-setup", action="store_true",
+                        help="share a benchmark's data set-up between its runs of this commit today: the first run "
+                             "keeps a copy of its database after the set-up, the next ones start from a copy of it "
+                             "(said in each report; see benchmarks/setups.py)")
+    parser.add_argument("--drop-setups", action="store_true", help="remove the kept set-up copies and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--setup-from", help=argparse.SUPPRESS)
+    parser.add_argument("--setup-to", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -62,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.output is None:
         args.output = h.QUICK_RESULTS_PATH if args.quick else h.RESULTS_PATH
     if args.child:
-        return _run_child(args.child, "quick" if args.quick else "full", args.database, args.result_file)
+        return _run_child(args.child, "quick" if args.quick else "full", args.database, args.result_file,
+                          args.setup_from, args.setup_to)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         print(f"error: unknown benchmark {', '.join(unknown)} — fix: pick from {', '.join(BENCHMARKS)}", file=sys.stderr)
@@ -75,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24} {'ready' if not missing else 'waiting: ' + missing}\n    {module.DESCRIPTION}")
         return 0
     size = "quick" if args.quick else "full"
+    if args.drop_setups:
+        from allixios.db import server
+        from benchmarks import setups
+
+        dropped = setups.drop_all(server.app_url())
+        print(f"dropped {len(dropped)} set-up copies" + (f": {', '.join(dropped)}" if dropped else ""))
+        return 0
     if args.decide:
         print(h.render_decisions(h.read_history(h.history_path(args.output)), names, size))
         return 0
@@ -91,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         for attempt in range(args.repeat):
             if args.repeat > 1:
                 print(f"# {name}: run {attempt + 1} of {args.repeat}", flush=True)
-            report = _run_in_child(name, size)
+            report = _run_in_child(name, size, args.reuse_setup)
             report = h.merge_results(args.output, machine, [report])["benchmarks"][name]
             print(h.render_report(report) + "\n", flush=True)
         reports.append(report)
@@ -100,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r["status"] in ("ok", "skipped") for r in reports) else 1
 
 
-def _run_in_child(name: str, size: str) -> dict[str, Any]:
+def _run_in_child(name: str, size: str, reuse_setup: bool = False) -> dict[str, Any]:
     module = load(name)
     missing = module.missing_dependencies()
     if missing:
@@ -112,6 +150,16 @@ def _run_in_child(name: str, size: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--database", db_name, "--result-file", str(result_file)]
         if size == "quick":
             cmd.append("--quick")
+        if reuse_setup:
+            from benchmarks import setups
+
+            template = setups.template_name(name, size, dict(module.SIZES[size]))
+            if setups.info(h.database_url(db_name), template) is not None:
+                setups.clone(h.database_url(db_name), template)
+                cmd += ["--setup-from", template]
+                print(f"# {name}: starting from the set-up copy {template}", flush=True)
+            else:
+                cmd += ["--setup-to", template]
         print(f"# {name} ({size}) in a child process, database {db_name}", flush=True)
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)
@@ -135,7 +183,8 @@ def _run_in_child(name: str, size: str) -> dict[str, Any]:
         return report
 
 
-def _run_child(name: str, size: str, db_name: str, result_file: Path) -> int:
+def _run_child(name: str, size: str, db_name: str, result_file: Path, setup_from: str | None = None,
+               setup_to: str | None = None) -> int:
     module = load(name)
     params = dict(module.SIZES[size])
     report = h.Report(name=name, size=size, params=params)
@@ -144,9 +193,10 @@ def _run_child(name: str, size: str, db_name: str, result_file: Path) -> int:
         h.point_environment_at(url, Path(home))
         try:
             h.create_database(url)
-            ctx = BenchContext(name, size, params, url, report, Path(home))
+            ctx = BenchContext(name, size, params, url, report, Path(home), setup_from, setup_to)
             report.load["start"] = round(os.getloadavg()[0], 2)
             with h.PostgresMemorySampler(url) as sampler:
+                ctx.sampler = sampler
                 module.run(ctx)
             report.pg = sampler.summary()
             report.load["end"] = round(os.getloadavg()[0], 2)

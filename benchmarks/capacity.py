@@ -191,7 +191,7 @@ def model(measured: dict, machine: dict, target: Target = Target()) -> list[dict
 def run(ctx) -> None:
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=TENANTS * p["articles_per_tenant"], tenants=TENANTS)
-    timings = data.build_corpus(ctx.url, shape, with_text=False)
+    timings = data.build_corpus(ctx.url, shape, with_text=False, ctx=ctx)
     log(f"corpus: {shape.articles:,} articles with vectors over {TENANTS} tenants in {sum(timings.values()):.0f} s")
     measured = {"vectors": _vector_search(ctx, ctx.url)}
     log(f"vector search: filtered p95 {measured['vectors']['filtered_p95_ms']:.1f} ms")

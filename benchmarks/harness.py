@@ -178,6 +178,16 @@ class PostgresMemorySampler:
         if self._thread:
             self._thread.join(timeout=5)
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No sampling connection to the database meanwhile (copying it as a template needs none)."""
+        self.__exit__()
+        try:
+            yield
+        finally:
+            self._stop = threading.Event()
+            self.__enter__()
+
     def _run(self) -> None:
         from allixios.db.server import libpq_conninfo
 

@@ -59,7 +59,7 @@ def run(ctx) -> None:
 
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
-    timings = data.build_corpus(ctx.url, shape, with_text=True)
+    timings = data.build_corpus(ctx.url, shape, with_text=True, ctx=ctx)
     with admin_connection(ctx.url) as conn:
         queries = data.query_vectors(conn, p["queries"], seed=0.3)
         tenants = {

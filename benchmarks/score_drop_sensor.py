@@ -188,11 +188,16 @@ def run(ctx) -> None:
 
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
-    data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
-    how = _create_mart(ctx.url, ctx.workdir)
-    end_day = date.today() - timedelta(days=1)
-    fill_seconds = _fill_mart(ctx.url, shape.articles, p["days"], end_day)
-    _seed_exclusions(ctx.url)
+
+    def set_up() -> dict:
+        data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
+        how = _create_mart(ctx.url, ctx.workdir)
+        fill_seconds = _fill_mart(ctx.url, shape.articles, p["days"], date.today() - timedelta(days=1))
+        return {"how": how, "fill_seconds": fill_seconds}
+
+    done = ctx.setup(set_up)  # shared by the runs of one commit with --reuse-setup (a fresh copy each)
+    how, fill_seconds = done["how"], done["fill_seconds"]
+    _seed_exclusions(ctx.url)  # every run: the locks and cooldowns are relative to now
     with admin_connection(ctx.url) as conn:
         rows, size = conn.execute(f"SELECT count(*), pg_total_relation_size('{MART}') FROM {MART}").fetchone()
     log(f"mart filled: {rows:,} rows, {size / 2**20:.0f} MB in {fill_seconds:.1f} s ({how})")

@@ -144,7 +144,7 @@ def _rebuild_index(url, ddl: str, options: str, shape: data.CorpusShape) -> tupl
 def run(ctx) -> None:
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
-    timings = data.build_corpus(ctx.url, shape, with_text=False, noise=p["noise"])
+    timings = data.build_corpus(ctx.url, shape, with_text=False, noise=p["noise"], ctx=ctx)
     report.metric("articles", shape.articles)
     report.metric("dimensions", data.DIMENSION)
     report.metric("niches (tenants x niches)", f"{shape.tenants} x {shape.niches_per_tenant}")

@@ -147,3 +147,28 @@ def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tm
     assert latest["median"] == 2.9 and latest["met"] is True
     text = h.render_decisions(h.read_history(h.history_path(path)), ["sensor", "other"], "full")
     assert "median" in text and "no run in the history" in text
+
+
+def test_runs_of_one_commit_can_share_a_set_up_copy(database_url, tmp_path):
+    """`--reuse-setup`: the first run keeps its database after the set-up, the second starts from a copy
+    of it (and says so), what is measured runs on both; `--drop-setups` removes the copies."""
+    output = tmp_path / "results.json"
+    done = _run(["vector_search"], output, "--repeat", "2", "--reuse-setup")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    setups = [r["metrics"]["set-up"]["value"] for r in runs]
+    assert setups[0].startswith("built in this run") and setups[1].startswith("reused: a copy"), setups
+    for r in runs:
+        _check_report(r)
+        assert r["metrics"]["schema index: HNSW build"]["value"] > 0  # the index is built on every copy
+    copies = re.findall(r"starting from the set-up copy (allixios_benchsetup_\w+)", done.stdout)
+    assert len(copies) == 1
+    dropped = subprocess.run([sys.executable, "-m", "benchmarks", "--drop-setups"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert dropped.returncode == 0 and copies[0] in dropped.stdout, dropped.stdout + dropped.stderr
+    from allixios.db.engine import connect
+
+    created = re.findall(r"database (allixios_bench_\w+)", done.stdout)
+    with connect() as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (created + copies,)).fetchall()
+    assert len(created) == 2 and left == []
