@@ -161,6 +161,7 @@ def _run_in_child(name: str, size: str, reuse_setup: bool = False) -> dict[str, 
             else:
                 cmd += ["--setup-to", template]
         print(f"# {name} ({size}) in a child process, database {db_name}", flush=True)
+        started_on = {k: v for k, v in h.provenance().items() if k in ("commit", "dirty")}
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)
         try:
@@ -180,6 +181,7 @@ def _run_in_child(name: str, size: str, reuse_setup: bool = False) -> dict[str, 
             report = h.Report(name=name, size=size, status="error", error=f"child exited with {proc.returncode} and wrote no result").as_dict()
         report["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports kilobytes
         report["elapsed_s"] = round(elapsed, 1)
+        report["started_on"] = started_on
         return report
 
 

@@ -387,7 +387,15 @@ def merge_results(path: Path, machine: dict[str, Any], reports: list[dict[str, A
         for report in reports:
             report = dict(report)
             report["machine"] = machine
+            started = report.pop("started_on", None)  # the code a run measured is the code at its start
             report.update(stamp)
+            if started is not None:
+                if (started["commit"], started["dirty"]) != (stamp["commit"], stamp["dirty"]):
+                    # the checkout moved while it ran: which code it measured cannot be told exactly
+                    report["notes"] = [*report.get("notes", []), f"the checkout changed during the run (commit "
+                                       f"{started['commit']} at its start, {stamp['commit']} at its end)"]
+                    report["dirty"] = True
+                report["commit"] = started["commit"]
             history.write(json.dumps(report, default=str, sort_keys=True) + "\n")
             if report.get("status") == "ok" or report["name"] not in benchmarks:
                 benchmarks[report["name"]] = report  # a failed or stopped run is history, not the latest figure

@@ -4,10 +4,12 @@ A goal is decided on three runs of one commit, and for the largest benchmarks th
 of a run (score_drop_sensor: ~15 of ~20 minutes generating 30M mart rows; vector_search: loading 1M
 vectors). With `--reuse-setup` the first run keeps a copy of its database as it stood when the set-up
 ended (`CREATE DATABASE … TEMPLATE`, a file copy), and the next runs of the same benchmark, size,
-parameters, commit (and uncommitted diff) on the same UTC day start from a fresh copy of it. What is
-measured (queries, ticks, index builds) runs again on every copy; only the data generation is shared,
-and every reused run says so in its report ("set-up" metric) with the set-up timings of the run that
-built it. A benchmark opts in by calling `ctx.setup(build)` around its set-up.
+parameters and commit (and uncommitted diff) start from a fresh copy of it. What is measured
+(queries, ticks, index builds) runs again on every copy; only the data generation is shared, and
+every reused run says so in its report ("set-up" metric) with the set-up timings of the run that
+built it. A benchmark opts in by calling `ctx.setup(build)` around a set-up whose data does not
+depend on the time it was made: what is relative to now (score_drop_sensor's edit locks, cooldowns
+and the day's spend) is seeded after it, on every run.
 
 The copies are kept between invocations (`python -m benchmarks --drop-setups` removes them); a new
 snapshot of a benchmark replaces its older ones.
@@ -19,7 +21,6 @@ import hashlib
 import json
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,7 @@ def _tree_key() -> str:
 
 
 def template_name(name: str, size: str, params: dict[str, Any]) -> str:
-    key = json.dumps([name, size, params, _tree_key(), datetime.now(UTC).date().isoformat()], sort_keys=True,
-                     default=str)
+    key = json.dumps([name, size, params, _tree_key()], sort_keys=True, default=str)
     return f"{PREFIX}{name}_{size}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 

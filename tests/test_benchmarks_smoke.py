@@ -117,6 +117,15 @@ def test_harness_percentiles_goals_and_merge(tmp_path):
     data = h.merge_results(path, {"cores": 2}, [stopped])  # kept in the history, not as the latest figure
     assert data["benchmarks"]["a"]["status"] == "ok"
     assert json.loads(h.history_path(path).read_text().splitlines()[-1])["status"] == "error"
+    # a run is recorded with the commit it started on; a checkout that moved meanwhile makes it "dirty"
+    now = h.provenance()
+    moved = {**h.Report("c", "quick").as_dict(), "started_on": {"commit": "0" * 40, "dirty": False}}
+    h.merge_results(path, {"cores": 2}, [moved])
+    row = json.loads(h.history_path(path).read_text().splitlines()[-1])
+    assert row["commit"] == "0" * 40 and row["dirty"] is True and "changed during the run" in row["notes"][-1]
+    same = {**h.Report("d", "quick").as_dict(), "started_on": {"commit": now["commit"], "dirty": now["dirty"]}}
+    row = json.loads(json.dumps(h.merge_results(path, {"cores": 2}, [same])["benchmarks"]["d"]))
+    assert row["commit"] == now["commit"] and row["dirty"] == now["dirty"] and "started_on" not in row
 
 
 def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tmp_path):
