@@ -13,6 +13,10 @@ from allixios.api.runs import RunLauncher
 
 MAX_BODY_ENV = "ALLIXIOS_API_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY = 1_048_576
+# Database connections per API worker, kept and on top: sync routes run on up to 40 threads (anyio's
+# default), and a burst used to reopen the 10 overflow connections each time (allixios.db.engine);
+# 2 workers x 25 stay inside the embedded server's max_connections (100) beside Dagster.
+POOL_SIZE, POOL_OVERFLOW = 15, 10
 log = logging.getLogger("allixios.api")
 
 
@@ -87,6 +91,9 @@ def create_app(*, launcher: RunLauncher | None = None, dispatch: bool | None = N
 
     if dispatch is None:
         dispatch = os.environ.get("ALLIXIOS_API_DISPATCH", "1") != "0"
+    from allixios.db.engine import size_pools
+
+    size_pools(POOL_SIZE, POOL_OVERFLOW)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

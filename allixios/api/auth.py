@@ -61,14 +61,31 @@ def _bearer(request: Request) -> str:
     raise _unauthenticated("no credential sent")
 
 
-def _tenant(conn, tenant_id: UUID) -> tuple[Tenant, dict]:
+def _tenant_query(conn, tenant_id: UUID) -> psycopg.Cursor:
+    """The tenant's row (read by `_tenant`); in a pipeline its result is read after the sync."""
+    # set_config(..., true) is SET LOCAL synchronous_commit = off (see _authenticate_on) without a round trip of its own
+    return conn.execute("""SELECT id, slug, name, settings, limits, plan_type, feature_flags,
+                                  set_config('synchronous_commit', 'off', true) FROM tenants
+                           WHERE id = %s AND deleted_at IS NULL""", (tenant_id,))
+
+
+def _tenant_of_key_query(conn, secret: str) -> psycopg.Cursor | None:
+    """For an API key: its tenant's row, read beside the key's look-up (the same pipeline) before the
+    key is verified. Read only; `_authenticate_on` uses it only for the tenant the verified key names."""
+    prefix = keys.parse_secret(secret)
+    if prefix is None:
+        return None
+    return conn.execute("""SELECT id, slug, name, settings, limits, plan_type, feature_flags,
+                                  set_config('synchronous_commit', 'off', true) FROM tenants
+                           WHERE id = (SELECT tenant_id FROM api_keys WHERE prefix = %s) AND deleted_at IS NULL""",
+                        (prefix,))
+
+
+def _tenant(cursor: psycopg.Cursor) -> tuple[Tenant, dict]:
     """The tenant and its effective limits: its plan's defaults overridden by its own (allixios/plans.py)."""
     from allixios import plans
 
-    # set_config(..., true) is SET LOCAL synchronous_commit = off (see _authenticate_on) without a round trip of its own
-    row = conn.execute("""SELECT id, slug, name, settings, limits, plan_type, feature_flags,
-                                 set_config('synchronous_commit', 'off', true) FROM tenants
-                          WHERE id = %s AND deleted_at IS NULL""", (tenant_id,)).fetchone()
+    row = cursor.fetchone()
     if row is None:
         raise _unauthenticated("the credential's tenant no longer exists")
     limits, _ = plans.effective(row[5], row[4] or {}, row[6] or {})
@@ -134,13 +151,28 @@ def _authenticate_on(conn, request: Request) -> Principal:
     so the rate-limit counter rows are not held locked while the route runs."""
     secret = _bearer(request)
     try:
-        user_id, tenant_id, role, scopes, key_id, label = resolve_credential(conn, secret)
-        tenant, limits = _tenant(conn, tenant_id)
-        per_credential, per_tenant = ratelimit.limits_for(limits)
-        decision = ratelimit.hit(conn, label, str(tenant_id), per_credential, per_tenant)
+        # two round trips: the credential (and, for an API key, its tenant's row beside it), then the
+        # rate-limit count and the commit together (a pipeline), so the counter rows every request of
+        # the tenant updates are held only while PostgreSQL runs the UPSERT and the COMMIT
+        tenant_row = None
+        if secret.startswith(keys.KEY_PREFIX):
+            with conn.pipeline():
+                tenant_row = _tenant_of_key_query(conn, secret)
+                user_id, tenant_id, role, scopes, key_id, label = resolve_credential(conn, secret)
+        else:
+            user_id, tenant_id, role, scopes, key_id, label = resolve_credential(conn, secret)
+        with conn.pipeline():
+            if tenant_row is None:
+                tenant_row = _tenant_query(conn, tenant_id)
+            counted = ratelimit.count(conn, label, str(tenant_id))
+            conn.commit()
+        tenant, limits = _tenant(tenant_row)
+        if tenant.id != tenant_id:  # not reachable (a key's prefix is unique): never answer for another tenant
+            raise _unauthenticated("the credential's tenant no longer exists")
+        decision = ratelimit.decide(counted, *ratelimit.limits_for(limits))
         if decision.allowed and limits.get("api_calls_per_day") is not None:
             _count_daily_call(conn, tenant_id, limits["api_calls_per_day"], decision)
-        conn.commit()
+            conn.commit()
     except BaseException:
         conn.rollback()
         raise
@@ -160,17 +192,31 @@ def authenticate(request: Request) -> Principal:
 
 
 @contextmanager
-def authenticated(request: Request, permission: str) -> Iterator[tuple[psycopg.Connection, Principal]]:
+def authenticated(request: Request, permission: str, *, read_only: bool = False
+                  ) -> Iterator[tuple[psycopg.Connection, Principal]]:
     """The caller (as `need(permission)` gives it) and the route's transaction on the same pooled
     connection: one checkout per request instead of two. For the hot routes (a content request, an
     article read); the route's transaction commits when the block ends, before the answer is sent.
+
+    `read_only`: the route runs one reading statement, in autocommit (its own snapshot, and no
+    COMMIT round trip after it); the connection goes back to the pool in transaction mode.
 
     Not a dependency on purpose: a connection held from a dependency to its route waits for a free
     thread while holding a pool slot, and under load the two pools deadlock."""
     with connect() as conn:
         principal = _authenticate_on(conn, request)
         principal.require(permission)
-        yield conn, principal
+        if not read_only:
+            yield conn, principal
+            return
+        conn.autocommit = True  # idle here: _authenticate_on committed
+        try:
+            yield conn, principal
+        finally:
+            try:
+                conn.autocommit = False
+            except psycopg.Error:
+                conn.close()  # never back to the pool in autocommit: a closed connection is replaced on checkout
 
 
 def _count_daily_call(conn, tenant_id: UUID, limit: int, decision: ratelimit.Decision) -> None:
@@ -178,7 +224,9 @@ def _count_daily_call(conn, tenant_id: UUID, limit: int, decision: ratelimit.Dec
     from allixios import plans
 
     try:
-        plans.count(conn, tenant_id, "api_calls_per_day", "API calls per day (UTC)", limit=limit, status=429)
+        with conn.pipeline():  # SET LOCAL (asynchronous commit, as the rate-limit count's) and the count: one round trip
+            conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
+            plans.count(conn, tenant_id, "api_calls_per_day", "API calls per day (UTC)", limit=limit, status=429)
     except plans.PlanLimitError as exc:
         conn.commit()  # keep this request's per-minute count; the refused daily call was not counted
         headers = decision.headers() | {"Retry-After": str(exc.retry_after_s)}

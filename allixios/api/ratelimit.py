@@ -49,22 +49,47 @@ def limits_for(tenant_limits: dict) -> tuple[int, int]:
     return cred, tenant
 
 
-def hit(conn: psycopg.Connection, credential: str, tenant: str, credential_limit: int, tenant_limit: int) -> Decision:
+@dataclass(frozen=True)
+class Count:
+    """This request counted in its window: the UPSERT's cursor (read after the transaction's commit)."""
+    cursor: psycopg.Cursor
+    credential_bucket: str
+    tenant_bucket: str
+    reset_s: int
+
+
+def count(conn: psycopg.Connection, credential: str, tenant: str) -> Count:
+    """Count the request in both buckets (one UPSERT). The rows are not read here, so in a pipeline the
+    caller's COMMIT goes in the same round trip and the two counter rows, which every request of the
+    tenant updates, are locked only while PostgreSQL runs the UPSERT and the COMMIT, not across a
+    round trip to a Python thread that is waiting for the GIL."""
     now = time.time()
     start = math.floor(now / WINDOW_S) * WINDOW_S
     reset = max(1, int(math.ceil(start + WINDOW_S - now)))
-    rows = conn.execute(
+    c_bucket, t_bucket = f"c:{credential}", f"t:{tenant}"
+    cursor = conn.execute(
         """INSERT INTO rate_limit_counters AS c (bucket, window_start, hits)
            VALUES (%s, to_timestamp(%s), 1), (%s, to_timestamp(%s), 1)
            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + 1
            RETURNING bucket, hits""",
-        (f"c:{credential}", start, f"t:{tenant}", start),
-    ).fetchall()
-    counts = dict(rows)
+        (c_bucket, start, t_bucket, start),
+    )
     if random.random() < 0.005:
         conn.execute("DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 hour'")
-    c_hits, t_hits = counts[f"c:{credential}"], counts[f"t:{tenant}"]
+    return Count(cursor, c_bucket, t_bucket, reset)
+
+
+def decide(counted: Count, credential_limit: int, tenant_limit: int) -> Decision:
+    """Allowed or not, from the counts `count` returned, under the limits of the credential's tenant."""
+    counts = dict(counted.cursor.fetchall())
+    c_hits, t_hits = counts[counted.credential_bucket], counts[counted.tenant_bucket]
     c_left, t_left = credential_limit - c_hits, tenant_limit - t_hits
+    reset = counted.reset_s
     if c_left < t_left:
         return Decision(c_left >= 0, credential_limit, max(0, c_left), reset, "credential")
     return Decision(t_left >= 0, tenant_limit, max(0, t_left), reset, "tenant")
+
+
+def hit(conn: psycopg.Connection, credential: str, tenant: str, credential_limit: int, tenant_limit: int) -> Decision:
+    """Count and decide in one call (outside a pipeline: the UPSERT's round trip, then the decision)."""
+    return decide(count(conn, credential, tenant), credential_limit, tenant_limit)

@@ -33,6 +33,19 @@ def _register_vector(dbapi_connection, _record) -> None:
 # was working a moment ago. One idle longer (or never used) is pinged, as pool_pre_ping did.
 PING_AFTER_IDLE_S = 1.0
 
+# Connections a pool keeps, and opens on top while every kept one is busy. An overflow connection is
+# closed when it comes back while `pool_size` are idle, so a process whose bursts need more than it
+# keeps opens them again at the start of every burst (a backend start and the vector type look-ups:
+# 15 % of an article read's samples in the api_load profile, at each phase's start). The API keeps
+# more (allixios.api.app); set before the process makes its first engine.
+_pool = {"pool_size": 5, "max_overflow": 10}
+
+
+def size_pools(pool_size: int, max_overflow: int) -> None:
+    """The size of the pools this process makes from now on (engines already made keep theirs)."""
+    with _lock:
+        _pool.update(pool_size=pool_size, max_overflow=max_overflow)
+
 
 def _stamp_checkin(_dbapi_connection, record) -> None:
     record.info["checked_in_at"] = time.monotonic()
@@ -59,7 +72,7 @@ def get_engine(url: URL | None = None) -> Engine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = create_engine(url, pool_size=5, max_overflow=10)
+            engine = create_engine(url, **_pool)
             event.listen(engine, "connect", _register_vector)
             event.listen(engine, "checkin", _stamp_checkin)
             event.listen(engine, "checkout", _ping_if_idle)

@@ -44,7 +44,9 @@ def wait_until_answers(url: str, process: subprocess.Popen, *, timeout_s: float 
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
-            tail = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
+            # read the pipe only from a process that has exited: a live one keeps it open, read() would wait forever
+            tail = (process.stderr.read().decode(errors="replace")[-500:]
+                    if process.stderr and process.poll() is not None else "")
             state = f"exited with {process.returncode}" if process.poll() is not None else f"no answer in {timeout_s:.0f} s"
             raise RuntimeError(f"the server did not start ({state}): {tail}")
         time.sleep(interval_s)

@@ -95,7 +95,7 @@ def _article_body(conn, principal: Principal, article_id: str) -> tuple[dict, st
 @router.get("/articles/{article_id}", summary="One article with body, scores, lock and recent changes",
             responses=problem_doc(401, 403, 404, 429))
 def get_article(request: Request, article_id: str):
-    with authenticated(request, "articles:read") as (conn, principal):  # one connection, one read statement
+    with authenticated(request, "articles:read", read_only=True) as (conn, principal):  # one connection, one statement
         data, etag = _article_body(conn, principal, _id(article_id))
     headers = {"ETag": etag, "Cache-Control": PRIVATE, "Vary": "Authorization, X-API-Key"}
     inm = request.headers.get("if-none-match")
