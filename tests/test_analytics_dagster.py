@@ -125,3 +125,50 @@ def test_analytics_job_materializes_a_day_on_the_real_instance(defs, db):
     health = [c for c in checks if c.asset_key == K(["marts", "mart_content_health"]) and c.check_name == "dbt_tests"]
     assert len(health) == 1 and health[0].metadata["failed"].value == 0
     assert health[0].metadata["tests"].value["unique_key_mart_content_health_article_id__day"]["status"] == "pass"
+
+
+# the smallest chain with a data test that the data can fail: dim_articles' generation_cost_usd is
+# value_between 0 and 1000 (no schema constraint stops an article's recorded cost above it), and
+# mart_ai_cost_roi is built from dim_articles
+COST_CHAIN = [
+    K(["staging", name]) for name in ("stg_articles", "stg_tenants", "stg_niches", "stg_topics", "stg_ai_usage")
+] + [K(["intermediate", "int_ai_usage_attribution"]), K(["intermediate", "int_article_generation_cost"]),
+     K(["marts", "dim_articles"]), K(["marts", "mart_ai_cost_roi"])]
+
+
+def test_a_failing_dbt_test_fails_its_blocking_check_and_skips_the_models_downstream(defs, db):
+    """A model's failed dbt test (severity error) fails its `dbt_tests` check (blocking, ERROR), dbt
+    skips the models built from it and the run fails. A subset of nine models on two articles and
+    an in-memory instance keep it to one short dbt build."""
+    day = date(2026, 11, 17)
+    with connect(db) as conn:
+        drop_dbt_relations(conn)
+        _, articles = tenant_with_articles(conn, "costly", 2, day - timedelta(days=1))
+        conn.execute("UPDATE articles SET generation_cost = 5000 WHERE id = %s", (articles[0]["id"],))
+
+    job = defs.resolve_job_def("analytics_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(partition_key=day.isoformat(), asset_selection=COST_CHAIN,
+                                        instance=instance, raise_on_error=False)
+
+    assert not result.success
+    checks = {c.asset_key: c for c in result.get_asset_check_evaluations()}
+    failed = checks[K(["marts", "dim_articles"])]
+    assert failed.check_name == "dbt_tests" and not failed.passed
+    assert failed.severity == dg.AssetCheckSeverity.ERROR
+    assert failed.metadata["failed"].value == 1
+    tests = failed.metadata["tests"].value
+    assert [name for name, r in tests.items() if r["status"] == "fail"] == [
+        "value_between_dim_articles_generation_cost_usd__1000__0"]
+    spec = next(s for s in defs.resolve_assets_def(K(["marts", "dim_articles"])).check_specs
+                if s.asset_key == K(["marts", "dim_articles"]))
+    assert spec.blocking
+    # the models before it passed their checks; the one built from it was skipped by dbt
+    assert checks[K(["staging", "stg_articles"])].passed
+    materialized = {m.asset_key for m in result.asset_materializations_for_node("analytics_dbt_models")}
+    assert K(["marts", "dim_articles"]) in materialized
+    assert K(["marts", "mart_ai_cost_roi"]) not in materialized and K(["marts", "mart_ai_cost_roi"]) not in checks
+    with connect(db) as conn:
+        assert conn.execute("SELECT to_regclass('marts.mart_ai_cost_roi')").fetchone()[0] is None
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "dim_articles" in str(failure.step_failure_data.error)

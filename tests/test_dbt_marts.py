@@ -114,7 +114,7 @@ def test_build_runs_models_data_tests_and_unit_tests(world):
     kinds = {}
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["unique_id"])
-    assert len(kinds["model"]) == 34  # 14 staging, 7 intermediate, 13 marts
+    assert len(kinds["model"]) == 35  # 14 staging, 8 intermediate, 13 marts
     assert len(kinds["unit_test"]) == 4
     assert len(kinds["test"]) >= 40
     singular = [t for t in kinds["test"] if "conserved" in t]
@@ -237,6 +237,37 @@ def test_a_one_day_window_rebuild_replaces_only_that_day(world):
     assert rows("SELECT count(*) FROM marts.mart_content_health WHERE day = %s", (day,)) == before_health
     [(niche_views,)] = rows("SELECT sum(views) FROM marts.fct_niche_revenue_daily WHERE day = %s", (day,))
     assert niche_views == raw_views
+
+
+def test_the_next_day_adds_to_the_revenue_totals_and_matches_a_full_rebuild(world, tmp_path):
+    """The day after the last one built extends int_article_revenue_to_date (running totals) instead of
+    recomputing it, and mart_ai_cost_roi comes out as a full rebuild of both computes it, including
+    an article whose cost changed (its history is recomputed alone)."""
+    day = START + timedelta(days=DAYS)
+    roi = "SELECT * FROM marts.mart_ai_cost_roi ORDER BY cost_line, article_id, tenant_id, task, model"
+    totals = "SELECT article_id, xmin::text FROM intermediate.int_article_revenue_to_date WHERE tenant_id = %s"
+    with connect() as conn:
+        simulate_traffic(conn, 1, 1500, day, "acme", seed=13, root=world["root"])
+        ingest_day(conn, day, root=world["root"])
+        # a late ledger row: this article's payback day must be found again for its new cost
+        conn.execute(
+            """INSERT INTO ai_usage (tenant_id, article_id, task, model, deployment_id, provider, request_id, cost_usd, status)
+               VALUES (%s, %s, 'writer', 'offline/writer-large', 'd1', 'offline', 'late-1', 0.75, 'success')""",
+            (world["acme"].id, world["acme_articles"][2]["id"]),
+        )
+    globex_before = rows(totals, (world["globex"].id,))
+    done = subprocess.run([sys.executable, "-m", "allixios.cli", "marts", "build", "--start", day.isoformat()],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    # globex had no events that day: an extending build leaves its totals' rows as they were
+    assert rows(totals, (world["globex"].id,)) == globex_before
+    [(through,)] = rows("SELECT max(through_day) FROM intermediate.int_article_revenue_to_date")
+    assert through == day
+    extended = rows(roi)
+
+    run_dbt(tmp_path, "--full-refresh", "--select", "int_article_revenue_to_date", "mart_ai_cost_roi")
+    assert rows(roi) == extended
+    assert rows(totals, (world["globex"].id,)) != globex_before  # rewritten by the full rebuild
 
 
 # --- analysts: real roles, Row-Level Security ---------------------------------------------------

@@ -56,3 +56,25 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- int_article_revenue_to_date: true when this build may add the new fact days to the running
+    totals (the table is there and the window starts after the newest day they count), false when
+    they are recomputed from the whole history. Asked by the model's SQL (compiled first) and by its
+    pre-hook, of the same table, so both give the same answer. -#}
+{% macro revenue_to_date_extends() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set answer = run_query("select coalesce(max(through_day) < " ~ window_start() ~ ", false) from " ~ this) -%}
+    {{ return(answer.columns[0].values()[0] == true) }}
+{%- endmacro %}
+
+{#- Pre-hook of int_article_revenue_to_date: a build that recomputes the totals empties them first
+    (in the model's transaction), so no article keeps totals of days that are gone. -#}
+{% macro revenue_to_date_reset() -%}
+    {%- if is_incremental() and not revenue_to_date_extends() -%}
+        delete from {{ this }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -9,39 +9,27 @@
 -- is shown as explicit lines with cost_line = 'unattributed', article_id null, one per tenant, task
 -- and model. So sum(ledger_cost_usd) per tenant equals the tenant's ai_usage total (dbt test
 -- assert_ai_cost_roi_equals_ledger); count(article_id) counts articles.
-with daily as (
+with totals as (
+    -- each article's revenue to date, kept as running totals (the daily build adds its new days
+    -- instead of re-reading every article's history)
     select
         article_id,
-        day,
-        revenue_usd,
+        first_day,
+        days_with_data,
         views,
-        sum(revenue_usd) over (partition by article_id order by day) as cumulative_revenue_usd,
-        -- the day's rank from the newest (1 = last day with data): counted in the same sort by
-        -- (article_id, day) as the running sum, so the whole history is sorted once, not twice
-        count(*) over (partition by article_id) - row_number() over (partition by article_id order by day) + 1
-            as days_back
-    from {{ ref('fct_article_daily_performance') }}
-),
-
-totals as (
-    select
-        article_id,
-        min(day) as first_day,
-        max(day) as last_day,
-        count(*) as days_with_data,
-        sum(views) as views,
-        sum(revenue_usd) as revenue_usd,
-        avg(revenue_usd) filter (where days_back <= 7) as recent_daily_revenue_usd
-    from daily
-    group by article_id
+        revenue_usd,
+        payback_day,
+        payback_cost_usd,
+        (select avg(r) from unnest(recent_revenue_usd) r) as recent_daily_revenue_usd
+    from {{ ref('int_article_revenue_to_date') }}
 ),
 
 payback as (
-    select d.article_id, min(d.day) as payback_day
-    from daily d
-    join {{ ref('dim_articles') }} a on a.article_id = d.article_id
-    where d.cumulative_revenue_usd >= a.generation_cost_usd
-    group by d.article_id
+    -- the payback day was found for the cost the totals were built with (dim_articles' in this build)
+    select t.article_id, t.payback_day
+    from totals t
+    join {{ ref('dim_articles') }} a on a.article_id = t.article_id
+    where t.payback_day is not null and t.payback_cost_usd = a.generation_cost_usd
 ),
 
 articles as (
