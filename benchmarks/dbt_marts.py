@@ -178,18 +178,26 @@ def _mart_rows(url) -> dict[str, int]:
 def run(ctx) -> None:
     report, p = ctx.report, ctx.params
     shape = data.CorpusShape(articles=p["articles"])
-    data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
-    new_day = date.today() - timedelta(days=1)
-    first_day = new_day - timedelta(days=p["history_days"])
-    history = [first_day + timedelta(days=n) for n in range(p["history_days"])]
 
-    history_load = load_events(ctx.url, history, p["events_per_day"], shape.articles, first_day)
-    log(f"history: {len(history)} days x {p['events_per_day']:,} events loaded in {history_load:.1f} s")
-    build_history = dbt(ctx.url, ctx.workdir, "run", "--vars",
-                        json.dumps({"start_date": first_day.isoformat(), "end_date": history[-1].isoformat()}))
-    log(f"marts built over the history in {build_history:.1f} s")
+    def set_up() -> dict:
+        data.build_corpus(ctx.url, shape, with_text=False, with_vectors=False)
+        new_day = date.today() - timedelta(days=1)
+        first_day = new_day - timedelta(days=p["history_days"])
+        history = [first_day + timedelta(days=n) for n in range(p["history_days"])]
+        history_load = load_events(ctx.url, history, p["events_per_day"], shape.articles, first_day)
+        log(f"history: {len(history)} days x {p['events_per_day']:,} events loaded in {history_load:.1f} s")
+        build_history = dbt(ctx.url, ctx.workdir, "run", "--vars",
+                            json.dumps({"start_date": first_day.isoformat(), "end_date": history[-1].isoformat()}))
+        log(f"marts built over the history in {build_history:.1f} s")
+        new_load = load_events(ctx.url, [new_day], p["events_per_day"], shape.articles, first_day)
+        return {"new_day": new_day.isoformat(), "first_day": first_day.isoformat(), "history_load": history_load,
+                "build_history": build_history, "new_load": new_load}
 
-    new_load = load_events(ctx.url, [new_day], p["events_per_day"], shape.articles, first_day)
+    # the events, the marts over the history and the new day's events: shared by the runs of one
+    # commit with --reuse-setup (the days are the set-up's, so a copy made yesterday builds its own day)
+    done = ctx.setup(set_up)
+    new_day, first_day = date.fromisoformat(done["new_day"]), date.fromisoformat(done["first_day"])
+    history_load, build_history, new_load = done["history_load"], done["build_history"], done["new_load"]
     day_vars = json.dumps({"start_date": new_day.isoformat(), "end_date": new_day.isoformat()})
     from allixios.db import server
 
