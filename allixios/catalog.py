@@ -184,23 +184,41 @@ def assign(conn: psycopg.Connection, article_id: UUID, *, overwrite: bool = Fals
     if row is None:
         raise NotFoundError(f"article {article_id} not found")
     tenant_id, niche_id, slug, title, tags, keyphrase, author_id, category_id = row
+    if not overwrite and author_id is not None and category_id is not None:
+        return author_id, category_id
+    chosen = choose(conn, tenant_id, niche_id, slug=slug, title=title, tags=tags, keyphrase=keyphrase)
     if overwrite or author_id is None:
-        # the niche's personas first; tenant-wide ones only when the niche has none
-        people = conn.execute(
-            """SELECT id, slug, niche_id IS NOT NULL FROM authors WHERE tenant_id = %s AND active
-               AND (niche_id = %s OR niche_id IS NULL)""", (tenant_id, niche_id)).fetchall()
-        own = [(i, s) for i, s, scoped in people if scoped]
-        author_id = pick_author(own or [(i, s) for i, s, _ in people], slug)
+        author_id = chosen[0]
     if overwrite or category_id is None:
-        cats = conn.execute(
-            """SELECT id, slug, keywords, niche_id IS NOT NULL FROM categories WHERE tenant_id = %s
-               AND (niche_id = %s OR niche_id IS NULL)""", (tenant_id, niche_id)).fetchall()
-        own_cats = [(i, s, list(k or [])) for i, s, k, scoped in cats if scoped]
-        words = " ".join([title or "", *(tags or []), keyphrase or ""])
-        category_id = pick_category(own_cats or [(i, s, list(k or [])) for i, s, k, _ in cats], words)
+        category_id = chosen[1]
     conn.execute("UPDATE articles SET author_id = %s, category_id = %s WHERE id = %s AND tenant_id = %s",
                  (author_id, category_id, article_id, tenant_id))
     return author_id, category_id
+
+
+def choose(conn: psycopg.Connection, tenant_id: UUID, niche_id: UUID | None, *, slug: str, title: str | None,
+           tags, keyphrase: str | None, candidates: dict | None = None) -> tuple[UUID | None, UUID | None]:
+    """The (persona, category) an article with these fields gets: what `assign` writes, also usable
+    before the article's INSERT (the drafting step writes both with the row). ``candidates``: a dict
+    the caller keeps for one transaction, so a niche's personas and categories are read once for a
+    batch of articles (issue 19: the drafting step stores a batch of drafts per transaction)."""
+    cache = candidates if candidates is not None else {}
+    # the niche's personas first; tenant-wide ones only when the niche has none
+    people = cache.get(("authors", tenant_id, niche_id))
+    if people is None:
+        people = cache[("authors", tenant_id, niche_id)] = conn.execute(
+            """SELECT id, slug, niche_id IS NOT NULL FROM authors WHERE tenant_id = %s AND active
+               AND (niche_id = %s OR niche_id IS NULL)""", (tenant_id, niche_id)).fetchall()
+    own = [(i, s) for i, s, scoped in people if scoped]
+    author_id = pick_author(own or [(i, s) for i, s, _ in people], slug)
+    cats = cache.get(("categories", tenant_id, niche_id))
+    if cats is None:
+        cats = cache[("categories", tenant_id, niche_id)] = conn.execute(
+            """SELECT id, slug, keywords, niche_id IS NOT NULL FROM categories WHERE tenant_id = %s
+               AND (niche_id = %s OR niche_id IS NULL)""", (tenant_id, niche_id)).fetchall()
+    own_cats = [(i, s, list(k or [])) for i, s, k, scoped in cats if scoped]
+    words = " ".join([title or "", *(tags or []), keyphrase or ""])
+    return author_id, pick_category(own_cats or [(i, s, list(k or [])) for i, s, k, _ in cats], words)
 
 
 def assign_missing(conn: psycopg.Connection, tenant: Tenant, niche: Niche | None = None) -> int:

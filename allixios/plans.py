@@ -104,14 +104,16 @@ def left_today(conn: psycopg.Connection, tenant_id: UUID, key: str) -> int | Non
 
 
 def count(conn: psycopg.Connection, tenant_id: UUID, key: str, what: str, *, limit: int | None = None,
-          status: int = 403) -> int:
+          status: int = 403, limit_known: bool = False) -> int:
     """Count one use of a per-day limit, atomically; PlanLimitError (and no count) once it is spent.
 
     The UPSERT holds the counter row's lock until the transaction ends, so concurrent callers are
     serialised and at most ``limit`` uses get through per day. A refused use is not counted: the
     increment is undone in the same statement's transaction by the caller's rollback, or here.
+    ``limit_known``: ``limit`` was read by the caller in this transaction (None = no limit), so a
+    caller counting many uses (a batch of drafts) reads the plan once, not once per use.
     """
-    if limit is None:
+    if limit is None and not limit_known:
         limit = limits_of(conn, tenant_id).get(key)
     row = conn.execute(
         f"""INSERT INTO tenant_usage AS u (tenant_id, metric, day, count) VALUES (%s, %s, {_TODAY}, 1)

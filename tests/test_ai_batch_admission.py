@@ -166,3 +166,23 @@ def test_kill_after_the_batch_commit_before_any_call_is_reconciled(server, catal
     # a re-run of the killed requests is not blocked by the dead claims
     results = LLMClient(catalogue, database_url).complete_many_sync([req(sample_tenant, i) for i in ids])
     assert all(r.ok and not r.replayed for r in results)
+
+
+def test_a_prepared_batch_records_each_selection_in_one_insert(server, catalogue, sample_tenant, database_url):
+    """Preparation (issue 19, fourth round) records the batch's selections with one INSERT: each
+    request still gets its own model_selections row, its id handed back in the request's order."""
+    client = LLMClient(catalogue, database_url)
+    reqs = [req(sample_tenant, f"sel-{i}", run_id=f"run-{i}") for i in range(6)]
+    with connect(database_url) as conn:
+        out = client._prepare_many(conn, reqs)
+    ids = [o.record_id for o in out]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 6
+    with connect(database_url) as conn:
+        rows = {r["id"]: r for r in fetch_dicts(conn, "SELECT id, run_id, tenant_id, task, model_id, reasoning "
+                                                      "FROM model_selections WHERE id = ANY(%s)", (ids,))}
+    assert [rows[i]["run_id"] for i in ids] == [f"run-{i}" for i in range(6)]
+    assert all(rows[i]["tenant_id"] == sample_tenant.id and rows[i]["model_id"] == "a" and rows[i]["reasoning"]
+               for i in ids)
+    # and a call prepared that way completes with its recorded selection
+    result = client.complete_sync(reqs[0])
+    assert result.ok and result.selection["modelId"] == "a"

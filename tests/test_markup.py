@@ -25,3 +25,30 @@ def test_sanitize_markdown_keeps_markdown_and_code_spans():
 
 def test_plain_line_drops_markup_and_invisible_characters():
     assert plain_line("<script>x</script>Ti\u202etle &amp; <b>bold</b>") == "Title & bold"
+
+
+def test_the_parse_free_fast_paths_change_nothing():
+    """sanitize_markdown skips a parse when it cannot find anything (issue 19): text with no "<" has
+    no raw HTML, and text with no "](", "]:" or "<" has no link target. Random Markdown-heavy text
+    checks both shortcuts against the parse they skip."""
+    import random
+
+    from allixios.content import markup
+
+    rng = random.Random(19)
+    pieces = ["[a]", "(b)", "](", "]", "[", ":", "]:", "javascript", "&#58;", "&colon;", "&#x3A;", "\\", "!", "*",
+              "_", "`", "#", " ", "\n", "\n\n", "    ", "http://x.test", "mailto:a@b.test", "[ref]", "x", "-", "1.",
+              ">", "&amp;", "&#106;", "data", "(", ")", '"t"', "'", "|", "~~"]
+    checked_html = checked_links = 0
+    for _ in range(1500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        assert "<" not in text
+        assert markup._clean_raw_html(text) == text
+        checked_html += 1
+        if not markup._could_link(text):
+            assert markup.unsafe_links(text) == []
+            checked_links += 1
+    assert checked_html == 1500 and checked_links > 100
+    # and the shortcut is not taken when a target exists
+    assert markup._could_link("[a](javascript:alert(1))") and markup._could_link("[r]: javascript:x")
+    assert markup._could_link("<javascript:x>")

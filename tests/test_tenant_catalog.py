@@ -142,3 +142,39 @@ def test_cli_adds_lists_and_refuses_with_a_fix(sample_tenant, db, capsys):
     assert "has the page /authors/ann-example/ — fix: pass --slug" in capsys.readouterr().err
     assert main(["authors", "remove", "ann-example"]) == 0
     assert main(["authors", "assign"]) == 0
+
+
+def test_a_batch_of_drafts_gets_what_one_at_a_time_gives(sample_tenant, db):
+    """store_drafts' batch path (issue 19, fourth round: personas/categories and the plan limit read
+    once per batch, persona, category and content hash written with the INSERT) stores what
+    inserting each draft alone and assigning it afterwards would."""
+    from allixios.content.article_drafts import StoreBatch
+    from allixios.content.versions import content_hash, get_version
+
+    with connect(db) as conn:
+        catalog.add_author(conn, sample_tenant, "Ann Gardener")
+        catalog.add_author(conn, sample_tenant, "Bob Planter")
+        catalog.add_category(conn, sample_tenant, "Soil", keywords=["compost", "soil"])
+        catalog.add_category(conn, sample_tenant, "Budget", keywords=["budget", "cheap"])
+    with connect(db) as conn:
+        part = pipeline.resolve_partition(conn, DAY, conn.execute(
+            "SELECT partition_key FROM niches WHERE tenant_id = %s ORDER BY partition_key LIMIT 1",
+            (sample_tenant.id,)).fetchone()[0])
+        batch = StoreBatch.read(conn, part)
+        titles = ["Compost Soil Basics", "Budget Beds on the Cheap", "Compost Again", "Plain Title"]
+        ids = [insert_article(conn, part, None, draft(t), model="human/fixture", prompt_version=None, cost_usd=0,
+                              actor="test", batch=batch)[0] for t in titles]
+        # reading the candidates once: the second and later drafts issue no author/category query
+        assert {k[0] for k in batch.candidates} == {"authors", "categories"}
+        for article_id in ids:
+            row = conn.execute("SELECT author_id, category_id, content_hash FROM articles WHERE id = %s",
+                               (article_id,)).fetchone()
+            assert row[0] is not None and row[1] is not None
+            assert catalog.assign(conn, article_id, overwrite=True) == (row[0], row[1])  # the same choice alone
+            fields = conn.execute("SELECT title, content, slug, meta_title, meta_description, excerpt, tags, "
+                                  "primary_keyphrase FROM articles WHERE id = %s", (article_id,)).fetchone()
+            stored = dict(zip(("title", "content", "slug", "meta_title", "meta_description", "excerpt", "tags",
+                               "primary_keyphrase"), fields, strict=True))
+            assert row[2] == content_hash(stored) == get_version(conn, article_id, 1)["content_hash"]
+        assert conn.execute("SELECT count FROM tenant_usage WHERE tenant_id = %s AND metric = 'articles_per_day'",
+                            (sample_tenant.id,)).fetchone()[0] >= len(titles)

@@ -44,6 +44,7 @@ from allixios.ai.selection import (
     amend_selection,
     load_overrides,
     quality_history,
+    record_selections,
     select_model,
     selection_inputs,
 )
@@ -383,15 +384,21 @@ class LLMClient:
                 overrides[req.tenant_id] = load_overrides(conn, req.tenant_id)
             try:
                 out.append(self._prepare(conn, req, replay=req.request_id in done,
-                                         overrides=overrides[req.tenant_id]))
+                                         overrides=overrides[req.tenant_id], record=False))
             except NoModelAvailableError as exc:  # nothing written for this one; the others go on
                 out.append(exc)
+        # the selections of the batch recorded with one INSERT (issue 19), in the same transaction
+        todo = [(i, r) for i, (r, o) in enumerate(zip(reqs, out, strict=True)) if isinstance(o, ModelSelection)]
+        ids = record_selections(conn, [(out[i], r.task, r.tenant_id, r.niche_id, r.run_id) for i, r in todo])
+        for (i, _), record_id in zip(todo, ids, strict=True):
+            out[i] = dataclasses.replace(out[i], record_id=record_id)
         return out
 
-    def _prepare(self, conn, req: CompletionRequest, replay: bool = True, overrides=None
+    def _prepare(self, conn, req: CompletionRequest, replay: bool = True, overrides=None, record: bool = True
                  ) -> CompletionResult | ModelSelection:
         """The recorded answer if the request already succeeded, else the recorded selection.
-        ``replay`` False: the caller knows it has no successful attempt."""
+        ``replay`` False: the caller knows it has no successful attempt. ``record`` False: the caller
+        records the selection itself (`_prepare_many`: one INSERT for the batch)."""
         answer = self._replay(conn, req) if replay else None
         if answer is not None:
             return answer
@@ -407,6 +414,7 @@ class LLMClient:
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
             max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
             content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req, overrides),
+            record=record,
         )
 
     def _inputs(self, conn, req: CompletionRequest, overrides=None):

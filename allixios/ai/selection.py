@@ -247,6 +247,33 @@ def record_selection(conn: psycopg.Connection, selection: ModelSelection, task: 
     ).fetchone()[0]
 
 
+def record_selections(conn: psycopg.Connection, rows: list[tuple[ModelSelection, str, UUID | None, UUID | None,
+                                                                 str | None]]) -> list[int]:
+    """`record_selection` for many (selection, task, tenant, niche, run) in one INSERT (issue 19: the
+    selections prepared together are written with one statement); the ids in the order given. The
+    rows are inserted in that order, so the bigserial ids they draw from the sequence rise with it
+    (other sessions may draw ids in between, never out of order within one statement)."""
+    if not rows:
+        return []
+    recs = [(sel.as_record(), task, tenant, niche, run) for sel, task, tenant, niche, run in rows]
+    ids = [r[0] for r in conn.execute(
+        """INSERT INTO model_selections (tenant_id, niche_id, run_id, task, model_id, provider, estimated_cost,
+                                         estimated_quality, reasoning)
+           SELECT tenant_id, niche_id, run_id, task, model_id, provider, estimated_cost, estimated_quality, reasoning
+           FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[],
+                       %s::float8[], %s::text[]) WITH ORDINALITY
+                AS r(tenant_id, niche_id, run_id, task, model_id, provider, estimated_cost, estimated_quality,
+                     reasoning, n)
+           ORDER BY n
+           RETURNING id""",
+        ([t for _, _, t, _, _ in recs], [n for _, _, _, n, _ in recs], [r for *_, r in recs],
+         [task for _, task, *_ in recs], [rec["modelId"] for rec, *_ in recs], [rec["provider"] for rec, *_ in recs],
+         [rec["estimatedCost"] for rec, *_ in recs], [rec["estimatedQuality"] for rec, *_ in recs],
+         [rec["reasoning"][:2000] for rec, *_ in recs]),
+    ).fetchall()]
+    return sorted(ids)
+
+
 def amend_selection(conn: psycopg.Connection, record_id: int | None, note: str, deployment: Deployment | None = None) -> None:
     """Add what happened at admission (e.g. a budget refusal moved to a cheaper model) to the record."""
     if record_id is None:

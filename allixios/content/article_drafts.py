@@ -23,7 +23,7 @@ from allixios.content import stand_in
 from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
 from allixios.content.partition import PartitionRef
 from allixios.content.slugs import unique_slug
-from allixios.content.versions import record_first_version
+from allixios.content.versions import CONTENT_FIELDS, content_hash, record_first_version
 from allixios.db.engine import fetch_dicts
 
 MAX_REASON_CHARS = 500
@@ -163,50 +163,88 @@ def request_and_store_drafts(llm, part: PartitionRef, jobs: list[DraftJob], conn
     return out
 
 
+@dataclass
+class StoreBatch:
+    """What a batch of drafts stored in one transaction shares (issue 19: fewer round trips per
+    draft): the tenant's articles-per-day limit, read once, and the niche's personas and categories
+    (catalog.assign's ``candidates``). Valid for one transaction only."""
+
+    articles_per_day: int | None
+    candidates: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection, part: PartitionRef) -> StoreBatch:
+        return cls(plans.limits_of(conn, part.tenant.id).get("articles_per_day"))
+
+
+_RETURNED = ("id", "tenant_id", *CONTENT_FIELDS)
+
+
 def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID | None, draft: Draft, *,
                    model: str | None, prompt_version: str | None, cost_usd: float, actor: str,
-                   run_id: str | None = None) -> tuple[UUID, str] | None:
+                   run_id: str | None = None, batch: StoreBatch | None = None) -> tuple[UUID, str] | None:
     """Insert a generated article (status draft) with version 1; None when the topic already has one.
 
     The slug gets a numeric suffix when another article of the tenant has it; a concurrent insert
-    that wins the same slug makes this retry with the next suffix, never overwrite.
+    that wins the same slug makes this retry with the next suffix, never overwrite. The INSERT
+    returns the stored row, from which version 1 and the persona/category are written without
+    reading it again; ``batch``: shared reads of the drafts stored in the same transaction.
     """
     fields = draft.article_fields()
+    candidates = batch.candidates if batch is not None else None
     for _ in range(5):
         slug = unique_slug(conn, part.tenant.id, fields["slug"])
+        # written with the row: the persona and category (allixios/catalog.py) and version 1's hash
+        author_id, category_id = catalog.choose(conn, part.tenant.id, part.niche.id, slug=slug, title=fields["title"],
+                                                tags=fields["tags"], keyphrase=fields["primary_keyphrase"],
+                                                candidates=candidates)
+        digest = content_hash({**fields, "slug": slug})
         try:
             with conn.transaction():  # savepoint: a slug race rolls back only this attempt
                 row = conn.execute(
                     """INSERT INTO articles (tenant_id, niche_id, topic_id, title, content, slug, meta_title,
                                              meta_description, excerpt, tags, primary_keyphrase, status, ai_generated,
                                              ai_model_used, prompt_version, generation_cost, partition_date,
-                                             created_by, updated_by, workflow_state, metadata)
+                                             created_by, updated_by, workflow_state, metadata, author_id, category_id,
+                                             content_hash)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'draft', true, %s, %s, %s, %s, %s, %s,
-                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text), %s)
+                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text), %s, %s, %s, %s)
                        ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING
-                       RETURNING id""",
+                       RETURNING """ + ", ".join(_RETURNED),
                     (part.tenant.id, part.niche.id, topic_id, fields["title"], fields["content"], slug,
                      fields["meta_title"], fields["meta_description"], fields["excerpt"], fields["tags"],
                      fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id,
-                     Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {})),
+                     Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {}),
+                     author_id, category_id, digest),
                 ).fetchone()
                 if row is not None:  # counted with the insert, undone with it (allixios/plans.py)
-                    plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)")
+                    if batch is None:
+                        plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)")
+                    else:
+                        plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)",
+                                    limit=batch.articles_per_day, limit_known=True)
         except psycopg.errors.UniqueViolation:
             continue
         if row is None:
             return None
+        # version 1 from the row as stored (RETURNING); the hash written above is that row's unless
+        # the database changed a value on the way in, which record_first_version then corrects
         record_first_version(conn, row[0], reason="generated", actor=actor, run_id=run_id, model=model,
-                             prompt_version=prompt_version)
-        catalog.assign(conn, row[0])  # the niche's author persona and category (allixios/catalog.py)
+                             prompt_version=prompt_version, row=dict(zip(_RETURNED, row, strict=True)),
+                             stored_hash=digest)
         return row[0], slug
     raise RuntimeError(f"could not find a free slug for {fields['slug']!r} after 5 attempts")
 
 
 def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJob], results: list, *,
                  run_id: str | None = None, actor: str = "pipeline") -> DraftingResult:
-    """Write articles for successful results and mark failed topics with the reason."""
+    """Write articles for successful results and mark failed topics with the reason. The drafted
+    topics' status and the ledger links to their articles are written with one statement each for
+    the batch, after the articles (the same transaction, so nothing is visible half-done)."""
     out = DraftingResult()
+    batch = StoreBatch.read(conn, part) if any(res.ok for res in results) else None
+    drafted_topics: list[UUID] = []
+    links: list[tuple[str, UUID]] = []  # (request id, article id)
     for job, res in zip(jobs, results, strict=True):
         if not res.replayed:
             out.cost_usd += float(res.total_cost_usd or 0.0)
@@ -227,25 +265,30 @@ def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJ
         try:
             created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model,
                                      prompt_version=job.prompt_version, cost_usd=float(res.cost_usd), actor=actor,
-                                     run_id=run_id)
+                                     run_id=run_id, batch=batch)
         except plans.PlanLimitError as exc:  # another partition took the last of today's articles first
             reason = f"plan_limit: {exc.one_line()}"[:MAX_REASON_CHARS]
             conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = %s", (reason, job.topic_id))
             out.skipped_budget.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
             continue
-        conn.execute(
-            "UPDATE topics SET status = 'drafted', failure_reason = NULL, updated_at = now() WHERE id = %s", (job.topic_id,)
-        )
+        drafted_topics.append(job.topic_id)
         if created is None:
             out.already_drafted += 1
             continue
         article_id, slug = created
-        # link the ledger rows of this request to the article they produced (cost per article)
-        conn.execute("UPDATE ai_usage SET article_id = %s WHERE request_id = %s AND article_id IS NULL",
-                     (article_id, job.request_id))
+        links.append((job.request_id, article_id))
         out.drafted.append({"article_id": str(article_id), "topic_id": str(job.topic_id), "slug": slug,
                             "title": res.parsed.title, "model": res.model, "cost_usd": float(res.cost_usd)})
         out.models[res.model] += 1
+    if drafted_topics:
+        conn.execute("UPDATE topics SET status = 'drafted', failure_reason = NULL, updated_at = now() WHERE id = ANY(%s)",
+                     (drafted_topics,))
+    if links:
+        # link the ledger rows of each request to the article they produced (cost per article)
+        conn.execute("""UPDATE ai_usage u SET article_id = l.article_id
+                        FROM unnest(%s::text[], %s::uuid[]) AS l(request_id, article_id)
+                        WHERE u.request_id = l.request_id AND u.article_id IS NULL""",
+                     ([r for r, _ in links], [a for _, a in links]))
     return out
 
 

@@ -135,14 +135,23 @@ def record_first_version(
     run_id: str | None = None,
     model: str | None = None,
     prompt_version: str | None = None,
+    row: dict[str, Any] | None = None,
+    stored_hash: str | None = None,
 ) -> UUID:
-    """Write version 1 for a just-inserted article row (``version_number`` = 1, no parent)."""
-    rows = fetch_dicts(conn, f"SELECT tenant_id, {', '.join(CONTENT_FIELDS)} FROM articles WHERE id = %s", (article_id,))
-    if not rows:
-        raise NotFoundError(f"article {article_id} not found")
-    fields = rows[0]
+    """Write version 1 for a just-inserted article row (``version_number`` = 1, no parent).
+    ``row``: the article's tenant_id and CONTENT_FIELDS as the INSERT returned them (RETURNING, so
+    the stored values the hash is taken over, without reading the row again); ``stored_hash``: the
+    content_hash the caller already wrote with the row (not written again when it matches)."""
+    if row is None:
+        rows = fetch_dicts(conn, f"SELECT tenant_id, {', '.join(CONTENT_FIELDS)} FROM articles WHERE id = %s",
+                           (article_id,))
+        if not rows:
+            raise NotFoundError(f"article {article_id} not found")
+        row = rows[0]
+    fields = row
     digest = content_hash(fields)
-    conn.execute("UPDATE articles SET content_hash = %s WHERE id = %s", (digest, article_id))
+    if digest != stored_hash:
+        conn.execute("UPDATE articles SET content_hash = %s WHERE id = %s", (digest, article_id))
     return _insert_version_row(
         conn, article_id, fields["tenant_id"], 1, reason, fields, digest, None, run_id, model, prompt_version,
         None, None, None, actor,
