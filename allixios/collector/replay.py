@@ -75,9 +75,11 @@ def _view_id(event_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", event_id)[-64:].rjust(8, "0")
 
 
-def _views(folder: Path, paths_by_id: dict[str, str]) -> list[dict]:
+def _views(folder: Path, paths_by_id: dict[str, str], day: date) -> list[dict]:
     """The simulator's readable page rows of one day folder (its deliberately broken lines are not
-    something a browser could send; they stay with the file-ingest tests)."""
+    something a browser could send; they stay with the file-ingest tests). Rows stamped outside the
+    day are such lines too: a beacon stamps events as it sends them (the simulator's next-day 03:00
+    stamp was refused as more than 24 h ahead whenever this ran before 03:00 UTC)."""
     from allixios.analytics import schemas
     from allixios.analytics.reading import ERROR, UnreadableFile, read_event_file
 
@@ -92,7 +94,8 @@ def _views(folder: Path, paths_by_id: dict[str, str]) -> list[dict]:
             continue
         for r in frame.filter(frame[ERROR].is_null()).iter_rows(named=True):
             path_of = urlsplit(r["url"]).path if r.get("url") else paths_by_id.get(r.get("article_id") or "")
-            if path_of and path_of.startswith("/") and r.get("event_id") and r.get("timestamp"):
+            if (path_of and path_of.startswith("/") and r.get("event_id") and r.get("timestamp")
+                    and str(r["timestamp"])[:10] == day.isoformat()):
                 rows.append({**r, "path": path_of})
     return rows
 
@@ -139,7 +142,7 @@ def send_day_through_collector(conn, tenant, day: date, origin: str, collect_url
         """SELECT a.id::text, a.slug, replace(n.slug, '_', '-') FROM articles a LEFT JOIN niches n ON n.id = a.niche_id
            WHERE a.tenant_id = %s""", (tenant.id,)).fetchall()}
     folder = feed_folder(day, tenant.slug)
-    views = _views(folder, paths)
+    views = _views(folder, paths, day)
     started = time.perf_counter()
     with CollectorServer() as server:
         statuses = asyncio.run(_post_all(server.url, site.site_key, site.allowed_origins[0], views))
