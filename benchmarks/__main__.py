@@ -40,7 +40,7 @@ class BenchContext:
 
     def setup(self, build):
         """``build()``'s value (JSON-able: its timings), with the data it created in the database —
-        from a snapshot of an earlier run of this commit today when the parent made this database a
+        from a snapshot of an earlier run of this commit when the parent made this database a
         copy of one, else built now (and kept when `--reuse-setup` asked for it). Everything after
         it is measured on every run."""
         from benchmarks import setups
@@ -54,7 +54,7 @@ class BenchContext:
         if self.setup_to:
             with self.sampler.paused() if self.sampler else contextlib.nullcontext():
                 setups.snapshot(self.url, self.setup_to, value)
-            self.report.metric("set-up", "built in this run (kept for the next runs of this commit today)")
+            self.report.metric("set-up", "built in this run (kept for the next runs of this commit)")
         return value
 
 
@@ -75,7 +75,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="print each goal's median, min and max over the history of this commit (runs nothing)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and whether they can run here")
     parser.add_argument("--reuse-setup", action="store_true",
-                        help="share a benchmark's data set-up between its runs of this commit today: the first run "
+                        help="share a benchmark's data set-up between its runs of this commit: the first run "
                              "keeps a copy of its database after the set-up, the next ones start from a copy of it "
                              "(said in each report; see benchmarks/setups.py)")
     parser.add_argument("--drop-setups", action="store_true", help="remove the kept set-up copies and exit")
