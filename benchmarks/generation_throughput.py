@@ -15,6 +15,7 @@ import os
 import time
 from datetime import date
 
+from allixios.ai import openai_direct
 from benchmarks import generation as gen
 from benchmarks.harness import log
 
@@ -50,10 +51,14 @@ def run(ctx) -> None:
         catalogue = load_catalogue(path)
         niches = {name: gen.add_niche_with_topics(ctx.url, name, count, day) for name, count in (
             ("warmup", p["warmup_topics"]), ("sequential", p["sequential_calls"]), ("main", p["topics"]),
-            ("ceiling", p["topics"]), ("floor", p["topics"]), ("asset", p["topics"]))}
+            ("ceiling", p["topics"]), ("floor", p["topics"]), ("sdkfloor", p["topics"]), ("asset", p["topics"]))}
         gen.run_pipeline(ctx.url, catalogue, niches["warmup"], day, p["concurrency"])  # imports, router, pools
         ceiling = gen.transport_ceiling(ctx.url, provider.url, niches["ceiling"], day, p["concurrency"])
-        floor = gen.litellm_floor(ctx.url, provider.url, niches["floor"], day, p["concurrency"])
+        litellm_floor = gen.transport_floor(ctx.url, provider.url, niches["floor"], day, p["concurrency"])
+        sdk_floor = gen.transport_floor(ctx.url, provider.url, niches["sdkfloor"], day, p["concurrency"], via="sdk")
+        # the floor of the transport LLMClient uses for this catalogue's writer
+        direct = openai_direct.eligible(catalogue.deployment(gen.WRITER_A), catalogue.policy.direct_openai_compatible)
+        floor, floor_name = (sdk_floor, "the OpenAI SDK call") if direct else (litellm_floor, "bare litellm")
         sequential = gen.run_pipeline(ctx.url, catalogue, niches["sequential"], day, 1)
         cpu_provider, cpu_client = provider.cpu_seconds(), time.process_time()
         main = gen.run_pipeline(ctx.url, catalogue, niches["main"], day, p["concurrency"])
@@ -86,9 +91,13 @@ def run(ctx) -> None:
     report.metric("stand-in provider CPU per call", 1000 * cpu_provider / max(1, main.topics), "ms")
     llm_cpu_ms = 1000 * main.llm_cpu_s / max(1, main.topics)
     report.metric("process CPU per call during the LLM stage (all threads)", llm_cpu_ms, "ms")
-    report.metric("bare litellm.acompletion of the same requests: CPU per call", floor["cpu_ms_per_call"], "ms",
-                  f"{floor['calls_per_s']:.1f} calls/s")
-    report.metric("Allixios' own CPU per call (LLM stage minus bare litellm)", llm_cpu_ms - floor["cpu_ms_per_call"], "ms",
+    report.metric("bare litellm.acompletion of the same requests: CPU per call", litellm_floor["cpu_ms_per_call"], "ms",
+                  f"{litellm_floor['calls_per_s']:.1f} calls/s")
+    report.metric("bare OpenAI SDK call of the same requests: CPU per call", sdk_floor["cpu_ms_per_call"], "ms",
+                  f"{sdk_floor['calls_per_s']:.1f} calls/s")
+    report.metric("the client's transport", "OpenAI SDK (direct path)" if direct else "litellm",
+                  note="allixios.ai.openai_direct: an OpenAI-compatible server with an api_base skips litellm's wrapper")
+    report.metric(f"Allixios' own CPU per call (LLM stage minus {floor_name})", llm_cpu_ms - floor["cpu_ms_per_call"], "ms",
                   "client, selection, ledger, budget, circuit and the draft validator (parse_draft: markdown-it + nh3)")
     report.metric("provider chat requests (all runs)", chat_requests)
     report.ratio("drafts/s / ideal", drafts_per_s, ideal, "LLM stage throughput vs concurrency / latency")
