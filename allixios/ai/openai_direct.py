@@ -22,6 +22,7 @@ connections are reused across calls; the sync entry points close them when their
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from allixios.ai.catalogue import Deployment
@@ -43,6 +44,15 @@ def eligible(d: Deployment, enabled: bool = True) -> bool:
     return enabled and d.provider == "openai" and d.model.startswith("openai/") and bool(d.api_base)
 
 
+@functools.cache
+def _tls_context():
+    """The SDK's default TLS context, built once per process: loading the CA bundle costs ~40 ms of
+    CPU, which a new SDK client (one per event loop: each sync batch) would otherwise pay again."""
+    import httpx2  # the SDK's own HTTP library (openai 3 depends on it)
+
+    return httpx2.create_ssl_context()
+
+
 class Transport:
     """The direct path's SDK clients, for the event loop that is running (one client per server)."""
 
@@ -59,8 +69,9 @@ class Transport:
         if client is None:
             import openai  # the SDK litellm itself depends on; imported on first use (no I/O at import)
 
+            http = openai.DefaultAsyncHttpxClient(verify=_tls_context())
             client = self._clients[key] = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout,
-                                                             max_retries=0)
+                                                             max_retries=0, http_client=http)
         return client
 
     async def acompletion(self, kwargs: dict[str, Any]):
