@@ -43,8 +43,9 @@ def keyphrases() -> list[str]:
     return [f"{a} {b}" for a in _KEYPHRASE_WORDS[0] for b in _KEYPHRASE_WORDS[1]]
 
 
-def write_catalogue(path: Path, server_url: str, two_deployments: bool) -> Path:
-    """Writer alias on the stand-in provider (A preferred, B its fallback) + the offline embedder."""
+def write_catalogue(path: Path, server_url: str, two_deployments: bool, **policy) -> Path:
+    """Writer alias on the stand-in provider (A preferred, B its fallback) + the offline embedder;
+    ``policy``: catalogue defaults beside POLICY (e.g. direct_openai_compatible=False)."""
     from allixios.testing.catalogues import local_deployment
     from allixios.testing.catalogues import write_catalogue as write
 
@@ -55,7 +56,7 @@ def write_catalogue(path: Path, server_url: str, two_deployments: bool) -> Path:
                                         timeout_s=POLICY["timeout_s"]))
     embedder = {"id": "offline-embedder", "model": "offline/hashing-384", "stand_in": True, "dimension": 384,
                 "price": {"input": 0.002, "output": 0}, "quality_prior": 40}
-    return write(path, {"writer": writers, "embedder": [embedder]}, **POLICY)
+    return write(path, {"writer": writers, "embedder": [embedder]}, **{**POLICY, **policy})
 
 
 def add_niche_with_topics(url, niche_slug: str, count: int, day: date) -> str:
