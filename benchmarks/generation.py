@@ -43,8 +43,9 @@ def keyphrases() -> list[str]:
     return [f"{a} {b}" for a in _KEYPHRASE_WORDS[0] for b in _KEYPHRASE_WORDS[1]]
 
 
-def write_catalogue(path: Path, server_url: str, two_deployments: bool) -> Path:
-    """Writer alias on the stand-in provider (A preferred, B its fallback) + the offline embedder."""
+def write_catalogue(path: Path, server_url: str, two_deployments: bool, **policy) -> Path:
+    """Writer alias on the stand-in provider (A preferred, B its fallback) + the offline embedder;
+    ``policy``: catalogue defaults beside POLICY (e.g. direct_openai_compatible=False)."""
     from allixios.testing.catalogues import local_deployment
     from allixios.testing.catalogues import write_catalogue as write
 
@@ -55,7 +56,7 @@ def write_catalogue(path: Path, server_url: str, two_deployments: bool) -> Path:
                                         timeout_s=POLICY["timeout_s"]))
     embedder = {"id": "offline-embedder", "model": "offline/hashing-384", "stand_in": True, "dimension": 384,
                 "price": {"input": 0.002, "output": 0}, "quality_prior": 40}
-    return write(path, {"writer": writers, "embedder": [embedder]}, **POLICY)
+    return write(path, {"writer": writers, "embedder": [embedder]}, **{**POLICY, **policy})
 
 
 def add_niche_with_topics(url, niche_slug: str, count: int, day: date) -> str:
@@ -185,8 +186,9 @@ def overhead_ms(run: PipelineRun) -> dict[str, float]:
     """Per successful single-attempt call: wall time of complete() minus the provider call it made.
 
     complete() = ledger replay check + model selection + circuit permit + budget reservation + the
-    HTTP call through litellm + ledger row/settlement; the provider call (ai_usage.latency_ms) is
-    timed by the client around litellm, so it includes litellm's and HTTP's share plus the 200 ms.
+    HTTP call (litellm, or the OpenAI SDK on the direct path) + ledger row/settlement; the provider
+    call (ai_usage.latency_ms) is timed by the client around that call, so it includes the
+    transport's and HTTP's share plus the 200 ms.
     """
     clean = [t for t in run.timings if t.status == "success" and t.attempts == 1]
     if not clean:
@@ -196,7 +198,7 @@ def overhead_ms(run: PipelineRun) -> dict[str, float]:
     return {
         "client + ledger + budget (mean)": statistics.fmean(around),
         "client + ledger + budget (p95)": sorted(around)[int(0.95 * (len(around) - 1))],
-        "litellm + HTTP beyond the 200 ms (mean)": statistics.fmean(provider),
+        "transport + HTTP beyond the 200 ms (mean)": statistics.fmean(provider),
         "complete() wall time (mean)": statistics.fmean(t.seconds * 1000 for t in clean),
     }
 
@@ -234,12 +236,16 @@ def transport_ceiling(url, provider_url: str, niche_key: str, day: date, concurr
     return {"calls": len(jobs), "seconds": seconds, "calls_per_s": len(jobs) / seconds}
 
 
-def litellm_floor(url, provider_url: str, niche_key: str, day: date, concurrency: int) -> dict[str, float]:
-    """The same draft requests through bare ``litellm.acompletion`` (the call LLMClient makes, with the
-    same parameters) at the same concurrency: litellm's own CPU per call in this process, with no
-    ledger, budget, selection or validation around it. LLM-stage CPU per call minus this = Allixios'."""
+def transport_floor(url, provider_url: str, niche_key: str, day: date, concurrency: int,
+                  via: str = "litellm") -> dict[str, float]:
+    """The same draft requests through the bare transport at the same concurrency: its CPU per call in
+    this process, with no ledger, budget, selection or validation around it. LLM-stage CPU per call
+    minus the floor of the transport the client uses = Allixios' own. ``via``: "litellm" (bare
+    ``litellm.acompletion`` with the parameters LLMClient passes) or "sdk" (the OpenAI SDK call the
+    client makes for an OpenAI-compatible server, allixios.ai.openai_direct)."""
     import asyncio
 
+    from allixios.ai.openai_direct import Transport
     from allixios.ai.router import litellm_module
     from allixios.content.pipeline import pending_drafts, resolve_partition
     from allixios.db.engine import connect
@@ -252,15 +258,21 @@ def litellm_floor(url, provider_url: str, niche_key: str, day: date, concurrency
 
     async def main() -> tuple[float, float]:
         gate = asyncio.Semaphore(concurrency)
+        transport = Transport()
 
         async def one(job) -> None:
+            request = {**params, "messages": job.messages, "max_tokens": 3000, "response_format": {"type": "json_object"}}
             async with gate:
-                await litellm.acompletion(**params, messages=job.messages, max_tokens=3000,
-                                          response_format={"type": "json_object"})
+                if via == "sdk":
+                    await transport.acompletion(request)
+                else:
+                    await litellm.acompletion(**request)
 
         cpu, start = time.process_time(), time.perf_counter()
         await asyncio.gather(*(one(j) for j in jobs))
-        return time.process_time() - cpu, time.perf_counter() - start
+        result = time.process_time() - cpu, time.perf_counter() - start
+        await transport.aclose()
+        return result
 
     cpu_s, seconds = asyncio.run(main())
     return {"calls": len(jobs), "seconds": seconds, "calls_per_s": len(jobs) / seconds,

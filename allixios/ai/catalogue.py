@@ -45,6 +45,9 @@ class Policy:
     learned_routing: bool = False
     learned_min_days: int = 7  # days of revenue data before an article counts as evidence
     learned_usd_per_view: float = 0.0  # engagement in the reward: each view counts as this many USD
+    # chat calls to self-hosted OpenAI-compatible servers (openai/... with an api_base) through the
+    # OpenAI SDK instead of litellm's wrapper around it (allixios.ai.openai_direct); false = litellm
+    direct_openai_compatible: bool = True
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from uuid import UUID
 
 from sqlalchemy.engine import URL
 
-from allixios.ai import budgets, caps, circuit, ledger, owners, ratelimits, secrets
+from allixios.ai import budgets, caps, circuit, ledger, openai_direct, owners, ratelimits, secrets
 from allixios.ai.catalogue import Catalogue, Deployment, load_catalogue
 from allixios.ai.costs import CostEstimate, cost_usd
 from allixios.ai.errors_map import ProviderFailure, classify
@@ -193,6 +193,7 @@ class LLMClient:
         self._groups: dict[str, _GroupCommit] = {}  # "prepare" | "admit" | "record" -> its group commit
         self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
         self._own_in_flight: dict[str, int] = {}  # deployment id -> this client's calls between admission and record
+        self._direct = openai_direct.Transport()  # OpenAI-compatible servers without litellm's wrapper
 
     # -- database helpers (sync psycopg, run in worker threads) ---------------------------------
 
@@ -335,10 +336,17 @@ class LLMClient:
     def complete_many_sync(self, reqs: list[CompletionRequest], concurrency: int | None = None,
                            on_results: Callable[[list[tuple[int, CompletionResult]]], Any] | None = None
                            ) -> list[CompletionResult]:
-        return _run_sync(self.complete_many(reqs, concurrency, on_results))
+        return _run_sync(self._closing(self.complete_many(reqs, concurrency, on_results)))
 
     def complete_sync(self, req: CompletionRequest) -> CompletionResult:
-        return _run_sync(self.complete(req))
+        return _run_sync(self._closing(self.complete(req)))
+
+    async def _closing(self, coro):
+        """``coro``, then the direct path's connections closed while their event loop still runs."""
+        try:
+            return await coro
+        finally:
+            await self._direct.aclose()
 
     def estimate_cost(self, req: CompletionRequest) -> CostEstimate:
         """The seed's estimateCost: what the request would cost on the deployment it would get now."""
@@ -657,11 +665,16 @@ class LLMClient:
                                   "max_tokens": max_tokens, "timeout": d.timeout_s}
         if req.json_response:
             kwargs["response_format"] = {"type": "json_object"}
+        # litellm's own async call, not the Router: routing, retries and rate windows are ours; an
+        # OpenAI-compatible server gets the SDK call litellm would make, without its wrapper (openai_direct)
+        if openai_direct.eligible(d, self.catalogue.policy.direct_openai_compatible):
+            request = self._direct.acompletion(kwargs)
+        else:
+            request = _litellm().acompletion(**kwargs)
         started = time.perf_counter()
         try:
             # the outer guard catches a provider that never returns even past the client timeout
-            # litellm's own async call, not the Router: routing, retries and rate windows are ours
-            response = await asyncio.wait_for(_litellm().acompletion(**kwargs), timeout=d.timeout_s + 5)
+            response = await asyncio.wait_for(request, timeout=d.timeout_s + 5)
         except Exception as exc:  # every provider failure becomes a ledger row, never an exception
             latency = int((time.perf_counter() - started) * 1000)
             failure = classify(exc, d, call.secret_values)

@@ -63,8 +63,17 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     return None
 
 
+def _openai_connection_error() -> type[BaseException]:
+    """The OpenAI SDK's connection error (the direct path's, allixios.ai.openai_direct)."""
+    import openai
+
+    return openai.APIConnectionError
+
+
 def classify(exc: BaseException, d: Deployment, secret_values: list[str]) -> ProviderFailure:
-    import litellm
+    from allixios.ai.router import litellm_module  # configured: a bare import would fetch litellm's price map
+
+    litellm = litellm_module()
 
     text = _without_litellm_noise(str(exc))
     raw = text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
@@ -88,7 +97,7 @@ def classify(exc: BaseException, d: Deployment, secret_values: list[str]) -> Pro
         return ProviderFailure("BadRequest", f"{d.id}: request rejected ({code or 400}), not retried ({message})", False, False)
     if any(marker in lowered for marker in _UNREADABLE_BODY):
         return ProviderFailure("MalformedResponse", message, True, True)
-    if isinstance(exc, litellm.APIConnectionError) and (code is None or code >= 500):
+    if isinstance(exc, (litellm.APIConnectionError, _openai_connection_error())) and (code is None or code >= 500):
         return ProviderFailure("ConnectionError", message, True, True)
     if code is not None and code >= 500 or isinstance(exc, (litellm.InternalServerError, litellm.ServiceUnavailableError)):
         return ProviderFailure("ServerError", message, True, True)
