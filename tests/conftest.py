@@ -8,6 +8,8 @@ at them for the session (so CLI sub-processes, dbt and Dagster use them too) and
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -23,6 +25,23 @@ from tests.db_support import APP_TABLES_TO_KEEP, empty_app_tables  # noqa: F401 
 # the tests use fixed days from November 2026: their partitions must exist whatever today is
 # (before any test imports the Dagster definitions; sub-processes inherit it)
 os.environ.setdefault("ALLIXIOS_PARTITIONS_START", "2026-11-01")
+
+
+# Dagster's in-process execution leaves SIGTERM mapped to SIGINT's handler when it restores its
+# interrupt handlers (dagster._utils.interrupts.setup_interrupt_handlers; checked: SIG_DFL before a
+# materialize, default_int_handler after). Where SIGINT is ignored at that moment (a worker started in
+# the background), SIGTERM becomes SIG_IGN for the rest of the worker, and every server a later test
+# starts with Popen inherits it: terminate() does nothing and the fixtures' wait(timeout=10) fails
+# (site serve and the collector in one CI run). Each test starts with the worker's own SIGTERM.
+_SIGTERM_AT_START = signal.getsignal(signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_as_the_worker_had_it() -> Iterator[None]:
+    yield
+    if (_SIGTERM_AT_START is not None and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) != _SIGTERM_AT_START):
+        signal.signal(signal.SIGTERM, _SIGTERM_AT_START)
 
 
 def _drop(url: URL) -> None:
