@@ -104,8 +104,9 @@ def left_today(conn: psycopg.Connection, tenant_id: UUID, key: str) -> int | Non
 
 
 def count(conn: psycopg.Connection, tenant_id: UUID, key: str, what: str, *, limit: int | None = None,
-          status: int = 403, limit_known: bool = False) -> int:
-    """Count one use of a per-day limit, atomically; PlanLimitError (and no count) once it is spent.
+          status: int = 403, limit_known: bool = False, uses: int = 1) -> int:
+    """Count ``uses`` uses of a per-day limit, atomically; PlanLimitError (and none counted) when
+    they would go past it.
 
     The UPSERT holds the counter row's lock until the transaction ends, so concurrent callers are
     serialised and at most ``limit`` uses get through per day. A refused use is not counted: the
@@ -116,12 +117,12 @@ def count(conn: psycopg.Connection, tenant_id: UUID, key: str, what: str, *, lim
     if limit is None and not limit_known:
         limit = limits_of(conn, tenant_id).get(key)
     row = conn.execute(
-        f"""INSERT INTO tenant_usage AS u (tenant_id, metric, day, count) VALUES (%s, %s, {_TODAY}, 1)
-            ON CONFLICT (tenant_id, metric, day) DO UPDATE SET count = u.count + 1 RETURNING count""",
-        (tenant_id, key)).fetchone()
+        f"""INSERT INTO tenant_usage AS u (tenant_id, metric, day, count) VALUES (%s, %s, {_TODAY}, %s)
+            ON CONFLICT (tenant_id, metric, day) DO UPDATE SET count = u.count + EXCLUDED.count RETURNING count""",
+        (tenant_id, key, uses)).fetchone()
     if limit is not None and row[0] > int(limit):
-        conn.execute(f"UPDATE tenant_usage SET count = count - 1 WHERE tenant_id = %s AND metric = %s AND day = {_TODAY}",
-                     (tenant_id, key))
+        conn.execute(f"UPDATE tenant_usage SET count = count - %s WHERE tenant_id = %s AND metric = %s AND day = {_TODAY}",
+                     (uses, tenant_id, key))
         raise PlanLimitError(key, int(limit), what, status=status, retry_after_s=seconds_to_midnight(conn))
     return row[0]
 

@@ -22,8 +22,13 @@ from allixios import catalog, plans
 from allixios.content import stand_in
 from allixios.content.drafting import Draft, DraftBrief, build_draft_messages, parse_draft
 from allixios.content.partition import PartitionRef
-from allixios.content.slugs import unique_slug
-from allixios.content.versions import CONTENT_FIELDS, content_hash, record_first_version
+from allixios.content.slugs import unique_slug, unique_slugs
+from allixios.content.versions import (
+    CONTENT_FIELDS,
+    content_hash,
+    record_first_version,
+    record_first_versions,
+)
 from allixios.db.engine import fetch_dicts
 
 MAX_REASON_CHARS = 500
@@ -178,6 +183,42 @@ class StoreBatch:
 
 
 _RETURNED = ("id", "tenant_id", *CONTENT_FIELDS)
+_INSERT_ARTICLE = """INSERT INTO articles (tenant_id, niche_id, topic_id, title, content, slug, meta_title,
+                                         meta_description, excerpt, tags, primary_keyphrase, status, ai_generated,
+                                         ai_model_used, prompt_version, generation_cost, partition_date,
+                                         created_by, updated_by, workflow_state, metadata, author_id, category_id,
+                                         content_hash)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'draft', true, %s, %s, %s, %s, %s, %s,
+                           jsonb_build_object('stage', 'drafted', 'run_id', %s::text), %s, %s, %s, %s)
+                   ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING
+                   RETURNING """ + ", ".join(_RETURNED)
+
+
+@dataclass
+class NewDraft:
+    """One draft to store as a new article (status draft, version 1)."""
+
+    topic_id: UUID | None
+    draft: Draft
+    model: str | None
+    prompt_version: str | None
+    cost_usd: float
+
+
+def _article_params(conn, part: PartitionRef, new: NewDraft, fields: dict, slug: str, *, actor: str,
+                    run_id: str | None, candidates: dict | None) -> tuple[tuple, str]:
+    """The INSERT's parameters for ``new`` with ``slug``, and the content hash written with the row:
+    the persona and category (allixios/catalog.py) and version 1's hash go in with the row."""
+    author_id, category_id = catalog.choose(conn, part.tenant.id, part.niche.id, slug=slug, title=fields["title"],
+                                            tags=fields["tags"], keyphrase=fields["primary_keyphrase"],
+                                            candidates=candidates)
+    digest = content_hash({**fields, "slug": slug})
+    model = new.model
+    return ((part.tenant.id, part.niche.id, new.topic_id, fields["title"], fields["content"], slug,
+             fields["meta_title"], fields["meta_description"], fields["excerpt"], fields["tags"],
+             fields["primary_keyphrase"], model, new.prompt_version, new.cost_usd, part.day, actor, actor, run_id,
+             Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {}),
+             author_id, category_id, digest), digest)
 
 
 def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID | None, draft: Draft, *,
@@ -190,33 +231,16 @@ def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID 
     returns the stored row, from which version 1 and the persona/category are written without
     reading it again; ``batch``: shared reads of the drafts stored in the same transaction.
     """
+    new = NewDraft(topic_id, draft, model, prompt_version, cost_usd)
     fields = draft.article_fields()
     candidates = batch.candidates if batch is not None else None
     for _ in range(5):
         slug = unique_slug(conn, part.tenant.id, fields["slug"])
-        # written with the row: the persona and category (allixios/catalog.py) and version 1's hash
-        author_id, category_id = catalog.choose(conn, part.tenant.id, part.niche.id, slug=slug, title=fields["title"],
-                                                tags=fields["tags"], keyphrase=fields["primary_keyphrase"],
-                                                candidates=candidates)
-        digest = content_hash({**fields, "slug": slug})
+        params, digest = _article_params(conn, part, new, fields, slug, actor=actor, run_id=run_id,
+                                         candidates=candidates)
         try:
             with conn.transaction():  # savepoint: a slug race rolls back only this attempt
-                row = conn.execute(
-                    """INSERT INTO articles (tenant_id, niche_id, topic_id, title, content, slug, meta_title,
-                                             meta_description, excerpt, tags, primary_keyphrase, status, ai_generated,
-                                             ai_model_used, prompt_version, generation_cost, partition_date,
-                                             created_by, updated_by, workflow_state, metadata, author_id, category_id,
-                                             content_hash)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'draft', true, %s, %s, %s, %s, %s, %s,
-                               jsonb_build_object('stage', 'drafted', 'run_id', %s::text), %s, %s, %s, %s)
-                       ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING
-                       RETURNING """ + ", ".join(_RETURNED),
-                    (part.tenant.id, part.niche.id, topic_id, fields["title"], fields["content"], slug,
-                     fields["meta_title"], fields["meta_description"], fields["excerpt"], fields["tags"],
-                     fields["primary_keyphrase"], model, prompt_version, cost_usd, part.day, actor, actor, run_id,
-                     Jsonb({"stand_in": stand_in.marker(model, 1)} if stand_in.is_stand_in_model(model) else {}),
-                     author_id, category_id, digest),
-                ).fetchone()
+                row = conn.execute(_INSERT_ARTICLE, params).fetchone()
                 if row is not None:  # counted with the insert, undone with it (allixios/plans.py)
                     if batch is None:
                         plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)")
@@ -236,6 +260,40 @@ def insert_article(conn: psycopg.Connection, part: PartitionRef, topic_id: UUID 
     raise RuntimeError(f"could not find a free slug for {fields['slug']!r} after 5 attempts")
 
 
+def insert_articles(conn: psycopg.Connection, part: PartitionRef, news: list[NewDraft], *, actor: str,
+                    run_id: str | None, batch: StoreBatch) -> list[tuple[UUID, str] | None] | None:
+    """`insert_article` for a batch, in a handful of round trips instead of six per draft (issue 19:
+    the drafting step's store was what bounded the asset): the slugs with one query, the INSERTs and
+    then the versions each pipelined (``executemany``), the day's count once for the batch.
+
+    None, with nothing written, when the batch cannot go in as a whole: a concurrent insert took one
+    of its slugs, or it would pass the plan's articles per day. The caller then stores the drafts one
+    at a time (`insert_article`: its slug retry, and the limit applied draft by draft)."""
+    fields = [new.draft.article_fields() for new in news]
+    slugs = unique_slugs(conn, part.tenant.id, [f["slug"] for f in fields])
+    prepared = [_article_params(conn, part, new, f, slug, actor=actor, run_id=run_id, candidates=batch.candidates)
+                for new, f, slug in zip(news, fields, slugs, strict=True)]
+    try:
+        with conn.transaction(), conn.cursor() as cur:  # savepoint: nothing of the batch stays if it falls back
+            cur.executemany(_INSERT_ARTICLE, [params for params, _ in prepared], returning=True)
+            rows = []
+            while True:
+                rows.append(cur.fetchone())  # None: the topic already has its article
+                if not cur.nextset():
+                    break
+            stored = sum(row is not None for row in rows)
+            if stored:
+                plans.count(conn, part.tenant.id, "articles_per_day", "articles drafted per day (UTC)",
+                            limit=batch.articles_per_day, limit_known=True, uses=stored)
+    except (psycopg.errors.UniqueViolation, plans.PlanLimitError):
+        return None
+    record_first_versions(conn, [{"id": row[0], "row": dict(zip(_RETURNED, row, strict=True)), "stored_hash": digest,
+                                  "model": new.model, "prompt_version": new.prompt_version}
+                                 for row, new, (_, digest) in zip(rows, news, prepared, strict=True) if row is not None],
+                          reason="generated", actor=actor, run_id=run_id)
+    return [None if row is None else (row[0], slug) for row, slug in zip(rows, slugs, strict=True)]
+
+
 def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJob], results: list, *,
                  run_id: str | None = None, actor: str = "pipeline") -> DraftingResult:
     """Write articles for successful results and mark failed topics with the reason. The drafted
@@ -245,6 +303,7 @@ def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJ
     batch = StoreBatch.read(conn, part) if any(res.ok for res in results) else None
     drafted_topics: list[UUID] = []
     links: list[tuple[str, UUID]] = []  # (request id, article id)
+    ok: list[tuple[DraftJob, object]] = []
     for job, res in zip(jobs, results, strict=True):
         if not res.replayed:
             out.cost_usd += float(res.total_cost_usd or 0.0)
@@ -262,15 +321,23 @@ def store_drafts(conn: psycopg.Connection, part: PartitionRef, jobs: list[DraftJ
             )
             out.failed.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
             continue
-        try:
-            created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model,
-                                     prompt_version=job.prompt_version, cost_usd=float(res.cost_usd), actor=actor,
-                                     run_id=run_id, batch=batch)
-        except plans.PlanLimitError as exc:  # another partition took the last of today's articles first
-            reason = f"plan_limit: {exc.one_line()}"[:MAX_REASON_CHARS]
-            conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = %s", (reason, job.topic_id))
-            out.skipped_budget.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
-            continue
+        ok.append((job, res))
+    news = [NewDraft(job.topic_id, res.parsed, res.model, job.prompt_version, float(res.cost_usd)) for job, res in ok]
+    created_all = insert_articles(conn, part, news, actor=actor, run_id=run_id, batch=batch) if news else []
+    for n, (job, res) in enumerate(ok):
+        if created_all is not None:
+            created = created_all[n]
+        else:  # the batch could not go in whole (insert_articles): one at a time
+            try:
+                created = insert_article(conn, part, job.topic_id, res.parsed, model=res.model,
+                                         prompt_version=job.prompt_version, cost_usd=float(res.cost_usd), actor=actor,
+                                         run_id=run_id, batch=batch)
+            except plans.PlanLimitError as exc:  # another partition took the last of today's articles first
+                reason = f"plan_limit: {exc.one_line()}"[:MAX_REASON_CHARS]
+                conn.execute("UPDATE topics SET failure_reason = %s, updated_at = now() WHERE id = %s",
+                             (reason, job.topic_id))
+                out.skipped_budget.append({"topic_id": str(job.topic_id), "title": job.title, "reason": reason})
+                continue
         drafted_topics.append(job.topic_id)
         if created is None:
             out.already_drafted += 1

@@ -22,19 +22,29 @@ def slugify(text: str, max_chars: int = MAX_SLUG_CHARS) -> str:
 
 def unique_slug(conn: psycopg.Connection, tenant_id: UUID, wanted: str, exclude_article_id: UUID | None = None) -> str:
     """``wanted`` if no other article of the tenant (deleted ones included) has it, else ``wanted-2``, ``-3``, ..."""
-    base = slugify(wanted)
+    return unique_slugs(conn, tenant_id, [wanted], exclude_article_id)[0]
+
+
+def unique_slugs(conn: psycopg.Connection, tenant_id: UUID, wanted: list[str],
+                 exclude_article_id: UUID | None = None) -> list[str]:
+    """`unique_slug` for several new articles with one query (a batch of drafts): each slug is free
+    among the tenant's articles and distinct from the others in the list (the first keeps its base)."""
+    bases = [slugify(w) for w in wanted]
+    distinct = sorted(set(bases))
     taken = {
         r[0]
         for r in conn.execute(
             """SELECT slug FROM articles
-               WHERE tenant_id = %s AND (slug = %s OR slug ~ ('^' || %s || '-[0-9]+$'))
+               WHERE tenant_id = %s AND (slug = ANY(%s) OR slug ~ ANY(%s))
                  AND id IS DISTINCT FROM %s""",
-            (tenant_id, base, re.escape(base), exclude_article_id),
+            (tenant_id, distinct, [f"^{re.escape(b)}-[0-9]+$" for b in distinct], exclude_article_id),
         ).fetchall()
     }
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    out = []
+    for base in bases:
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        taken.add(slug)
+        out.append(slug)
+    return out

@@ -111,19 +111,21 @@ def append_version(
     return new_number
 
 
-def _insert_version_row(
-    conn, article_id, tenant_id, number, reason, fields, digest, parent_id,
-    run_id, model, prompt_version, quality, seo, assessments, actor,
-) -> UUID:
-    return conn.execute(
-        f"""INSERT INTO article_versions
-                (article_id, tenant_id, version_number, reason, {', '.join(CONTENT_FIELDS)}, content_hash,
-                 parent_version_id, run_id, model, prompt_version, quality_score, seo_score, assessments, created_by)
-            VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(CONTENT_FIELDS))}, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            RETURNING id""",
-        (article_id, tenant_id, number, reason, *[fields.get(k) for k in CONTENT_FIELDS], digest, parent_id,
-         run_id, model, prompt_version, quality, seo, Jsonb(assessments or []), actor),
-    ).fetchone()[0]
+_INSERT_VERSION = f"""INSERT INTO article_versions
+        (article_id, tenant_id, version_number, reason, {', '.join(CONTENT_FIELDS)}, content_hash,
+         parent_version_id, run_id, model, prompt_version, quality_score, seo_score, assessments, created_by)
+    VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(CONTENT_FIELDS))}, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+
+def _version_params(article_id, tenant_id, number, reason, fields, digest, parent_id,
+                    run_id, model, prompt_version, quality, seo, assessments, actor) -> tuple:
+    return (article_id, tenant_id, number, reason, *[fields.get(k) for k in CONTENT_FIELDS], digest, parent_id,
+            run_id, model, prompt_version, quality, seo, Jsonb(assessments or []), actor)
+
+
+def _insert_version_row(conn, *args) -> UUID:
+    """One version row (the parameters of `_version_params`); its id."""
+    return conn.execute(_INSERT_VERSION + " RETURNING id", _version_params(*args)).fetchone()[0]
 
 
 def record_first_version(
@@ -156,6 +158,26 @@ def record_first_version(
         conn, article_id, fields["tenant_id"], 1, reason, fields, digest, None, run_id, model, prompt_version,
         None, None, None, actor,
     )
+
+
+def record_first_versions(conn: psycopg.Connection, firsts: list[dict[str, Any]], *, reason: str = "generated",
+                          actor: str, run_id: str | None = None) -> None:
+    """`record_first_version` for a batch of just-inserted rows, in one round trip each for the
+    hash corrections (rare) and the versions (``executemany`` pipelines its statements). Each of
+    ``firsts``: ``id``, ``row`` (as RETURNING gave it), ``stored_hash``, ``model``, ``prompt_version``."""
+    fixes, versions = [], []
+    for first in firsts:
+        row = first["row"]
+        digest = content_hash(row)
+        if digest != first["stored_hash"]:
+            fixes.append((digest, first["id"]))
+        versions.append(_version_params(first["id"], row["tenant_id"], 1, reason, row, digest, None, run_id,
+                                        first["model"], first["prompt_version"], None, None, None, actor))
+    with conn.cursor() as cur:
+        if fixes:
+            cur.executemany("UPDATE articles SET content_hash = %s WHERE id = %s", fixes)
+        if versions:
+            cur.executemany(_INSERT_VERSION, versions)
 
 
 _VERSION_COLS = (
