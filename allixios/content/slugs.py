@@ -31,13 +31,17 @@ def unique_slugs(conn: psycopg.Connection, tenant_id: UUID, wanted: list[str],
     among the tenant's articles and distinct from the others in the list (the first keeps its base)."""
     bases = [slugify(w) for w in wanted]
     distinct = sorted(set(bases))
+    # per base, an index range (articles_tenant_slug_c_idx): [base, base || '-:') in "C" order holds
+    # the base and its numbered forms; the pattern keeps exactly those
     taken = {
         r[0]
         for r in conn.execute(
-            """SELECT slug FROM articles
-               WHERE tenant_id = %s AND (slug = ANY(%s) OR slug ~ ANY(%s))
-                 AND id IS DISTINCT FROM %s""",
-            (tenant_id, distinct, [f"^{re.escape(b)}-[0-9]+$" for b in distinct], exclude_article_id),
+            """SELECT a.slug FROM unnest(%s::text[], %s::text[]) AS b(base, pattern)
+               JOIN articles a ON a.tenant_id = %s
+                AND (a.slug COLLATE "C") >= b.base AND (a.slug COLLATE "C") < b.base || '-:'
+                AND (a.slug = b.base OR a.slug ~ b.pattern)
+                AND a.id IS DISTINCT FROM %s""",
+            (distinct, [f"^{re.escape(b)}-[0-9]+$" for b in distinct], tenant_id, exclude_article_id),
         ).fetchall()
     }
     out = []

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS articles_tenant_slug_c_idx;
