@@ -52,3 +52,27 @@ def test_the_parse_free_fast_paths_change_nothing():
     # and the shortcut is not taken when a target exists
     assert markup._could_link("[a](javascript:alert(1))") and markup._could_link("[r]: javascript:x")
     assert markup._could_link("<javascript:x>")
+
+
+def test_plain_line_without_markup_characters_skips_nothing_nh3_would_change():
+    """plain_line's shortcut (issue 19): a text with none of "<", ">", "&", CR or NUL comes back from
+    nh3's parse and unescaping unchanged once invisible characters are stripped, so the parse is skipped. Random text of quotes, Unicode
+    letters, combining marks, whitespace and invisible characters checks it against the parse."""
+    import html
+    import random
+
+    import nh3
+
+    from allixios.content import markup
+
+    rng = random.Random(1919)
+    pieces = ["a", "Z", "é", "e\u0301", "ß", "İ", "漢", "😀", "\u202e", "\u200b", "\ufeff", "\x07", "\t", "\n", " ",
+              "\u00a0", "\u2028", '"', "'", "`", "=", "/", "!", "?", "#", ";", "amp", "lt;", "\u0085", "\x7f",
+              "\ud7ff", "\U0001f600", "\u0308", "ﬁ", "Ⅻ", "--", "[x](y)", "*b*"]
+    for _ in range(3000):
+        # what plain_line hands to nh3: invisible characters already stripped (nh3 drops a leading BOM)
+        text = markup.strip_invisible("".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))))
+        assert markup._MARKUP_CHARS.isdisjoint(text)
+        assert html.unescape(nh3.clean(text, tags=set(), strip_comments=True)) == text, repr(text)
+    # and markup still goes through the parse
+    assert plain_line("a &lt;b&gt; c") == "a c" and plain_line("x\r\ny") == "x y"

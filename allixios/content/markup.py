@@ -39,6 +39,8 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
+# What can make a tag, comment or entity in a text (a NUL and a CR are rewritten by HTML parsing)
+_MARKUP_CHARS = frozenset("<>&\r\x00")
 # Characters that change how text is displayed without being visible: bidi overrides and
 # isolates (a right-to-left override can disguise a title), zero-width joiners, and C0/C1 controls.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -86,7 +88,11 @@ def plain_line(text: str) -> str:
     (``&lt;script&gt;``, or double-encoded) is removed too instead of being decoded into a tag."""
     current = strip_invisible(text or "")
     for _ in range(5):
-        decoded = html.unescape(nh3.clean(current, tags=set(), strip_comments=True))
+        # without these characters there is no tag, comment or entity, and nh3's parse + unescape
+        # give the text back unchanged (tests/test_markup.py checks it): skip the HTML parse, the
+        # largest part of the draft validator's CPU on the generation hot path (issue 19)
+        decoded = current if _MARKUP_CHARS.isdisjoint(current) else html.unescape(
+            nh3.clean(current, tags=set(), strip_comments=True))
         decoded = unicodedata.normalize("NFC", strip_invisible(decoded))
         if decoded == current:
             break
