@@ -188,7 +188,7 @@ class LLMClient:
         self._executor: ThreadPoolExecutor | None = None
         self._router = None
         self._executor_lock = threading.Lock()
-        self._history: dict[tuple, tuple[float, dict]] = {}  # (task, tenant, niche) -> (expires, history)
+        self._history: dict[tuple, tuple[float, Any]] = {}  # (task, tenant, niche) … -> (expires, history)
         self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
         self._groups: dict[str, _GroupCommit] = {}  # "prepare" | "admit" | "record" -> its group commit
         self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
@@ -460,7 +460,14 @@ class LLMClient:
             return None, None
         from allixios import plans
 
-        tenant_flag = plans.flag(conn, req.tenant_id, "learned_routing")  # the tenant's plan/flag decides first
+        # the tenant's plan/flag decides first; read at most once per INPUTS_TTL_S per tenant, as the
+        # other selection inputs (a query per writer call was a tenth of the preparation's time)
+        flag_key = ("learned_routing flag", req.tenant_id)
+        cached_flag = self._history.get(flag_key)
+        if cached_flag is None or cached_flag[0] < time.monotonic():
+            cached_flag = (time.monotonic() + INPUTS_TTL_S, plans.flag(conn, req.tenant_id, "learned_routing"))
+            self._history[flag_key] = cached_flag
+        tenant_flag = cached_flag[1]
         if not (policy.learned_routing if tenant_flag is None else tenant_flag):
             return None, None
         from allixios.ai import learned_routing
