@@ -26,6 +26,7 @@ import functools
 from typing import Any
 
 from allixios.ai.catalogue import Deployment
+from allixios.ai.router import KEYLESS_API_KEY
 
 # Chat-completions parameters the SDK takes as arguments; any other default parameter of a deployment
 # (e.g. vLLM's top_k) goes in the request body as the server's extension, as litellm sends it.
@@ -77,7 +78,7 @@ class Transport:
     async def acompletion(self, kwargs: dict[str, Any]):
         """What ``litellm.acompletion(**kwargs)`` does for an eligible deployment: the same keyword
         arguments in, a response with ``.choices[0].message.content`` and ``.usage`` out."""
-        client = self._client(kwargs["api_base"], kwargs.get("api_key") or "no-key-needed",
+        client = self._client(kwargs["api_base"], kwargs.get("api_key") or KEYLESS_API_KEY,
                               float(kwargs.get("timeout") or 60.0))
         args: dict[str, Any] = {"messages": kwargs["messages"]}
         body: dict[str, Any] = {}

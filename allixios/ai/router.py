@@ -54,6 +54,10 @@ def litellm_module():
         return litellm
 
 
+# what a keyless OpenAI-compatible server (local server, vLLM, Ollama) gets: the SDK still wants a value
+KEYLESS_API_KEY = "no-key-needed"
+
+
 def _litellm_params(d: Deployment) -> dict[str, Any]:
     params: dict[str, Any] = {"model": d.model, "timeout": d.timeout_s, "max_retries": 0}
     if d.api_base:
@@ -63,8 +67,7 @@ def _litellm_params(d: Deployment) -> dict[str, Any]:
         if key:
             params["api_key"] = key
     elif d.api_base:
-        # a keyless OpenAI-compatible server (local server, vLLM, Ollama): the SDK still wants a value
-        params["api_key"] = "no-key-needed"
+        params["api_key"] = KEYLESS_API_KEY
     if d.has_price_override:
         # litellm prices its own logging with these; without them it runs a costly "zero cost" diagnosis per call
         params["input_cost_per_token"] = d.input_price_per_mtok / 1e6
