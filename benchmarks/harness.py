@@ -349,6 +349,12 @@ RUNS_TO_DECIDE = 3
 _OWN_OUTPUTS = ("benchmarks/results.json", "benchmarks/results-quick.json", "benchmarks/history.jsonl", "BENCHMARKS.md")
 
 
+def _measured(path: str) -> bool:
+    """Whether a change to ``path`` can change what a benchmark measures: documentation (Markdown)
+    cannot, so editing it beside a run does not make the run "dirty"; any other file can."""
+    return path not in _OWN_OUTPUTS and not path.endswith(".md")
+
+
 def provenance() -> dict[str, Any]:
     """Which code measured a result: the commit (and whether the tree differed from it), when, where."""
     import subprocess
@@ -360,7 +366,9 @@ def provenance() -> dict[str, Any]:
                                         check=True, timeout=10).stdout.strip()
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                 capture_output=True, text=True, check=True, timeout=10).stdout.splitlines()
-        info["dirty"] = any(line[3:].strip() not in _OWN_OUTPUTS for line in status)
+        changed = sorted({line[3:].strip().split(" -> ")[-1] for line in status} - set(_OWN_OUTPUTS))
+        info["dirty"] = any(_measured(p) for p in changed)
+        info["changed_paths"] = changed[:20]  # what differed from the commit (documentation included)
     except (OSError, subprocess.SubprocessError):
         info["commit"], info["dirty"] = None, None  # not a git checkout: said, not guessed
     return info
@@ -420,9 +428,11 @@ def read_history(path: Path) -> list[dict[str, Any]]:
 
 
 def runs_of(history: list[dict[str, Any]], name: str, size: str | None, commit: str | None) -> list[dict[str, Any]]:
-    """The runs that may decide a goal together: same benchmark, same size, same commit, finished ok."""
+    """The runs that may decide a goal together: same benchmark, same size, same commit, finished ok,
+    and measuring that commit's code (a "dirty" run measured uncommitted code: kept, never deciding)."""
     return [r for r in history
-            if r.get("name") == name and r.get("size") == size and r.get("commit") == commit and r.get("status") == "ok"]
+            if r.get("name") == name and r.get("size") == size and r.get("commit") == commit and r.get("status") == "ok"
+            and not r.get("dirty")]
 
 
 def decide(runs: list[dict[str, Any]], needed: int = RUNS_TO_DECIDE) -> dict[str, Any]:

@@ -128,13 +128,17 @@ def test_harness_percentiles_goals_and_merge(tmp_path):
     assert row["commit"] == now["commit"] and row["dirty"] == now["dirty"] and "started_on" not in row
 
 
-def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tmp_path):
+def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT))
     try:
         from benchmarks import harness as h
     finally:
         sys.path.remove(str(ROOT))
     path = tmp_path / "results.json"
+    # the runs measure one clean commit, whatever state this checkout is in while the test runs
+    clean = {"recorded_at": "2026-12-02T07:00:00+0000", "host": "test", "commit": "c" * 40, "dirty": False,
+             "changed_paths": []}
+    monkeypatch.setattr(h, "provenance", lambda: dict(clean))
 
     def run(value):
         report = h.Report("sensor", "full")
@@ -149,9 +153,17 @@ def test_history_keeps_every_run_and_goals_are_decided_on_the_median_of_three(tm
     assert (goal["median"], goal["min"], goal["max"], goal["met"]) == (3.4, 2.5, 4.8, False)
     history = h.read_history(h.history_path(path))
     assert [r["goals"][0]["value"] for r in history] == [2.5, 4.8, 3.4]  # nothing overwritten
+    assert not any(h._measured(p) for p in ("README.md", "docs/areas/ai.md", "BENCHMARKS.md"))
+    assert h._measured("allixios/ai/client.py") and h._measured("benchmarks/harness.py")
     assert len({r["commit"] for r in history}) == 1
     run(2.0)
-    run(2.9)  # the newest three: 3.4, 2.0, 2.9 -> median 2.9 meets the goal
+    # a run of uncommitted code is kept in the history but decides nothing
+    now = h.provenance()
+    dirty = h.Report("sensor", "full")  # started on uncommitted code, recorded on the clean commit
+    dirty.goal("ratio to the scan", 9.9, "<=", 3.0)
+    h.merge_results(path, {"cores": 2}, [{**dirty.as_dict(), "started_on": {"commit": now["commit"], "dirty": True}}])
+    assert h.read_history(h.history_path(path))[-1]["dirty"] is True
+    run(2.9)  # the newest three of the commit's code: 3.4, 2.0, 2.9 -> median 2.9 meets the goal
     latest = json.loads(path.read_text())["benchmarks"]["sensor"]["decision"]["goals"][0]
     assert latest["median"] == 2.9 and latest["met"] is True
     text = h.render_decisions(h.read_history(h.history_path(path)), ["sensor", "other"], "full")

@@ -123,9 +123,9 @@ def _version_params(article_id, tenant_id, number, reason, fields, digest, paren
             run_id, model, prompt_version, quality, seo, Jsonb(assessments or []), actor)
 
 
-def _insert_version_row(conn, *args) -> UUID:
-    """One version row (the parameters of `_version_params`); its id."""
-    return conn.execute(_INSERT_VERSION + " RETURNING id", _version_params(*args)).fetchone()[0]
+def _insert_version_row(conn, *args) -> None:
+    """One version row (the parameters of `_version_params`)."""
+    conn.execute(_INSERT_VERSION, _version_params(*args))
 
 
 def record_first_version(
@@ -139,7 +139,7 @@ def record_first_version(
     prompt_version: str | None = None,
     row: dict[str, Any] | None = None,
     stored_hash: str | None = None,
-) -> UUID:
+) -> None:
     """Write version 1 for a just-inserted article row (``version_number`` = 1, no parent).
     ``row``: the article's tenant_id and CONTENT_FIELDS as the INSERT returned them (RETURNING, so
     the stored values the hash is taken over, without reading the row again); ``stored_hash``: the
@@ -150,21 +150,17 @@ def record_first_version(
         if not rows:
             raise NotFoundError(f"article {article_id} not found")
         row = rows[0]
-    fields = row
-    digest = content_hash(fields)
-    if digest != stored_hash:
-        conn.execute("UPDATE articles SET content_hash = %s WHERE id = %s", (digest, article_id))
-    return _insert_version_row(
-        conn, article_id, fields["tenant_id"], 1, reason, fields, digest, None, run_id, model, prompt_version,
-        None, None, None, actor,
-    )
+    record_first_versions(conn, [{"id": article_id, "row": row, "stored_hash": stored_hash, "model": model,
+                                  "prompt_version": prompt_version}], reason=reason, actor=actor, run_id=run_id)
 
 
 def record_first_versions(conn: psycopg.Connection, firsts: list[dict[str, Any]], *, reason: str = "generated",
                           actor: str, run_id: str | None = None) -> None:
     """`record_first_version` for a batch of just-inserted rows, in one round trip each for the
-    hash corrections (rare) and the versions (``executemany`` pipelines its statements). Each of
-    ``firsts``: ``id``, ``row`` (as RETURNING gave it), ``stored_hash``, ``model``, ``prompt_version``."""
+    hash corrections and the versions (``executemany`` pipelines its statements). Each of
+    ``firsts``: ``id``, ``row`` (as RETURNING gave it), ``stored_hash``, ``model``, ``prompt_version``.
+    A row's hash is taken over its stored values; where it differs from ``stored_hash`` (the
+    database changed a value on the way in, or no hash was written) the article's is corrected."""
     fixes, versions = [], []
     for first in firsts:
         row = first["row"]
