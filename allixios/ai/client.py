@@ -188,7 +188,7 @@ class LLMClient:
         self._executor: ThreadPoolExecutor | None = None
         self._router = None
         self._executor_lock = threading.Lock()
-        self._history: dict[tuple, tuple[float, Any]] = {}  # (task, tenant, niche) … -> (expires, history)
+        self._history: dict[tuple, tuple[float, Any]] = {}  # key -> (expires, value): see _cached
         self._params: dict[str, dict[str, Any]] = {}  # deployment id -> litellm call parameters
         self._groups: dict[str, _GroupCommit] = {}  # "prepare" | "admit" | "record" -> its group commit
         self._inputs_cache: dict[tuple, tuple] = {}  # (task, tenant) -> (expires, SelectionInputs, others' in flight)
@@ -402,6 +402,14 @@ class LLMClient:
             out[i] = dataclasses.replace(out[i], record_id=record_id)
         return out
 
+    def _cached(self, key: tuple, ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused for ``ttl_s`` seconds per key (a niche's history, its bandit evidence,
+        a tenant's flag: selection inputs that may lag by that much)."""
+        cached = self._history.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            self._history[key] = cached = (time.monotonic() + ttl_s, compute())
+        return cached[1]
+
     def _prepare(self, conn, req: CompletionRequest, replay: bool = True, overrides=None, record: bool = True
                  ) -> CompletionResult | ModelSelection:
         """The recorded answer if the request already succeeded, else the recorded selection.
@@ -410,17 +418,14 @@ class LLMClient:
         answer = self._replay(conn, req) if replay else None
         if answer is not None:
             return answer
-        key = (req.task, req.tenant_id, req.niche_id)
-        cached = self._history.get(key)
-        if cached is None or cached[0] < time.monotonic():
-            history = quality_history(conn, self.catalogue.deployments(req.task), req.tenant_id, req.niche_id)
-            self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, history)
+        history = self._cached((req.task, req.tenant_id, req.niche_id), HISTORY_TTL_S, lambda: quality_history(
+            conn, self.catalogue.deployments(req.task), req.tenant_id, req.niche_id))
         bandit, note = self._bandit(conn, req)
         return select_model(
             conn, self.catalogue, req.task, req.messages, tenant_id=req.tenant_id, niche_id=req.niche_id,
             run_id=req.run_id, expected_output_tokens=req.expected_output_tokens,
             max_output_tokens=req.max_output_tokens, max_cost_usd=req.max_cost_usd,
-            max_latency_ms=req.max_latency_ms, history=cached[1], language=req.language,
+            max_latency_ms=req.max_latency_ms, history=history, language=req.language,
             content_type=req.content_type, bandit=bandit, bandit_note=note, inputs=self._inputs(conn, req, overrides),
             record=record,
         )
@@ -462,12 +467,8 @@ class LLMClient:
 
         # the tenant's plan/flag decides first; read at most once per INPUTS_TTL_S per tenant, as the
         # other selection inputs (a query per writer call was a tenth of the preparation's time)
-        flag_key = ("learned_routing flag", req.tenant_id)
-        cached_flag = self._history.get(flag_key)
-        if cached_flag is None or cached_flag[0] < time.monotonic():
-            cached_flag = (time.monotonic() + INPUTS_TTL_S, plans.flag(conn, req.tenant_id, "learned_routing"))
-            self._history[flag_key] = cached_flag
-        tenant_flag = cached_flag[1]
+        tenant_flag = self._cached(("learned_routing flag", req.tenant_id), INPUTS_TTL_S,
+                                   lambda: plans.flag(conn, req.tenant_id, "learned_routing"))
         if not (policy.learned_routing if tenant_flag is None else tenant_flag):
             return None, None
         from allixios.ai import learned_routing
@@ -475,14 +476,11 @@ class LLMClient:
         usable = [d for d in self.catalogue.usable(req.task) if not d.stand_in]
         if len(usable) < 2:
             return None, None  # nothing to choose between (stand-ins are never learned from)
-        key = ("bandit", req.tenant_id, req.niche_id, req.prompt_version)
-        cached = self._history.get(key)
-        if cached is None or cached[0] < time.monotonic():
-            ev = learned_routing.evidence(conn, req.tenant_id, req.niche_id, self.catalogue.deployments(req.task),
-                                          prompt_version=req.prompt_version, min_days=policy.learned_min_days,
-                                          engagement_usd_per_view=policy.learned_usd_per_view)
-            self._history[key] = cached = (time.monotonic() + HISTORY_TTL_S, ev)
-        ev = cached[1]
+        ev = self._cached(("bandit", req.tenant_id, req.niche_id, req.prompt_version), HISTORY_TTL_S,
+                          lambda: learned_routing.evidence(
+                              conn, req.tenant_id, req.niche_id, self.catalogue.deployments(req.task),
+                              prompt_version=req.prompt_version, min_days=policy.learned_min_days,
+                              engagement_usd_per_view=policy.learned_usd_per_view))
         return learned_routing.draw(ev, [d.id for d in usable]), learned_routing.describe(ev)
 
     def _admit_many(self, conn, items: list[tuple[Deployment, CompletionRequest, Any]]) -> list[_Admission | _Busy]:
